@@ -1,0 +1,69 @@
+// swift-tools-version: 6.0
+// Volley: a load-testing and performance-diagnosis tool for HTTP services.
+import PackageDescription
+
+let package = Package(
+    name: "Volley",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "volley", targets: ["volley"]),
+        .library(name: "VolleyCore", targets: ["VolleyCore"]),
+        .library(name: "VolleyEngine", targets: ["VolleyEngine"]),
+        .library(name: "VolleyReport", targets: ["VolleyReport"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
+    ],
+    targets: [
+        // Vocabulary: load models, pacing, outcomes, recorders and the run result. No NIO.
+        .target(
+            name: "VolleyCore",
+            dependencies: [.product(name: "Histogram", package: "hdrhistogram-swift")]
+        ),
+        // The load engine: a byte-level HTTP/1.1 client on SwiftNIO event loops.
+        .target(
+            name: "VolleyEngine",
+            dependencies: [
+                "VolleyCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ]
+        ),
+        // Renderers: terminal summary and progress, JSON. Never touches NIO.
+        .target(name: "VolleyReport", dependencies: ["VolleyCore"]),
+        // In-process servers on 127.0.0.1:0 that misbehave on request, for tests and demos.
+        .target(
+            name: "VolleyTestSupport",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ]
+        ),
+        // The thin command-line front end: parse, call the libraries, map errors to exit codes.
+        .executableTarget(
+            name: "volley",
+            dependencies: [
+                "VolleyCore", "VolleyEngine", "VolleyReport",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(name: "VolleyCoreTests", dependencies: ["VolleyCore"]),
+        .testTarget(
+            name: "VolleyEngineTests",
+            dependencies: [
+                "VolleyCore", "VolleyEngine", "VolleyTestSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+            ],
+            resources: [.copy("Fixtures")]
+        ),
+        .testTarget(name: "VolleyReportTests", dependencies: ["VolleyCore", "VolleyReport"]),
+        .testTarget(name: "VolleyCLITests", dependencies: ["volley", "VolleyCore"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

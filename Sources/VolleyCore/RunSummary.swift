@@ -1,0 +1,316 @@
+import Histogram
+
+/// Latency figures in milliseconds, computed from a merged HDR histogram.
+public struct LatencyStats: Equatable, Sendable, Codable {
+    public var min: Double
+    public var mean: Double
+    public var p50: Double
+    public var p90: Double
+    public var p95: Double
+    public var p99: Double
+    public var p999: Double
+    public var max: Double
+    public var stdev: Double
+
+    public init(
+        min: Double,
+        mean: Double,
+        p50: Double,
+        p90: Double,
+        p95: Double,
+        p99: Double,
+        p999: Double,
+        max: Double,
+        stdev: Double
+    ) {
+        self.min = min
+        self.mean = mean
+        self.p50 = p50
+        self.p90 = p90
+        self.p95 = p95
+        self.p99 = p99
+        self.p999 = p999
+        self.max = max
+        self.stdev = stdev
+    }
+
+    /// Reads the figures from a microsecond histogram; all zero when it is empty.
+    public init(_ h: Histogram<UInt64>) {
+        guard h.totalCount > 0 else {
+            self.init(min: 0, mean: 0, p50: 0, p90: 0, p95: 0, p99: 0, p999: 0, max: 0, stdev: 0)
+            return
+        }
+        func ms(_ us: UInt64) -> Double { Double(us) / 1000 }
+        self.init(
+            min: ms(h.min),
+            mean: h.mean / 1000,
+            p50: ms(h.valueAtPercentile(50)),
+            p90: ms(h.valueAtPercentile(90)),
+            p95: ms(h.valueAtPercentile(95)),
+            p99: ms(h.valueAtPercentile(99)),
+            p999: ms(h.valueAtPercentile(99.9)),
+            max: ms(h.max),
+            stdev: h.stdDeviation / 1000
+        )
+    }
+}
+
+/// Interval latency figures (ms) for the timeline.
+public struct IntervalLatency: Equatable, Sendable, Codable {
+    public var p50: Double
+    public var p90: Double
+    public var p99: Double
+    public var max: Double
+
+    public init(_ h: Histogram<UInt64>) {
+        if h.totalCount == 0 {
+            p50 = 0
+            p90 = 0
+            p99 = 0
+            max = 0
+        } else {
+            p50 = Double(h.valueAtPercentile(50)) / 1000
+            p90 = Double(h.valueAtPercentile(90)) / 1000
+            p99 = Double(h.valueAtPercentile(99)) / 1000
+            max = Double(h.max) / 1000
+        }
+    }
+}
+
+/// One second of the run, as merged from every event loop.
+public struct TimelineEntry: Equatable, Sendable, Codable {
+    /// End of the interval, seconds from the start of the run.
+    public var t: Double
+    /// Completed responses per second in this interval.
+    public var rps: Double
+    public var completed: Int
+    public var failed: Int
+    /// Failed requests plus HTTP status >= 400, in this interval.
+    public var errors: Int
+    public var latencyMs: IntervalLatency
+    /// Requests written and not yet answered when the interval ended.
+    public var inFlight: Int
+    public var connections: Int
+    /// Open model: due requests waiting for a free connection.
+    public var waiting: Int
+    public var bytesIn: UInt64
+    public var bytesOut: UInt64
+
+    enum CodingKeys: String, CodingKey {
+        case t, rps, completed, failed, errors
+        case latencyMs = "latency_ms"
+        case inFlight = "in_flight"
+        case connections, waiting
+        case bytesIn = "bytes_in"
+        case bytesOut = "bytes_out"
+    }
+
+    public init(t: Double, seconds: Double, stats: IntervalStats) {
+        self.t = t
+        self.rps = seconds > 0 ? Double(stats.completed) / seconds : 0
+        self.completed = stats.completed
+        self.failed = stats.failed
+        self.errors = stats.errors
+        self.latencyMs = IntervalLatency(stats.latency)
+        self.inFlight = stats.inFlight
+        self.connections = stats.openConnections
+        self.waiting = stats.waiting
+        self.bytesIn = stats.bytesIn
+        self.bytesOut = stats.bytesOut
+    }
+}
+
+/// A slow request as it appears in the summary.
+public struct SlowestEntry: Equatable, Sendable, Codable {
+    public var requestID: String
+    public var latencyMs: Double
+    /// Seconds from the start of the run to the completion.
+    public var atS: Double
+    public var status: Int?
+    public var error: String?
+
+    enum CodingKeys: String, CodingKey {
+        case requestID = "request_id"
+        case latencyMs = "latency_ms"
+        case atS = "at_s"
+        case status, error
+    }
+}
+
+/// Open-model scheduling figures: how well the generator kept to the schedule.
+public struct ScheduleLag: Equatable, Sendable, Codable {
+    public var meanMs: Double
+    public var p50Ms: Double
+    public var p99Ms: Double
+    public var maxMs: Double
+
+    enum CodingKeys: String, CodingKey {
+        case meanMs = "mean_ms"
+        case p50Ms = "p50_ms"
+        case p99Ms = "p99_ms"
+        case maxMs = "max_ms"
+    }
+}
+
+/// The result of a run: what the JSON summary is, field for field (docs/json-summary.md).
+///
+/// Accounting identity, always: `scheduled == completed + failed + unsent`.
+public struct RunSummary: Equatable, Sendable, Codable {
+    public var volleyVersion: String
+    public var target: String
+    public var method: String
+    /// "closed" or "open".
+    public var model: String
+    /// Closed model: the number of connections.
+    public var connections: Int?
+    /// Open model: the mean target rate over the schedule (requests per second).
+    public var rate: Double?
+    /// Open model: the connection limit.
+    public var maxConnections: Int?
+    public var threads: Int
+    /// Requests the load model asked for.
+    public var scheduled: Int
+    /// Requests that ended, with a response or an error: completed + failed.
+    public var requests: Int
+    /// Requests answered with a complete HTTP response (any status).
+    public var completed: Int
+    /// Requests that ended without a usable response (transport errors).
+    public var failed: Int
+    /// failed + responses with status >= 400.
+    public var errors: Int
+    /// errors / requests.
+    public var errorRate: Double
+    /// Open model: due but never sent before the run ended. Closed model: 0.
+    public var unsent: Int
+    /// Open model: sent more than 10 ms after their due time.
+    public var sentLate: Int
+    public var durationS: Double
+    /// Completed responses per second over the whole duration.
+    public var rps: Double
+    public var latencyMs: LatencyStats
+    /// From the actual write to the response; reported for the open model, where it
+    /// differs from latency by the time spent waiting for the schedule or a connection.
+    public var serviceTimeMs: LatencyStats?
+    public var scheduleLag: ScheduleLag?
+    /// Response counts by status code (keys are the codes as strings, as in JSON).
+    public var status: [String: Int]
+    /// Transport failure counts by class.
+    public var transportErrors: [String: Int]
+    /// One sample message per transport class, to help diagnose "other" and TLS errors.
+    public var transportErrorSamples: [String: String]
+    public var bytesIn: UInt64
+    public var bytesOut: UInt64
+    public var connectionsOpened: Int
+    public var slowest: [SlowestEntry]
+    public var timeline: [TimelineEntry]
+    /// True when the run was stopped early (Ctrl-C).
+    public var interrupted: Bool
+
+    enum CodingKeys: String, CodingKey {
+        case volleyVersion = "volley_version"
+        case target, method, model, connections, rate
+        case maxConnections = "max_connections"
+        case threads, scheduled, requests, completed, failed, errors
+        case errorRate = "error_rate"
+        case unsent
+        case sentLate = "sent_late"
+        case durationS = "duration_s"
+        case rps
+        case latencyMs = "latency_ms"
+        case serviceTimeMs = "service_time_ms"
+        case scheduleLag = "schedule_lag"
+        case status
+        case transportErrors = "transport_errors"
+        case transportErrorSamples = "transport_error_samples"
+        case bytesIn = "bytes_in"
+        case bytesOut = "bytes_out"
+        case connectionsOpened = "connections_opened"
+        case slowest, timeline, interrupted
+    }
+}
+
+extension RunSummary {
+    /// Builds the summary from the merged recorder of all loops.
+    public init(
+        target: String,
+        method: String,
+        model: LoadModel,
+        threads: Int,
+        recorder r: Recorder,
+        duration: Double,
+        timeline: [TimelineEntry],
+        interrupted: Bool
+    ) {
+        self.volleyVersion = VolleyVersion.current
+        self.target = target
+        self.method = method
+        self.model = model.name
+        self.threads = threads
+        switch model {
+        case .closed(let c, _):
+            connections = c
+            rate = nil
+            maxConnections = nil
+        case .open(let schedule, let maxC, _):
+            connections = nil
+            let d = schedule.totalDuration.seconds
+            rate = d > 0 ? schedule.totalArrivals / d : 0
+            maxConnections = maxC
+        }
+        let isOpen = model.name == "open"
+        completed = r.completed
+        failed = r.failed
+        requests = r.completed + r.failed
+        unsent = r.unsent
+        scheduled = requests + unsent
+        errors = r.errors
+        errorRate = requests > 0 ? Double(r.errors) / Double(requests) : 0
+        sentLate = r.sentLate
+        durationS = duration
+        rps = duration > 0 ? Double(r.completed) / duration : 0
+        latencyMs = LatencyStats(r.latency)
+        serviceTimeMs = isOpen ? LatencyStats(r.serviceTime) : nil
+        if isOpen {
+            let lag = r.scheduleLag
+            scheduleLag =
+                lag.totalCount == 0
+                ? ScheduleLag(meanMs: 0, p50Ms: 0, p99Ms: 0, maxMs: 0)
+                : ScheduleLag(
+                    meanMs: lag.mean / 1000,
+                    p50Ms: Double(lag.valueAtPercentile(50)) / 1000,
+                    p99Ms: Double(lag.valueAtPercentile(99)) / 1000,
+                    maxMs: Double(lag.max) / 1000
+                )
+        } else {
+            scheduleLag = nil
+        }
+        var status: [String: Int] = [:]
+        for (code, n) in r.statuses { status[String(code)] = n }
+        self.status = status
+        var transport: [String: Int] = [:]
+        for (c, n) in r.transportErrors { transport[c.rawValue] = n }
+        transportErrors = transport
+        var samples: [String: String] = [:]
+        for (c, m) in r.transportSamples { samples[c.rawValue] = m }
+        transportErrorSamples = samples
+        bytesIn = r.bytesIn
+        bytesOut = r.bytesOut
+        connectionsOpened = r.connectionsOpened
+        slowest = r.slowest.sorted.map {
+            SlowestEntry(
+                requestID: $0.requestID,
+                latencyMs: Double($0.latencyNanos) / 1e6,
+                atS: Double($0.completedAtNanos) / 1e9,
+                status: $0.status,
+                error: $0.error?.rawValue
+            )
+        }
+        self.timeline = timeline
+        self.interrupted = interrupted
+    }
+}
+
+/// The version stamped into every summary, so saved results say what produced them.
+public enum VolleyVersion {
+    public static let current = "0.1.0"
+}

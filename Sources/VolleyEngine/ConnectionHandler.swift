@@ -1,0 +1,189 @@
+import NIOCore
+import VolleyCore
+
+/// One client connection: writes pre-encoded requests and parses responses at byte level.
+///
+/// Lives on its worker's event loop and is only touched there; it reports every outcome to
+/// the worker, which owns the decision of what to send next.
+final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    enum State: Equatable {
+        case connecting
+        case idle
+        case busy
+        /// Closing after an outcome was already recorded: the close must not count again.
+        case closing
+        case closed
+    }
+
+    let worker: LoopWorker
+    private(set) var state: State = .connecting
+    private var context: ChannelHandlerContext?
+    private var parser = HTTPResponseParser()
+    private var writeBuffer: ByteBuffer
+    private var pendingError: (any Error)?
+    /// Position in the worker's connection list, for O(1) removal.
+    var slot = -1
+    /// When the current request was written, and when it was due (the same in the closed
+    /// model), both in nanoseconds on the monotonic clock.
+    private(set) var sentAt: UInt64 = 0
+    private(set) var dueAt: UInt64 = 0
+    private var sequence: UInt64 = 0
+    private var requestBytes = 0
+
+    init(worker: LoopWorker) {
+        self.worker = worker
+        self.writeBuffer = ByteBufferAllocator().buffer(capacity: worker.encoder.head.count + 64)
+    }
+
+    // MARK: - Channel events
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        guard state == .connecting else { return }
+        state = .idle
+        worker.connectionReady(self)
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let buffer = unwrapInboundIn(data)
+        guard state == .busy else {
+            // Bytes nobody asked for: the server is not speaking request/response HTTP.
+            if state == .idle {
+                state = .closing
+                context.close(promise: nil)
+            }
+            return
+        }
+        let progress = buffer.withUnsafeReadableBytes { parser.consume($0) }
+        switch progress {
+        case .needMore:
+            return
+        case .complete:
+            state = .idle
+            let keepAlive = parser.keepAlive && worker.keepAlive
+            worker.responseCompleted(
+                self,
+                status: parser.status,
+                bytesIn: parser.bytesReceived,
+                sentAt: sentAt,
+                dueAt: dueAt,
+                sequence: sequence,
+                keepAlive: keepAlive
+            )
+            if !keepAlive && state == .idle {
+                close()
+            }
+        case .malformed(let reason):
+            fail(.malformed, message: reason)
+        }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if pendingError == nil { pendingError = error }
+        context.close(promise: nil)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        let previous = state
+        state = .closed
+        if previous == .busy {
+            if parser.connectionClosed() {
+                worker.responseCompleted(
+                    self,
+                    status: parser.status,
+                    bytesIn: parser.bytesReceived,
+                    sentAt: sentAt,
+                    dueAt: dueAt,
+                    sequence: sequence,
+                    keepAlive: false
+                )
+            } else if let error = pendingError {
+                worker.requestFailed(
+                    self,
+                    ErrorClassifier.classify(error, connecting: false),
+                    message: ErrorClassifier.message(error),
+                    bytesIn: parser.bytesReceived
+                )
+            } else if parser.hasStarted {
+                worker.requestFailed(
+                    self,
+                    .malformed,
+                    message: "connection closed before the response was complete",
+                    bytesIn: parser.bytesReceived
+                )
+            } else {
+                worker.requestFailed(
+                    self,
+                    .noResponse,
+                    message: "connection closed without a response",
+                    bytesIn: 0
+                )
+            }
+        }
+        state = .closed
+        worker.connectionClosed(self)
+    }
+
+    // MARK: - Commands from the worker
+
+    /// Writes the next request. `dueAt` is the intended start (open model) or now (closed).
+    func send(sequence: UInt64, dueAt: UInt64, now: UInt64) {
+        guard let context, state == .idle else {
+            preconditionFailure("Invalid state: send in \(state)")
+        }
+        state = .busy
+        self.sequence = sequence
+        self.dueAt = dueAt
+        self.sentAt = now
+        parser.reset(isHEAD: worker.encoder.isHEAD)
+        let encoder = worker.encoder
+        encoder.encode(into: &writeBuffer, loop: worker.index, sequence: sequence)
+        requestBytes = writeBuffer.readableBytes
+        if let body = encoder.largeBody {
+            context.write(wrapOutboundOut(writeBuffer), promise: nil)
+            context.writeAndFlush(wrapOutboundOut(body), promise: nil)
+            requestBytes += body.readableBytes
+        } else {
+            context.writeAndFlush(wrapOutboundOut(writeBuffer), promise: nil)
+        }
+        worker.recorder.recordSend(bytes: requestBytes, lagNanos: worker.isOpenModel ? now &- dueAt : nil)
+    }
+
+    /// Ends the current request with `error` (timeout, interrupt, malformed) and closes.
+    func fail(_ error: TransportErrorClass, message: String) {
+        guard state == .busy else { return }
+        state = .closing
+        worker.requestFailed(self, error, message: message, bytesIn: parser.bytesReceived)
+        context?.close(promise: nil)
+    }
+
+    /// Closes an idle connection (no more work, or the server asked to close).
+    func close() {
+        switch state {
+        case .idle, .connecting:
+            state = .closing
+            context?.close(promise: nil)
+        default:
+            break
+        }
+    }
+}
+
+extension ConnectionHandler {
+    /// The connect attempt failed; returns false if an outcome was already recorded.
+    func connectFailed() -> Bool {
+        guard state == .connecting else { return false }
+        state = .closed
+        return true
+    }
+}

@@ -1,0 +1,193 @@
+import NIOCore
+import NIOPosix
+import NIOSSL
+import Synchronization
+import VolleyCore
+
+/// A run that could not start: nothing was sent.
+public struct EngineError: Error, CustomStringConvertible, Sendable {
+    /// The transport class when the failure is one (DNS, TLS set-up).
+    public var errorClass: TransportErrorClass?
+    public var message: String
+    public var hint: String?
+
+    public var description: String {
+        hint.map { "\(message) (hint: \($0))" } ?? message
+    }
+}
+
+/// Runs one load test: starts an event loop per thread, hands each its share of the load,
+/// merges their one-second snapshots for progress, and returns the summary.
+///
+/// Structured: `run` returns only when every loop has finished and the loops are shut down.
+/// `interrupt()` may be called from any thread (a signal handler) while `run` is waiting.
+public final class LoadEngine: Sendable {
+    public let configuration: RunConfiguration
+    private let state = Mutex<State>(State())
+
+    private struct State {
+        var workers: [LoopWorker] = []
+        var interrupted = false
+    }
+
+    public init(configuration: RunConfiguration) {
+        self.configuration = configuration
+    }
+
+    /// Stops issuing requests; in-flight ones get the configured grace period. Idempotent.
+    public func interrupt() {
+        let workers = state.withLock { s -> [LoopWorker] in
+            guard !s.interrupted else { return [] }
+            s.interrupted = true
+            return s.workers
+        }
+        let grace = configuration.interruptGrace
+        for w in workers {
+            w.loop.execute { w.interrupt(grace: grace) }
+        }
+    }
+
+    /// Runs the load and returns its summary. `onInterval` receives each one-second
+    /// timeline entry as it is merged (for live progress), on a background task.
+    public func run(onInterval: @escaping @Sendable (TimelineEntry) -> Void = { _ in }) async throws -> RunSummary {
+        let config = configuration
+        let url = config.request.url
+        let address: SocketAddress
+        do {
+            address = try SocketAddress.makeAddressResolvingHost(url.host, port: url.port)
+        } catch {
+            throw EngineError(
+                errorClass: .dns,
+                message: "cannot resolve host \"\(url.host)\": \(error)",
+                hint: "check the spelling, or use an address such as 127.0.0.1"
+            )
+        }
+        var tls: TLSSetup?
+        if url.isTLS {
+            var tlsConfig = TLSConfiguration.makeClientConfiguration()
+            if config.insecure { tlsConfig.certificateVerification = .none }
+            tlsConfig.applicationProtocols = ["http/1.1"]
+            do {
+                let context = try NIOSSLContext(configuration: tlsConfig)
+                let isAddress = (try? SocketAddress(ipAddress: url.host, port: 0)) != nil
+                tls = TLSSetup(context: context, serverHostname: isAddress ? nil : url.host)
+            } catch {
+                throw EngineError(errorClass: .tls, message: "cannot set up TLS: \(error)", hint: nil)
+            }
+        }
+
+        let threads = config.threads
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
+        let encoder = RequestEncoder(spec: config.request, runPrefix: UInt32.random(in: 0...UInt32.max))
+        var budget: RequestBudget?
+        if case .closed(_, let limit) = config.model, let n = limit.requestCount {
+            budget = RequestBudget(n)
+        }
+        let startNanos = NIODeadline.now().uptimeNanoseconds
+        var workers: [LoopWorker] = []
+        for (i, loop) in group.makeIterator().enumerated() {
+            workers.append(
+                LoopWorker(
+                    index: i,
+                    loopCount: threads,
+                    loop: loop,
+                    configuration: config,
+                    encoder: encoder,
+                    address: address,
+                    tls: tls,
+                    budget: budget,
+                    startNanos: startNanos
+                )
+            )
+        }
+        let alreadyInterrupted = state.withLock { s -> Bool in
+            s.workers = workers
+            return s.interrupted
+        }
+        for w in workers { w.loop.execute { w.start() } }
+        if alreadyInterrupted { interrupt() }
+
+        let allDone = EventLoopFuture.andAllSucceed(workers.map(\.done), on: group.next())
+        let timeline = await Self.collectTimeline(
+            workers: workers,
+            startNanos: startNanos,
+            until: allDone,
+            onInterval: onInterval
+        )
+        let endNanos = NIODeadline.now().uptimeNanoseconds
+
+        var merged = Recorder(slowestCapacity: config.slowestCount)
+        for w in workers {
+            let r = try await w.loop.submit { w.recorder }.get()
+            merged.merge(r)
+        }
+        state.withLock { $0.workers = [] }
+        try await group.shutdownGracefully()
+        let interrupted = state.withLock { $0.interrupted }
+        return RunSummary(
+            target: url.description,
+            method: config.request.method,
+            model: config.model,
+            threads: threads,
+            recorder: merged,
+            duration: Double(endNanos - startNanos) / 1e9,
+            timeline: timeline,
+            interrupted: interrupted
+        )
+    }
+
+    /// Merges every loop's interval once a second until `done` completes, then once more
+    /// for the final partial second.
+    private static func collectTimeline(
+        workers: [LoopWorker],
+        startNanos: UInt64,
+        until done: EventLoopFuture<Void>,
+        onInterval: @escaping @Sendable (TimelineEntry) -> Void
+    ) async -> [TimelineEntry] {
+        let flag = DoneFlag()
+        done.whenComplete { _ in flag.set() }
+        var entries: [TimelineEntry] = []
+        var tick: UInt64 = 1
+        var lastNanos = startNanos
+        while true {
+            let target = startNanos + tick * 1_000_000_000
+            var nowNanos = NIODeadline.now().uptimeNanoseconds
+            while !flag.isSet && nowNanos < target {
+                try? await Task.sleep(nanoseconds: min(target - nowNanos, 20_000_000))
+                nowNanos = NIODeadline.now().uptimeNanoseconds
+            }
+            let isDone = flag.isSet
+            let end = isDone ? max(nowNanos, lastNanos) : target
+            let stats = await gather(workers)
+            let seconds = Double(end - lastNanos) / 1e9
+            if !isDone || stats.completed + stats.failed > 0 || entries.isEmpty {
+                let entry = TimelineEntry(t: Double(end - startNanos) / 1e9, seconds: seconds, stats: stats)
+                entries.append(entry)
+                onInterval(entry)
+            }
+            lastNanos = end
+            tick += 1
+            if isDone { break }
+        }
+        return entries
+    }
+
+    private static func gather(_ workers: [LoopWorker]) async -> IntervalStats {
+        var merged = IntervalStats()
+        for w in workers {
+            if let s = try? await w.loop.submit({ w.takeInterval() }).get() {
+                merged.merge(s)
+            }
+        }
+        return merged
+    }
+}
+
+/// Set once, read from any thread: whether every loop has finished.
+private final class DoneFlag: Sendable {
+    private let value = Atomic<Bool>(false)
+
+    func set() { value.store(true, ordering: .releasing) }
+
+    var isSet: Bool { value.load(ordering: .acquiring) }
+}

@@ -1,0 +1,376 @@
+import NIOCore
+import NIOPosix
+import NIOSSL
+import VolleyCore
+
+/// TLS settings shared by every connection of a run.
+struct TLSSetup: Sendable {
+    let context: NIOSSLContext
+    /// The SNI name; nil when the target is an IP address.
+    let serverHostname: String?
+}
+
+/// The load one event loop generates: its connections, its share of the schedule and its
+/// recorder (wrk's per-thread state).
+///
+/// Every method runs on `loop`; nothing is shared with other loops except the closed
+/// model's atomic `RequestBudget`. That is what keeps locks off the hot path.
+final class LoopWorker: @unchecked Sendable {
+    // Safety of @unchecked Sendable: the worker is handed between threads only to be called
+    // through `loop.execute`/`submit`/`scheduleTask`; all mutable state is touched on `loop`
+    // alone (entry points from other threads hop there first).
+
+    let index: Int
+    let loop: any EventLoop
+    let encoder: RequestEncoder
+    let keepAlive: Bool
+    let isOpenModel: Bool
+    let startNanos: UInt64
+    private let requestTimeoutNanos: UInt64
+    private let connectTimeout: TimeAmount
+    private let address: SocketAddress
+    private let tls: TLSSetup?
+    private let donePromise: EventLoopPromise<Void>
+
+    var recorder: Recorder
+    private var connections: [ConnectionHandler] = []
+    private var idle: [ConnectionHandler] = []
+    private var connecting = 0
+    private var inFlight = 0
+    private var sequence: UInt64 = 0
+    private var stopped = false
+    private var finished = false
+    private var sweepTask: RepeatedTask?
+    private var tickTask: Scheduled<Void>?
+    private var endTask: Scheduled<Void>?
+
+    // Closed model.
+    private var slots = 0
+    private let budget: RequestBudget?
+    private var closedDuration: Duration?
+
+    // Open model.
+    private let schedule: ArrivalSchedule?
+    private var nextIndex: Int
+    private let loopCount: Int
+    private var nextDue: UInt64?
+    private var pending = DueQueue()
+    private var maxConnections = 0
+    private var preconnect = 0
+
+    init(
+        index: Int,
+        loopCount: Int,
+        loop: any EventLoop,
+        configuration: RunConfiguration,
+        encoder: RequestEncoder,
+        address: SocketAddress,
+        tls: TLSSetup?,
+        budget: RequestBudget?,
+        startNanos: UInt64
+    ) {
+        self.index = index
+        self.loopCount = loopCount
+        self.loop = loop
+        self.encoder = encoder
+        self.keepAlive = configuration.request.keepAlive
+        self.startNanos = startNanos
+        self.requestTimeoutNanos = configuration.requestTimeout.nanosecondsClamped
+        self.connectTimeout = .nanoseconds(Int64(configuration.connectTimeout.nanosecondsClamped))
+        self.address = address
+        self.tls = tls
+        self.budget = budget
+        self.recorder = Recorder(slowestCapacity: configuration.slowestCount)
+        self.donePromise = loop.makePromise(of: Void.self)
+        self.nextIndex = index
+        switch configuration.model {
+        case .closed(let connections, let limit):
+            isOpenModel = false
+            schedule = nil
+            slots = connections / loopCount + (index < connections % loopCount ? 1 : 0)
+            closedDuration = limit.duration
+        case .open(let schedule, let maxConnections, let preconnect):
+            isOpenModel = true
+            self.schedule = schedule
+            self.maxConnections = max(1, Self.share(maxConnections, index: index, of: loopCount))
+            self.preconnect = Self.share(preconnect, index: index, of: loopCount)
+        }
+    }
+
+    static func share(_ total: Int, index: Int, of count: Int) -> Int {
+        total / count + (index < total % count ? 1 : 0)
+    }
+
+    /// Completes when this loop has nothing left to send and nothing in flight.
+    var done: EventLoopFuture<Void> { donePromise.futureResult }
+
+    @inline(__always)
+    private func now() -> UInt64 {
+        NIODeadline.now().uptimeNanoseconds
+    }
+
+    // MARK: - Lifecycle
+
+    func start() {
+        loop.preconditionInEventLoop()
+        let sweepEvery = TimeAmount.nanoseconds(Int64(min(max(requestTimeoutNanos / 10, 1_000_000), 100_000_000)))
+        sweepTask = loop.scheduleRepeatedTask(initialDelay: sweepEvery, delay: sweepEvery) { [self] _ in
+            sweepTimeouts()
+        }
+        if let schedule {
+            endTask = loop.scheduleTask(
+                deadline: .uptimeNanoseconds(startNanos + schedule.totalDuration.nanosecondsClamped)
+            ) {
+                [self] in stop()
+            }
+            for _ in 0..<preconnect { openConnection() }
+            nextDue = due(ofRequest: nextIndex)
+            tick()
+        } else {
+            if let d = closedDuration {
+                endTask = loop.scheduleTask(deadline: .uptimeNanoseconds(startNanos + d.nanosecondsClamped)) {
+                    [self] in stop()
+                }
+            }
+            for _ in 0..<slots { openConnection() }
+        }
+        checkFinished()
+    }
+
+    /// No new requests: the duration ended (or the run was interrupted).
+    func stop() {
+        guard !stopped else { return }
+        stopped = true
+        tickTask?.cancel()
+        recorder.unsent += pending.removeAll()
+        let idleNow = idle
+        idle.removeAll()
+        for h in idleNow { h.close() }
+        checkFinished()
+    }
+
+    /// Ctrl-C: stop now, give in-flight requests `grace`, then count them as interrupted.
+    func interrupt(grace: Duration) {
+        guard !finished else { return }
+        stop()
+        loop.scheduleTask(in: .nanoseconds(Int64(grace.nanosecondsClamped))) { [self] in
+            for h in connections { h.fail(.interrupted, message: "the run was stopped before the response arrived") }
+            for h in connections { h.close() }
+        }
+    }
+
+    /// The interval so far; called once a second by the engine.
+    func takeInterval() -> IntervalStats {
+        recorder.takeInterval(
+            inFlight: inFlight,
+            openConnections: connections.count - connecting,
+            waiting: pending.count
+        )
+    }
+
+    private func checkFinished() {
+        guard !finished else { return }
+        let moreWork: Bool
+        if isOpenModel {
+            moreWork = !stopped
+        } else {
+            moreWork = !stopped && (budget?.hasRemaining ?? true) && slots > 0
+        }
+        guard !moreWork, inFlight == 0 else { return }
+        if connections.isEmpty {
+            finished = true
+            sweepTask?.cancel()
+            tickTask?.cancel()
+            endTask?.cancel()
+            donePromise.succeed()
+        } else {
+            for h in connections { h.close() }
+        }
+    }
+
+    // MARK: - Connections
+
+    private func openConnection() {
+        connecting += 1
+        recorder.connectionsOpened += 1
+        let handler = ConnectionHandler(worker: self)
+        handler.slot = connections.count
+        connections.append(handler)
+        let bound = NIOLoopBound(handler, eventLoop: loop)
+        let tls = self.tls
+        let bootstrap = ClientBootstrap(group: loop)
+            .channelOption(.tcpOption(.tcp_nodelay), value: 1)
+            .connectTimeout(connectTimeout)
+            .channelInitializer { channel in
+                do {
+                    if let tls {
+                        let ssl = try NIOSSLClientHandler(context: tls.context, serverHostname: tls.serverHostname)
+                        try channel.pipeline.syncOperations.addHandler(ssl)
+                    }
+                    try channel.pipeline.syncOperations.addHandler(bound.value)
+                    return channel.eventLoop.makeSucceededVoidFuture()
+                } catch {
+                    return channel.eventLoop.makeFailedFuture(error)
+                }
+            }
+        bootstrap.connect(to: address).whenFailure { [self] error in
+            connectFailed(bound.value, error: error)
+        }
+    }
+
+    private func remove(_ h: ConnectionHandler) {
+        let slot = h.slot
+        guard slot >= 0, slot < connections.count, connections[slot] === h else { return }
+        let last = connections.removeLast()
+        if last !== h {
+            connections[slot] = last
+            last.slot = slot
+        }
+        h.slot = -1
+        if let i = idle.firstIndex(where: { $0 === h }) { idle.remove(at: i) }
+    }
+
+    func connectionReady(_ h: ConnectionHandler) {
+        connecting -= 1
+        dispatch(h)
+    }
+
+    private func connectFailed(_ h: ConnectionHandler, error: any Error) {
+        guard h.connectFailed() else { return }
+        connecting -= 1
+        remove(h)
+        let cls = ErrorClassifier.classify(error, connecting: true)
+        let message = ErrorClassifier.message(error)
+        if isOpenModel {
+            if pending.popFirst() != nil {
+                recorder.recordFailure(cls, message: message)
+            }
+            if !pending.isEmpty && !stopped {
+                // Retry on the next loop turn, never recursively: a refused connect may
+                // complete synchronously.
+                loop.execute { [self] in openForPending() }
+            }
+        } else if !stopped && takeTicket() {
+            recorder.recordFailure(cls, message: message)
+            loop.execute { [self] in
+                if !stopped && connections.count < slots { openConnection() }
+                checkFinished()
+            }
+        }
+        checkFinished()
+    }
+
+    func connectionClosed(_ h: ConnectionHandler) {
+        remove(h)
+        if !stopped {
+            if isOpenModel {
+                openForPending()
+            } else if connections.count < slots && (budget?.hasRemaining ?? true) {
+                openConnection()
+            }
+        }
+        checkFinished()
+    }
+
+    // MARK: - Requests
+
+    @inline(__always)
+    private func takeTicket() -> Bool {
+        budget?.take() ?? true
+    }
+
+    private func dispatch(_ h: ConnectionHandler) {
+        if isOpenModel {
+            if let due = pending.popFirst() {
+                send(h, dueAt: due)
+            } else if stopped {
+                h.close()
+            } else {
+                idle.append(h)
+            }
+        } else if !stopped && takeTicket() {
+            send(h, dueAt: nil)
+        } else {
+            h.close()
+        }
+    }
+
+    @inline(__always)
+    private func send(_ h: ConnectionHandler, dueAt: UInt64?) {
+        let t = now()
+        sequence &+= 1
+        inFlight += 1
+        h.send(sequence: sequence, dueAt: dueAt ?? t, now: t)
+    }
+
+    func responseCompleted(
+        _ h: ConnectionHandler,
+        status: Int,
+        bytesIn: Int,
+        sentAt: UInt64,
+        dueAt: UInt64,
+        sequence: UInt64,
+        keepAlive: Bool
+    ) {
+        let t = now()
+        inFlight -= 1
+        recorder.recordResponse(
+            status: status,
+            latencyNanos: t &- dueAt,
+            serviceNanos: isOpenModel ? t &- sentAt : nil,
+            bytesIn: bytesIn,
+            requestID: encoder.requestID(loop: index, sequence: sequence),
+            completedAtNanos: t &- startNanos
+        )
+        if keepAlive {
+            dispatch(h)
+        } else {
+            checkFinished()
+        }
+    }
+
+    func requestFailed(_ h: ConnectionHandler, _ error: TransportErrorClass, message: String, bytesIn: Int) {
+        inFlight -= 1
+        recorder.recordFailure(error, bytesIn: bytesIn, message: message)
+        checkFinished()
+    }
+
+    private func sweepTimeouts() {
+        let t = now()
+        for h in connections where h.state == .busy && t &- h.sentAt > requestTimeoutNanos {
+            h.fail(.timeout, message: "no complete response within \(Double(requestTimeoutNanos) / 1e9)s")
+        }
+    }
+
+    // MARK: - Open model
+
+    private func due(ofRequest i: Int) -> UInt64? {
+        guard let t = schedule?.dueTime(ofRequest: i) else { return nil }
+        return startNanos + UInt64((t * 1e9).rounded())
+    }
+
+    private func tick() {
+        guard !stopped else { return }
+        let t = now()
+        while let d = nextDue, d <= t {
+            pending.append(d)
+            nextIndex += loopCount
+            nextDue = due(ofRequest: nextIndex)
+        }
+        while !pending.isEmpty, let h = idle.popLast() {
+            send(h, dueAt: pending.popFirst()!)
+        }
+        openForPending()
+        if let d = nextDue {
+            tickTask = loop.scheduleTask(deadline: .uptimeNanoseconds(d)) { [self] in tick() }
+        }
+    }
+
+    /// Opens connections for requests that wait, up to the loop's share of the limit.
+    private func openForPending() {
+        let wanted = pending.count - connecting
+        guard wanted > 0 else { return }
+        let room = maxConnections - connections.count
+        for _ in 0..<max(0, min(wanted, room)) { openConnection() }
+    }
+}

@@ -1,0 +1,112 @@
+import NIOCore
+import VolleyCore
+
+/// Turns a `RequestSpec` into wire bytes once, so sending a request costs a buffer copy and
+/// the writing of a fixed-width correlation id, never string building.
+///
+/// The request is split around the id: `head` ends with `X-Request-ID: `, `tail` starts
+/// with the line end. Without a correlation header the whole request is one immutable
+/// buffer that every send shares.
+public struct RequestEncoder: Sendable {
+    /// Bytes before the id (or the whole head when there is no id header).
+    public let head: [UInt8]
+    /// Bytes after the id, including a small body.
+    public let tail: [UInt8]
+    /// A body too large to copy per request, shared by reference.
+    public let largeBody: ByteBuffer?
+    public let hasRequestID: Bool
+    public let isHEAD: Bool
+    /// The run's random id prefix (8 hex digits), so ids differ between runs.
+    public let runPrefix: [UInt8]
+
+    /// Bodies up to this size are copied with the head into one write.
+    public static let inlineBodyLimit = 16 * 1024
+    /// The id is `PPPPPPPP-LLSSSSSSSSSSSSSS`: run prefix, loop, sequence, all hex.
+    public static let idLength = 25
+
+    public init(spec: RequestSpec, runPrefix: UInt32) {
+        var head = "\(spec.method) \(spec.url.pathAndQuery) HTTP/1.1\r\n"
+        let names = Set(spec.headers.map { $0.name.lowercased() })
+        if !names.contains("host") { head += "Host: \(spec.url.hostHeader)\r\n" }
+        if !names.contains("user-agent") { head += "User-Agent: volley/\(VolleyVersion.current)\r\n" }
+        if !names.contains("accept") { head += "Accept: */*\r\n" }
+        for h in spec.headers { head += "\(h.name): \(h.value)\r\n" }
+        let body = spec.body ?? []
+        let method = spec.method.uppercased()
+        if !names.contains("content-length")
+            && (spec.body != nil || method == "POST" || method == "PUT" || method == "PATCH")
+        {
+            head += "Content-Length: \(body.count)\r\n"
+        }
+        if !spec.keepAlive && !names.contains("connection") { head += "Connection: close\r\n" }
+        var tail: [UInt8]
+        if let idHeader = spec.requestIDHeader {
+            head += "\(idHeader): "
+            tail = Array("\r\n\r\n".utf8)
+            hasRequestID = true
+        } else {
+            head += "\r\n"
+            tail = []
+            hasRequestID = false
+        }
+        if body.count <= Self.inlineBodyLimit {
+            tail += body
+            largeBody = nil
+        } else {
+            largeBody = ByteBuffer(bytes: body)
+        }
+        self.head = Array(head.utf8)
+        self.tail = tail
+        self.isHEAD = method == "HEAD"
+        self.runPrefix = Self.hex(UInt64(runPrefix), digits: 8)
+    }
+
+    /// Writes one request into `buffer` (cleared first) with the id for `sequence`.
+    @inlinable
+    public func encode(into buffer: inout ByteBuffer, loop: Int, sequence: UInt64) {
+        buffer.clear()
+        buffer.writeBytes(head)
+        if hasRequestID {
+            buffer.writeBytes(runPrefix)
+            buffer.writeInteger(UInt8(ascii: "-"))
+            Self.writeHex(UInt64(loop & 0xFF) << 56 | (sequence & 0x00FF_FFFF_FFFF_FFFF), into: &buffer)
+        }
+        buffer.writeBytes(tail)
+    }
+
+    /// The id string for `sequence` on `loop`, identical to the bytes `encode` writes.
+    public func requestID(loop: Int, sequence: UInt64) -> String {
+        var buffer = ByteBuffer()
+        buffer.writeBytes(runPrefix)
+        buffer.writeInteger(UInt8(ascii: "-"))
+        Self.writeHex(UInt64(loop & 0xFF) << 56 | (sequence & 0x00FF_FFFF_FFFF_FFFF), into: &buffer)
+        return String(buffer: buffer)
+    }
+
+    @usableFromInline
+    static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
+
+    @inlinable
+    static func writeHex(_ value: UInt64, into buffer: inout ByteBuffer) {
+        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: 16) { out in
+            var v = value
+            var i = 15
+            while i >= 0 {
+                out[i] = hexDigits[Int(v & 0xF)]
+                v >>= 4
+                i -= 1
+            }
+            return 16
+        }
+    }
+
+    static func hex(_ value: UInt64, digits: Int) -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: digits)
+        var v = value
+        for i in stride(from: digits - 1, through: 0, by: -1) {
+            out[i] = hexDigits[Int(v & 0xF)]
+            v >>= 4
+        }
+        return out
+    }
+}

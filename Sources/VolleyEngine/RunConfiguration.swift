@@ -1,0 +1,40 @@
+import NIOCore
+import VolleyCore
+
+/// Everything the engine needs to run one load test; built by the CLI (or, later, a plan).
+public struct RunConfiguration: Sendable {
+    public var request: RequestSpec
+    public var model: LoadModel
+    /// Event loops (threads); each owns its connections and recorder.
+    public var threads: Int
+    /// Per-request timeout, counted from the write of the request.
+    public var requestTimeout: Duration
+    /// Time allowed for TCP (and TLS) connection set-up.
+    public var connectTimeout: Duration
+    /// Accept any TLS certificate (self-signed test servers).
+    public var insecure: Bool
+    /// After Ctrl-C, how long in-flight requests may still finish.
+    public var interruptGrace: Duration
+    /// How many of the slowest requests to keep.
+    public var slowestCount: Int
+
+    public init(
+        request: RequestSpec,
+        model: LoadModel,
+        threads: Int = NIOCore.System.coreCount,
+        requestTimeout: Duration = .seconds(30),
+        connectTimeout: Duration = .seconds(10),
+        insecure: Bool = false,
+        interruptGrace: Duration = .seconds(2),
+        slowestCount: Int = 10
+    ) {
+        self.request = request
+        self.model = model
+        self.threads = max(1, threads)
+        self.requestTimeout = requestTimeout
+        self.connectTimeout = connectTimeout
+        self.insecure = insecure
+        self.interruptGrace = interruptGrace
+        self.slowestCount = slowestCount
+    }
+}

@@ -1,0 +1,104 @@
+import VolleyCore
+
+/// The human summary printed at the end of a run.
+///
+/// Shows, in order, what was run, whether the accounting adds up, throughput, the latency
+/// distribution (and for the open model the service time and how well the schedule was
+/// kept), responses by status, failures by class, and the slowest requests with the ids
+/// to look up in the server's logs.
+public struct SummaryRenderer: Sendable {
+    public var style: Style
+
+    public init(style: Style = Style(enabled: false)) {
+        self.style = style
+    }
+
+    public func render(_ s: RunSummary) -> String {
+        var out: [String] = []
+        var model = s.model == "open" ? "open model" : "closed model"
+        if let c = s.connections { model += ", \(Fmt.int(c)) connections" }
+        if let r = s.rate { model += ", " + Fmt.fixed(r, r < 10 ? 2 : 0) + " req/s target" }
+        if let m = s.maxConnections { model += ", ≤\(Fmt.int(m)) connections" }
+        model += ", \(s.threads) thread\(s.threads == 1 ? "" : "s")"
+        out.append(style.bold("\(s.method) \(s.target)") + style.dim("  ·  " + model))
+        if s.interrupted { out.append(style.yellow("interrupted: the run was stopped early (Ctrl-C)")) }
+        out.append("")
+
+        let errorText = "\(Fmt.int(s.errors)) errors (\(Fmt.percent(s.errorRate)))"
+        out.append(
+            "  Requests     \(Fmt.int(s.completed)) completed, \(Fmt.int(s.failed)) failed, "
+                + "\(Fmt.int(s.unsent)) unsent of \(Fmt.int(s.scheduled)) scheduled · "
+                + (s.errors > 0 ? style.red(errorText) : style.green(errorText))
+        )
+        let durationS = max(s.durationS, 1e-9)
+        out.append(
+            "  Throughput   " + style.bold(Fmt.fixed(s.rps, 1) + " req/s") + " over " + Fmt.seconds(s.durationS)
+                + style.dim(
+                    "  ·  in " + Fmt.bytes(s.bytesIn) + " (" + Fmt.bytes(UInt64(Double(s.bytesIn) / durationS))
+                        + "/s), out " + Fmt.bytes(s.bytesOut) + ", " + Fmt.int(s.connectionsOpened)
+                        + " connections opened"
+                )
+        )
+        out.append("")
+        let header = ["min", "mean", "p50", "p90", "p95", "p99", "p99.9", "max"]
+        out.append(
+            "  " + Fmt.pad("(ms)", 13, right: false) + header.map { Fmt.pad($0, 9) }.joined()
+        )
+        out.append(latencyRow(s.model == "open" ? "Latency" : "Latency", s.latencyMs))
+        if let service = s.serviceTimeMs {
+            out.append(latencyRow("Service time", service))
+        }
+        if s.model == "open" {
+            out.append(style.dim("  latency counts from each request's intended start; service time from its write"))
+        }
+        if let lag = s.scheduleLag {
+            out.append(
+                "  Schedule     lag mean \(Fmt.ms(lag.meanMs)) ms, p99 \(Fmt.ms(lag.p99Ms)) ms, "
+                    + "max \(Fmt.ms(lag.maxMs)) ms · \(Fmt.int(s.sentLate)) sent late (>10 ms)"
+            )
+        }
+        out.append("")
+        if !s.status.isEmpty {
+            let parts = s.status.sorted { $0.key < $1.key }.map { code, n -> String in
+                let text = "\(code): \(Fmt.int(n))"
+                return (Int(code) ?? 0) >= 400 ? style.red(text) : text
+            }
+            out.append("  Status       " + parts.joined(separator: "   "))
+        }
+        if !s.transportErrors.isEmpty {
+            let parts = s.transportErrors.sorted { $0.key < $1.key }.map { cls, n in
+                style.red("\(cls.replacingOccurrences("_", " ")): \(Fmt.int(n))")
+            }
+            out.append("  Transport    " + parts.joined(separator: "   "))
+            for (cls, message) in s.transportErrorSamples.sorted(by: { $0.key < $1.key }) {
+                out.append(style.dim("               \(cls.replacingOccurrences("_", " ")): \(message)"))
+            }
+        }
+        if s.completed + s.failed == 0 {
+            out.append(style.red("  No request completed."))
+        }
+        if !s.slowest.isEmpty {
+            out.append("")
+            out.append("  Slowest requests " + style.dim("(find them in the server's logs by their request id)"))
+            for e in s.slowest {
+                let outcome = e.status.map { String($0) } ?? (e.error ?? "?")
+                out.append(
+                    "    " + Fmt.pad(Fmt.ms(e.latencyMs) + " ms", 12) + "  " + Fmt.pad(outcome, 3, right: false)
+                        + "  " + e.requestID + style.dim("  at " + Fmt.fixed(e.atS, 2) + " s")
+                )
+            }
+        }
+        return out.joined(separator: "\n") + "\n"
+    }
+
+    private func latencyRow(_ label: String, _ l: LatencyStats) -> String {
+        let values = [l.min, l.mean, l.p50, l.p90, l.p95, l.p99, l.p999, l.max]
+        return "  " + Fmt.pad(label, 13, right: false) + values.map { Fmt.pad(Fmt.ms($0), 9) }.joined()
+    }
+}
+
+extension String {
+    fileprivate func replacingOccurrences(_ a: Character, _ b: Character) -> String {
+        String(self.map { $0 == a ? b : $0 })
+    }
+}

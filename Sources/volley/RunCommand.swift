@@ -1,0 +1,306 @@
+import ArgumentParser
+import VolleyCore
+import VolleyEngine
+import VolleyReport
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// `volley run URL`: one load test against one URL, closed or open model.
+struct RunCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Send load to a URL and report throughput, latency and errors.",
+        discussion: """
+            Closed model (default): -c connections send back-to-back, for -n requests in total or for -d.
+            Open model: --rate or --stages set the arrival rate; latency counts from each request's
+            intended start, so queueing in the server (or in Volley, when --max-connections is reached)
+            is measured, not hidden.
+
+            Examples:
+              volley run http://127.0.0.1:8080/ -c 50 -d 30s
+              volley run http://127.0.0.1:8080/api -n 1000 -c 100 --json
+              volley run http://127.0.0.1:8080/ --rate 500/s -d 1m
+              volley run http://127.0.0.1:8080/ --stages 10s:0->200,30s:200,10s:200->0
+            """
+    )
+
+    @Argument(help: "The target URL (http:// or https://).")
+    var url: String
+
+    // MARK: Load model
+
+    @Option(
+        name: [.short, .customLong("connections")],
+        help: "Closed model: concurrent connections. Open model: connections to open before the first request."
+    )
+    var connections: Int?
+
+    @Option(
+        name: [.customShort("n"), .customLong("requests")],
+        help: "Total requests to send (closed model; with --rate, the run lasts n/rate)."
+    )
+    var requests: Int?
+
+    @Option(
+        name: [.short, .customLong("duration")],
+        help: "How long to send, e.g. 30s, 2m, 1m30s. Default 10s when neither -n nor --stages is given."
+    )
+    var duration: String?
+
+    @Option(name: [.short, .customLong("rate")], help: "Open model: arrival rate, e.g. 500, 500/s, 30/m.")
+    var rate: String?
+
+    @Option(help: "Open model: ramping arrival rate, e.g. 10s:0->200,30s:200,10s:200->0.")
+    var stages: String?
+
+    @Option(help: "Open model: most connections to open; beyond it due requests wait (and the wait counts).")
+    var maxConnections: Int = 1024
+
+    @Option(help: "Event loops (threads); default one per core.")
+    var threads: Int?
+
+    // MARK: Request
+
+    @Option(name: [.short, .customLong("method")], help: "HTTP method.")
+    var method: String = "GET"
+
+    @Option(name: [.customShort("H"), .customLong("header")], help: "A request header 'Name: value' (repeatable).")
+    var headers: [String] = []
+
+    @Option(help: "Request body.")
+    var body: String?
+
+    @Option(help: "Read the request body from a file.")
+    var bodyFile: String?
+
+    @Option(help: "Per-request timeout, counted from the write.")
+    var timeout: String = "30s"
+
+    @Option(help: "Connection (TCP and TLS) set-up timeout.")
+    var connectTimeout: String = "10s"
+
+    @Flag(help: "Send Connection: close and use a new connection for every request.")
+    var noKeepalive = false
+
+    @Flag(help: "Accept any TLS certificate (self-signed test servers).")
+    var insecure = false
+
+    @Option(help: "Header that carries each request's unique id.")
+    var requestIdHeader: String = "X-Request-ID"
+
+    @Flag(help: "Send no request id header.")
+    var noRequestId = false
+
+    // MARK: Output
+
+    @Flag(help: "Print the summary as JSON on stdout (the human summary then goes to stderr).")
+    var json = false
+
+    @Flag(name: .shortAndLong, help: "No live progress.")
+    var quiet = false
+
+    @Option(help: "How many of the slowest requests to list.")
+    var slowest: Int = 10
+
+    // MARK: - Building the configuration
+
+    /// Turns the flags into a run configuration; every mistake is an `InputError` with a hint.
+    func makeConfiguration() throws -> RunConfiguration {
+        let target = try TargetURL(parsing: url)
+        var parsedHeaders: [HTTPHeader] = []
+        for h in headers { parsedHeaders.append(try HTTPHeader(parsing: h)) }
+        if body != nil && bodyFile != nil {
+            throw InputError("--body and --body-file both given", hint: "use one of them")
+        }
+        var bodyBytes: [UInt8]?
+        if let body { bodyBytes = Array(body.utf8) }
+        if let bodyFile { bodyBytes = try Self.readFile(bodyFile) }
+        let methodName = method.uppercased()
+        guard !methodName.isEmpty, methodName.allSatisfy({ $0.isLetter || $0 == "-" || $0 == "_" }) else {
+            throw InputError("invalid method \"\(method)\"", hint: "e.g. GET, POST, PUT, DELETE")
+        }
+        var idHeader: String? = noRequestId ? nil : requestIdHeader
+        if let h = idHeader {
+            _ = try HTTPHeader(parsing: h + ": x")
+            if h.isEmpty { idHeader = nil }
+        }
+        let spec = RequestSpec(
+            method: methodName,
+            url: target,
+            headers: parsedHeaders,
+            body: bodyBytes,
+            requestIDHeader: idHeader,
+            keepAlive: !noKeepalive
+        )
+        let requestTimeout = try Self.positiveDuration(timeout, flag: "--timeout")
+        let connectTimeoutValue = try Self.positiveDuration(connectTimeout, flag: "--connect-timeout")
+        if let threads, threads < 1 || threads > 256 {
+            throw InputError("--threads \(threads) is out of range", hint: "use 1 to 256 (default: one per core)")
+        }
+        if let requests, requests < 1 {
+            throw InputError("-n/--requests must be at least 1", hint: "or use -d for a duration")
+        }
+        guard slowest >= 0 && slowest <= 1000 else {
+            throw InputError("--slowest \(slowest) is out of range", hint: "use 0 to 1000")
+        }
+        var config = RunConfiguration(
+            request: spec,
+            model: try makeModel(),
+            requestTimeout: requestTimeout,
+            connectTimeout: connectTimeoutValue,
+            insecure: insecure,
+            slowestCount: slowest
+        )
+        if let threads { config.threads = threads }
+        return config
+    }
+
+    func makeModel() throws -> LoadModel {
+        let parsedDuration = try duration.map { try Self.positiveDuration($0, flag: "-d/--duration") }
+        if rate != nil || stages != nil {
+            if rate != nil && stages != nil {
+                throw InputError("--rate and --stages both given", hint: "--stages already sets the rate over time")
+            }
+            guard maxConnections >= 1 else {
+                throw InputError("--max-connections must be at least 1", hint: "e.g. --max-connections 1000")
+            }
+            if let c = connections, c < 0 || c > maxConnections {
+                throw InputError(
+                    "-c \(c) is more than --max-connections \(maxConnections)",
+                    hint: "in the open model -c only pre-opens connections; raise --max-connections"
+                )
+            }
+            let schedule: ArrivalSchedule
+            if let stages {
+                if parsedDuration != nil || requests != nil {
+                    throw InputError("--stages sets the duration itself", hint: "drop -d and -n when using --stages")
+                }
+                schedule = ArrivalSchedule(stages: try RateStage.parseList(stages))
+            } else {
+                let r = try RateText.parse(rate!)
+                guard r > 0 else { throw InputError("--rate must be above zero", hint: "e.g. --rate 100/s") }
+                let d: Duration
+                if let requests {
+                    if parsedDuration != nil {
+                        throw InputError(
+                            "-n and -d both given with --rate",
+                            hint: "with --rate, -n sets the duration as n/rate"
+                        )
+                    }
+                    d = .nanoseconds(Int64((Double(requests) / r * 1e9).rounded()))
+                } else {
+                    d = parsedDuration ?? .seconds(10)
+                }
+                schedule = ArrivalSchedule(rate: r, duration: d)
+            }
+            guard schedule.scheduledCount > 0 else {
+                throw InputError("the schedule sends no request", hint: "raise the rate or the duration")
+            }
+            return .open(schedule: schedule, maxConnections: maxConnections, preconnect: connections ?? 0)
+        }
+        let c = connections ?? 50
+        guard c >= 1 && c <= 1_000_000 else {
+            throw InputError("-c/--connections must be between 1 and 1,000,000", hint: "e.g. -c 50")
+        }
+        let limit: ClosedLimit
+        switch (requests, parsedDuration) {
+        case (let n?, let d?): limit = .requestsOrDuration(n, d)
+        case (let n?, nil): limit = .requests(n)
+        case (nil, let d?): limit = .duration(d)
+        case (nil, nil): limit = .duration(.seconds(10))
+        }
+        if let n = requests, n < c {
+            return .closed(connections: n, limit: limit)
+        }
+        return .closed(connections: c, limit: limit)
+    }
+
+    static func positiveDuration(_ text: String, flag: String) throws -> Duration {
+        let d: Duration
+        do {
+            d = try DurationText.parse(text)
+        } catch let error as InputError {
+            throw InputError("\(flag): \(error.message)", hint: error.hint)
+        }
+        guard d > .zero else { throw InputError("\(flag) must be above zero", hint: "e.g. 30s") }
+        return d
+    }
+
+    static func readFile(_ path: String) throws -> [UInt8] {
+        guard let f = fopen(path, "rb") else {
+            throw InputError(
+                "cannot read --body-file \"\(path)\": \(String(cString: strerror(errno)))",
+                hint: "check the path"
+            )
+        }
+        defer { fclose(f) }
+        var out: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 64 * 1024)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { fread($0.baseAddress, 1, $0.count, f) }
+            if n > 0 { out.append(contentsOf: chunk[0..<n]) }
+            if n < chunk.count { break }
+        }
+        return out
+    }
+
+    // MARK: - Running
+
+    func run() async throws {
+        let config = try makeConfiguration()
+        Terminal.raiseFileLimit()
+        let engine = LoadEngine(configuration: config)
+        let watcher = InterruptWatcher { engine.interrupt() }
+        watcher.start()
+        defer { watcher.stop() }
+
+        let humanFD = json ? STDERR_FILENO : STDOUT_FILENO
+        let progressStyle = Style(enabled: Terminal.colorEnabled(fd: STDERR_FILENO))
+        let expected = Self.expectations(config.model)
+        let progress = ProgressBox(
+            ProgressRenderer(
+                style: progressStyle,
+                isTTY: Terminal.isTTY(STDERR_FILENO),
+                expectedRequests: expected.requests,
+                expectedSeconds: expected.seconds
+            ),
+            enabled: !quiet
+        )
+        let summary: RunSummary
+        do {
+            summary = try await engine.run { entry in progress.update(entry) }
+        } catch let error as EngineError {
+            throw CLIError(message: error.message, hint: error.hint, code: .failure)
+        }
+        progress.finish()
+
+        let human = SummaryRenderer(style: Style(enabled: Terminal.colorEnabled(fd: humanFD))).render(summary)
+        if json {
+            Terminal.writeError("\n" + human)
+            Terminal.writeOut(try JSONReport.encode(summary))
+        } else {
+            Terminal.writeOut("\n" + human)
+        }
+        if summary.interrupted || watcher.interrupted {
+            throw ExitCode(VolleyExit.interrupted.rawValue)
+        }
+        if summary.completed == 0 {
+            throw ExitCode(VolleyExit.failure.rawValue)
+        }
+    }
+
+    static func expectations(_ model: LoadModel) -> (requests: Int?, seconds: Double?) {
+        switch model {
+        case .closed(_, let limit):
+            return (limit.requestCount, limit.duration?.seconds)
+        case .open(let schedule, _, _):
+            return (nil, schedule.totalDuration.seconds)
+        }
+    }
+}
