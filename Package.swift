@@ -2,6 +2,13 @@
 // Volley: a load-testing and performance-diagnosis tool for HTTP services.
 import PackageDescription
 
+/// The engine and the recorders run once per request: in release builds, skip the dynamic
+/// exclusivity checks on class properties (measured at ~1.5 % of the generator's CPU). The
+/// per-loop ownership model, not runtime checks, is what keeps that state exclusive.
+let hotPathSettings: [SwiftSetting] = [
+    .unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))
+]
+
 let package = Package(
     name: "Volley",
     platforms: [.macOS(.v15)],
@@ -21,7 +28,8 @@ let package = Package(
         // Vocabulary: load models, pacing, outcomes, recorders and the run result. No NIO.
         .target(
             name: "VolleyCore",
-            dependencies: [.product(name: "Histogram", package: "hdrhistogram-swift")]
+            dependencies: [.product(name: "Histogram", package: "hdrhistogram-swift")],
+            swiftSettings: hotPathSettings
         ),
         // The load engine: a byte-level HTTP/1.1 client on SwiftNIO event loops.
         .target(
@@ -31,7 +39,8 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
-            ]
+            ],
+            swiftSettings: hotPathSettings
         ),
         // Renderers: terminal summary and progress, JSON. Never touches NIO.
         .target(name: "VolleyReport", dependencies: ["VolleyCore"]),
@@ -63,7 +72,7 @@ let package = Package(
             resources: [.copy("Fixtures")]
         ),
         .testTarget(name: "VolleyReportTests", dependencies: ["VolleyCore", "VolleyReport"]),
-        .testTarget(name: "VolleyCLITests", dependencies: ["volley", "VolleyCore"]),
+        .testTarget(name: "VolleyCLITests", dependencies: ["volley", "VolleyCore", "VolleyEngine"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -24,6 +24,8 @@ final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
     private var parser = HTTPResponseParser()
     private var writeBuffer: ByteBuffer
     private var pendingError: (any Error)?
+    /// Whether the TCP connection was ever established.
+    private var activated = false
     /// Position in the worker's connection list, for O(1) removal.
     var slot = -1
     /// When the current request was written, and when it was due (the same in the closed
@@ -32,10 +34,14 @@ final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
     private(set) var dueAt: UInt64 = 0
     private var sequence: UInt64 = 0
     private var requestBytes = 0
+    private let isHEAD: Bool
+    private let largeBody: ByteBuffer?
 
     init(worker: LoopWorker) {
         self.worker = worker
-        self.writeBuffer = ByteBufferAllocator().buffer(capacity: worker.encoder.head.count + 64)
+        self.writeBuffer = worker.encoder.makeTemplate(loop: worker.index)
+        self.isHEAD = worker.encoder.isHEAD
+        self.largeBody = worker.encoder.largeBody
     }
 
     // MARK: - Channel events
@@ -49,8 +55,9 @@ final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     func channelActive(context: ChannelHandlerContext) {
-        guard state == .connecting else { return }
-        state = .idle
+        activated = true
+        if state == .connecting { state = .idle }
+        // Reported even when already closing, so the worker's count of connects settles.
         worker.connectionReady(self)
     }
 
@@ -145,11 +152,10 @@ final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
         self.sequence = sequence
         self.dueAt = dueAt
         self.sentAt = now
-        parser.reset(isHEAD: worker.encoder.isHEAD)
-        let encoder = worker.encoder
-        encoder.encode(into: &writeBuffer, loop: worker.index, sequence: sequence)
+        parser.reset(isHEAD: isHEAD)
+        worker.encoder.stamp(&writeBuffer, loop: worker.index, sequence: sequence)
         requestBytes = writeBuffer.readableBytes
-        if let body = encoder.largeBody {
+        if let body = largeBody {
             context.write(wrapOutboundOut(writeBuffer), promise: nil)
             context.writeAndFlush(wrapOutboundOut(body), promise: nil)
             requestBytes += body.readableBytes
@@ -180,9 +186,12 @@ final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
 }
 
 extension ConnectionHandler {
-    /// The connect attempt failed; returns false if an outcome was already recorded.
+    /// The connect attempt failed; returns false if the connection had been established
+    /// (its closing is then reported through `channelInactive`).
     func connectFailed() -> Bool {
-        guard state == .connecting else { return false }
+        // A connection still connecting may already have been told to close (`.closing`)
+        // because the work ran out; its failed connect must still be reported.
+        guard state == .connecting || (state == .closing && !activated) else { return false }
         state = .closed
         return true
     }

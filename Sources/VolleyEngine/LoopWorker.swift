@@ -232,7 +232,7 @@ final class LoopWorker: @unchecked Sendable {
 
     func connectionReady(_ h: ConnectionHandler) {
         connecting -= 1
-        dispatch(h)
+        if h.state == .idle { dispatch(h) }
     }
 
     private func connectFailed(_ h: ConnectionHandler, error: any Error) {
@@ -253,7 +253,7 @@ final class LoopWorker: @unchecked Sendable {
         } else if !stopped && takeTicket() {
             recorder.recordFailure(cls, message: message)
             loop.execute { [self] in
-                if !stopped && connections.count < slots { openConnection() }
+                if !stopped && connections.count < slots && (budget?.hasRemaining ?? true) { openConnection() }
                 checkFinished()
             }
         }

@@ -74,6 +74,41 @@ public struct RequestEncoder: Sendable {
         buffer.writeBytes(tail)
     }
 
+    /// A complete request for this loop, to be re-stamped in place by `stamp` for each send.
+    public func makeTemplate(loop: Int) -> ByteBuffer {
+        var buffer = ByteBuffer()
+        encode(into: &buffer, loop: loop, sequence: 0)
+        return buffer
+    }
+
+    /// Where the 16 varying hex digits of the id sit inside a template.
+    public var sequenceOffset: Int { head.count + runPrefix.count + 1 }
+
+    /// Overwrites the id digits of a template made by `makeTemplate` for the same loop.
+    ///
+    /// The hot path: while the previous write has completed (the normal case, since a
+    /// response never precedes its request's write) the buffer is uniquely owned and this
+    /// touches 16 bytes; otherwise ByteBuffer copies it first, which is still correct.
+    @inlinable
+    public func stamp(_ buffer: inout ByteBuffer, loop: Int, sequence: UInt64) {
+        guard hasRequestID else { return }
+        var value = UInt64(loop & 0xFF) << 56 | (sequence & 0x00FF_FFFF_FFFF_FFFF)
+        let offset = buffer.readerIndex + sequenceOffset
+        buffer.withUnsafeMutableReadableBytes { out in
+            var i = offset + 15
+            while i >= offset {
+                out[i] = Self.hexDigit(UInt8(truncatingIfNeeded: value & 0xF))
+                value >>= 4
+                i -= 1
+            }
+        }
+    }
+
+    @inlinable
+    static func hexDigit(_ v: UInt8) -> UInt8 {
+        v < 10 ? 0x30 &+ v : 0x57 &+ v
+    }
+
     /// The id string for `sequence` on `loop`, identical to the bytes `encode` writes.
     public func requestID(loop: Int, sequence: UInt64) -> String {
         var buffer = ByteBuffer()

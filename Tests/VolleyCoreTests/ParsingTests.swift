@@ -1,0 +1,98 @@
+import Testing
+import VolleyCore
+
+@Suite struct DurationTextTests {
+    @Test(arguments: [
+        ("30s", 30.0), ("500ms", 0.5), ("1m30s", 90.0), ("1.5s", 1.5), ("2h", 7200.0), ("250us", 0.000_25),
+        (" 10s ", 10.0), ("1m", 60.0),
+    ])
+    func parsesHumanDurations(text: String, seconds: Double) throws {
+        #expect(abs(try DurationText.parse(text).seconds - seconds) < 1e-9)
+    }
+
+    @Test(arguments: ["30", "", "10x", "s", "1.2.3s", "-5s"])
+    func rejectsWithAHint(text: String) {
+        #expect(throws: InputError.self) { try DurationText.parse(text) }
+        do {
+            _ = try DurationText.parse(text)
+        } catch let error as InputError {
+            #expect(error.hint != nil)
+        } catch {
+            Issue.record("unexpected error \(error)")
+        }
+    }
+
+    @Test func bareNumberSuggestsUnits() throws {
+        do {
+            _ = try DurationText.parse("30")
+            Issue.record("accepted a bare number")
+        } catch let error as InputError {
+            #expect(error.message.contains("no unit"))
+            #expect(error.hint?.contains("30s") == true)
+        }
+    }
+}
+
+@Suite struct RateTextTests {
+    @Test(arguments: [("500", 500.0), ("500/s", 500.0), ("30/m", 0.5), ("7200/h", 2.0), ("10/10s", 1.0), ("0.5", 0.5)])
+    func parsesRates(text: String, perSecond: Double) throws {
+        #expect(abs(try RateText.parse(text) - perSecond) < 1e-9)
+    }
+
+    @Test(arguments: ["fast", "10/x", "/s", "-1", "10/0s"])
+    func rejectsBadRates(text: String) {
+        #expect(throws: InputError.self) { try RateText.parse(text) }
+    }
+}
+
+@Suite struct TargetURLTests {
+    @Test func defaultsPortsAndPath() throws {
+        let a = try TargetURL(parsing: "http://example.test")
+        #expect(a.port == 80)
+        #expect(a.pathAndQuery == "/")
+        #expect(a.hostHeader == "example.test")
+        let b = try TargetURL(parsing: "https://example.test/x?y=1#frag")
+        #expect(b.port == 443)
+        #expect(b.isTLS)
+        #expect(b.pathAndQuery == "/x?y=1")
+    }
+
+    @Test func keepsExplicitPortAndIPv6() throws {
+        let a = try TargetURL(parsing: "http://127.0.0.1:8080/api/v1/todos?limit=5")
+        #expect(a.host == "127.0.0.1")
+        #expect(a.port == 8080)
+        #expect(a.hostHeader == "127.0.0.1:8080")
+        #expect(a.pathAndQuery == "/api/v1/todos?limit=5")
+        let b = try TargetURL(parsing: "http://[::1]:9000?q")
+        #expect(b.host == "::1")
+        #expect(b.hostHeader == "[::1]:9000")
+        #expect(b.pathAndQuery == "/?q")
+    }
+
+    @Test(arguments: [
+        "ftp://x/", "127.0.0.1:8080", "http://", "http://host:99999/", "http://u:p@host/", "http://[::1/",
+    ])
+    func rejectsWithHint(text: String) {
+        do {
+            _ = try TargetURL(parsing: text)
+            Issue.record("accepted \(text)")
+        } catch let error as InputError {
+            #expect(error.hint != nil)
+        } catch {
+            Issue.record("unexpected \(error)")
+        }
+    }
+}
+
+@Suite struct HTTPHeaderTests {
+    @Test func parsesNameAndValue() throws {
+        let h = try HTTPHeader(parsing: "Authorization:  Bearer abc ")
+        #expect(h.name == "Authorization")
+        #expect(h.value == "Bearer abc")
+    }
+
+    @Test(arguments: ["NoColon", ": value", "Bad Name: x"])
+    func rejects(text: String) {
+        #expect(throws: InputError.self) { try HTTPHeader(parsing: text) }
+    }
+}

@@ -1,0 +1,254 @@
+import Foundation
+import Testing
+import VolleyCore
+import VolleyEngine
+import VolleyTestSupport
+
+/// Runs the engine against an in-process server and returns the summary.
+func runLoad(
+    _ url: String,
+    model: LoadModel,
+    threads: Int = 2,
+    timeout: Duration = .seconds(10),
+    insecure: Bool = false,
+    keepAlive: Bool = true,
+    method: String = "GET",
+    interruptAfter: Duration? = nil
+) async throws -> RunSummary {
+    let spec = RequestSpec(method: method, url: try TargetURL(parsing: url), keepAlive: keepAlive)
+    let config = RunConfiguration(
+        request: spec,
+        model: model,
+        threads: threads,
+        requestTimeout: timeout,
+        connectTimeout: .seconds(2),
+        insecure: insecure,
+        interruptGrace: .milliseconds(300)
+    )
+    let engine = LoadEngine(configuration: config)
+    if let interruptAfter {
+        return try await withThrowingTaskGroup(of: RunSummary?.self) { group in
+            group.addTask { try await engine.run() }
+            group.addTask {
+                try await Task.sleep(for: interruptAfter)
+                engine.interrupt()
+                return nil
+            }
+            var result: RunSummary?
+            for try await r in group where r != nil { result = r }
+            return try #require(result)
+        }
+    }
+    return try await engine.run()
+}
+
+func closed(_ connections: Int, requests: Int) -> LoadModel {
+    .closed(connections: connections, limit: .requests(requests))
+}
+
+func expectAccounting(_ s: RunSummary, sourceLocation: SourceLocation = #_sourceLocation) {
+    #expect(s.scheduled == s.completed + s.failed + s.unsent, sourceLocation: sourceLocation)
+    #expect(s.requests == s.completed + s.failed, sourceLocation: sourceLocation)
+    #expect(s.status.values.reduce(0, +) == s.completed, sourceLocation: sourceLocation)
+    #expect(s.transportErrors.values.reduce(0, +) == s.failed, sourceLocation: sourceLocation)
+}
+
+/// The numbers Volley reports must be true: each test states what a correct tool reports
+/// for a server whose behaviour is known exactly.
+@Suite(.serialized) struct EngineTruthTests {
+    @Test func fixedDelayGivesItsDelayAsTheMedian() async throws {
+        let server = try await TestServer.start()
+        let s = try await runLoad(server.baseURL + "/delay/20", model: closed(4, requests: 200))
+        try await server.shutdown()
+        expectAccounting(s)
+        #expect(s.completed == 200)
+        #expect(s.latencyMs.p50 >= 20 && s.latencyMs.p50 <= 21, "p50 \(s.latencyMs.p50) ms for a 20 ms server")
+    }
+
+    @Test func stallsAreMeasuredFromTheIntendedSendTime() async throws {
+        // The server stalls 1 s out of every 5 s. At 100 req/s for 10 s, 20 % of requests
+        // arrive inside a stall and wait until it ends: uniformly 0-1000 ms. A tool that
+        // measures from the intended send time must report p90 ≈ 500 ms and p95 ≈ 750 ms;
+        // a coordinated-omission tool reports a few milliseconds.
+        let server = try await TestServer.start()
+        let model = LoadModel.open(
+            schedule: ArrivalSchedule(rate: 100, duration: .seconds(10)),
+            maxConnections: 400,
+            preconnect: 8
+        )
+        let s = try await runLoad(server.baseURL + "/stall?period=5000&stall=1000&offset=4000", model: model)
+        try await server.shutdown()
+        expectAccounting(s)
+        #expect(s.scheduled == 1000)
+        #expect(s.completed == 1000)
+        #expect(abs(s.latencyMs.p90 - 500) < 60, "p90 \(s.latencyMs.p90) ms")
+        #expect(abs(s.latencyMs.p95 - 750) < 60, "p95 \(s.latencyMs.p95) ms")
+        #expect(s.latencyMs.max > 900 && s.latencyMs.max < 1100, "max \(s.latencyMs.max) ms")
+        #expect(s.latencyMs.p50 < 20, "p50 \(s.latencyMs.p50) ms")
+    }
+
+    @Test func queueingForAConnectionCountsInLatency() async throws {
+        // Two connections, 100 ms per request, 40 requests due within 0.4 s: most requests
+        // wait for a connection, and that wait must appear in latency but not service time.
+        let server = try await TestServer.start()
+        let model = LoadModel.open(
+            schedule: ArrivalSchedule(rate: 100, duration: .milliseconds(400)),
+            maxConnections: 2,
+            preconnect: 2
+        )
+        let s = try await runLoad(server.baseURL + "/delay/100", model: model, threads: 1, timeout: .seconds(5))
+        try await server.shutdown()
+        expectAccounting(s)
+        #expect(s.unsent > 0, "requests still waiting when the schedule ended are unsent")
+        let service = try #require(s.serviceTimeMs)
+        #expect(service.p50 >= 100 && service.p50 < 130, "service p50 \(service.p50)")
+        #expect(s.latencyMs.max > 250, "latency max \(s.latencyMs.max) must include the wait")
+        #expect(s.sentLate > 0)
+    }
+
+    @Test func statusMixIsCountedExactly() async throws {
+        let server = try await TestServer.start()
+        let s = try await runLoad(server.baseURL + "/mix", model: closed(5, requests: 100))
+        try await server.shutdown()
+        expectAccounting(s)
+        #expect(s.status == ["200": 80, "404": 10, "500": 10])
+        #expect(s.errors == 20)
+        #expect(s.failed == 0)
+    }
+
+    @Test func resetsAreTransportErrors() async throws {
+        let server = try await TestServer.start()
+        let s = try await runLoad(server.baseURL + "/reset/5", model: closed(4, requests: 100))
+        try await server.shutdown()
+        expectAccounting(s)
+        #expect(s.transportErrors == ["reset": 20])
+        #expect(s.completed == 80)
+    }
+
+    @Test func garbageIsMalformedAndSilenceIsNoResponse() async throws {
+        let server = try await TestServer.start()
+        let garbage = try await runLoad(server.baseURL + "/garbage", model: closed(2, requests: 10))
+        let silent = try await runLoad(server.baseURL + "/close-no-reply", model: closed(2, requests: 10))
+        try await server.shutdown()
+        expectAccounting(garbage)
+        expectAccounting(silent)
+        #expect(garbage.transportErrors == ["malformed": 10])
+        #expect(silent.transportErrors == ["no_response": 10])
+    }
+
+    @Test func slowServerTimesOutWithoutHanging() async throws {
+        let server = try await TestServer.start()
+        let started = ContinuousClock.now
+        let s = try await runLoad(
+            server.baseURL + "/delay/5000",
+            model: closed(2, requests: 4),
+            timeout: .milliseconds(300)
+        )
+        let elapsed = ContinuousClock.now - started
+        try await server.shutdown()
+        expectAccounting(s)
+        #expect(s.transportErrors == ["timeout": 4])
+        #expect(elapsed < .seconds(3), "took \(elapsed)")
+    }
+
+    @Test func hugeAndChunkedBodiesAreCountedWhileStreaming() async throws {
+        let server = try await TestServer.start()
+        let huge = try await runLoad(
+            server.baseURL + "/huge/100000000",
+            model: closed(1, requests: 2),
+            timeout: .seconds(30)
+        )
+        let chunked = try await runLoad(server.baseURL + "/chunked/3000000", model: closed(2, requests: 10))
+        try await server.shutdown()
+        #expect(huge.completed == 2)
+        #expect(huge.bytesIn > 200_000_000)
+        #expect(chunked.completed == 10)
+        #expect(chunked.bytesIn > 30_000_000)
+    }
+
+    @Test func connectionCloseAndHTTP10AreFollowed() async throws {
+        let server = try await TestServer.start()
+        let close = try await runLoad(server.baseURL + "/close", model: closed(4, requests: 100))
+        let http10 = try await runLoad(server.baseURL + "/http10", model: closed(2, requests: 20))
+        let untilClose = try await runLoad(server.baseURL + "/http10-noclen", model: closed(2, requests: 20))
+        let noKeepAlive = try await runLoad(server.baseURL + "/", model: closed(2, requests: 30), keepAlive: false)
+        try await server.shutdown()
+        for s in [close, http10, untilClose, noKeepAlive] { expectAccounting(s) }
+        #expect(close.completed == 100)
+        #expect(close.connectionsOpened >= 100)
+        #expect(http10.completed == 20)
+        #expect(untilClose.completed == 20)
+        #expect(untilClose.bytesIn >= 20 * 1000)
+        #expect(noKeepAlive.completed == 30)
+        #expect(noKeepAlive.connectionsOpened == 30)
+    }
+
+    @Test func refusedConnectionsAreCountedPerRequest() async throws {
+        let server = try await TestServer.start()
+        let url = server.baseURL + "/"
+        try await server.shutdown()
+        let s = try await runLoad(url, model: closed(2, requests: 25))
+        expectAccounting(s)
+        #expect(s.transportErrors == ["connection_refused": 25])
+        #expect(s.completed == 0)
+    }
+
+    @Test func everyRequestCarriesAUniqueID() async throws {
+        let server = try await TestServer.start()
+        let s = try await runLoad(server.baseURL + "/", model: closed(4, requests: 500))
+        let ids = server.requestIDs
+        try await server.shutdown()
+        #expect(s.completed == 500)
+        #expect(ids.count == 500)
+        #expect(Set(ids).count == 500)
+        let slowest = try #require(s.slowest.first)
+        #expect(ids.contains(slowest.requestID))
+    }
+
+    @Test func interruptStopsGracefullyAndKeepsTheAccounting() async throws {
+        let server = try await TestServer.start()
+        let started = ContinuousClock.now
+        let model = LoadModel.open(
+            schedule: ArrivalSchedule(rate: 200, duration: .seconds(30)),
+            maxConnections: 50,
+            preconnect: 0
+        )
+        let s = try await runLoad(server.baseURL + "/delay/10", model: model, interruptAfter: .milliseconds(700))
+        let elapsed = ContinuousClock.now - started
+        try await server.shutdown()
+        expectAccounting(s)
+        #expect(s.interrupted)
+        #expect(s.completed > 50)
+        #expect(elapsed < .seconds(5), "took \(elapsed)")
+        #expect(!s.timeline.isEmpty)
+    }
+
+    @Test func durationRunsLastTheirDurationAndFillTheTimeline() async throws {
+        let server = try await TestServer.start()
+        let s = try await runLoad(
+            server.baseURL + "/",
+            model: .closed(connections: 4, limit: .duration(.milliseconds(2500)))
+        )
+        try await server.shutdown()
+        expectAccounting(s)
+        #expect(s.durationS >= 2.5 && s.durationS < 3.5)
+        #expect(s.timeline.count == 3)
+        #expect(s.timeline.map(\.completed).reduce(0, +) == s.completed)
+    }
+
+    @Test func tlsWorksWithInsecureAndFailsVerificationWithout() async throws {
+        let fixtures = try #require(Bundle.module.resourceURL?.appendingPathComponent("Fixtures"))
+        let context = try TestServer.makeTLSContext(
+            certificatePath: fixtures.appendingPathComponent("cert.pem").path,
+            keyPath: fixtures.appendingPathComponent("key.pem").path
+        )
+        let server = try await TestServer.start(tls: context)
+        let ok = try await runLoad(server.baseURL + "/", model: closed(2, requests: 20), insecure: true)
+        let refused = try await runLoad(server.baseURL + "/", model: closed(1, requests: 3))
+        try await server.shutdown()
+        expectAccounting(ok)
+        expectAccounting(refused)
+        #expect(ok.completed == 20)
+        #expect(refused.transportErrors == ["tls": 3])
+    }
+}
