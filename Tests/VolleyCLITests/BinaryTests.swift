@@ -1,0 +1,126 @@
+import Foundation
+import Testing
+import VolleyCore
+import VolleyReport
+import VolleyTestSupport
+
+/// The built `volley` binary, next to the test bundle in SwiftPM's products directory.
+private func volleyBinary() throws -> URL {
+    var dir = Bundle.main.bundleURL
+    for _ in 0..<3 {
+        let candidate = dir.appendingPathComponent("volley")
+        if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
+        dir = dir.deletingLastPathComponent()
+    }
+    throw CLIBinaryMissing()
+}
+
+private struct CLIBinaryMissing: Error {}
+
+private struct Outcome {
+    var status: Int32
+    var stdout: String
+    var stderr: String
+}
+
+/// Runs the binary with a hard time limit; `interruptAfter` sends SIGINT like Ctrl-C.
+private func runVolley(_ args: [String], interruptAfter: Double? = nil, limit: Double = 30) throws -> Outcome {
+    let process = Process()
+    process.executableURL = try volleyBinary()
+    process.arguments = args
+    var env = ProcessInfo.processInfo.environment
+    env["NO_COLOR"] = "1"
+    process.environment = env
+    let out = Pipe()
+    let err = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    try process.run()
+    let outData = LockedData()
+    let errData = LockedData()
+    let group = DispatchGroup()
+    for (pipe, sink) in [(out, outData), (err, errData)] {
+        group.enter()
+        DispatchQueue.global().async {
+            sink.set(pipe.fileHandleForReading.readDataToEndOfFile())
+            group.leave()
+        }
+    }
+    if let interruptAfter {
+        Thread.sleep(forTimeInterval: interruptAfter)
+        kill(process.processIdentifier, SIGINT)
+    }
+    let deadline = Date().addingTimeInterval(limit)
+    while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+    if process.isRunning {
+        process.terminate()
+        Issue.record("volley \(args) did not finish within \(limit) s")
+    }
+    process.waitUntilExit()
+    group.wait()
+    return Outcome(
+        status: process.terminationStatus,
+        stdout: String(decoding: outData.get(), as: UTF8.self),
+        stderr: String(decoding: errData.get(), as: UTF8.self)
+    )
+}
+
+private final class LockedData: @unchecked Sendable {
+    // Safety: every access goes through `lock`.
+    private let lock = NSLock()
+    private var data = Data()
+    func set(_ d: Data) { lock.withLock { data = d } }
+    func get() -> Data { lock.withLock { data } }
+}
+
+/// End to end: the real binary, its streams and its exit codes (docs/exit-codes.md).
+@Suite(.serialized) struct BinaryTests {
+    @Test func jsonGoesToStdoutAndTheHumanSummaryToStderr() async throws {
+        let server = try await TestServer.start()
+        let r = try runVolley(["run", server.baseURL + "/mix", "-c", "2", "-n", "50", "--json", "-q"])
+        try await server.shutdown()
+        #expect(r.status == 0)
+        let summary = try JSONReport.decode(r.stdout)
+        #expect(summary.completed == 50)
+        #expect(summary.status == ["200": 40, "404": 5, "500": 5])
+        #expect(r.stderr.contains("50 completed"))
+        #expect(!r.stdout.contains("Throughput"))
+    }
+
+    @Test func progressIsPrintedOncePerSecondOnStderr() async throws {
+        let server = try await TestServer.start()
+        let r = try runVolley(["run", server.baseURL + "/delay/5", "-c", "2", "-d", "2500ms"])
+        try await server.shutdown()
+        #expect(r.status == 0)
+        let lines = r.stderr.split(separator: "\n").filter { $0.hasPrefix("[") }
+        #expect(lines.count >= 3, "progress lines: \(lines)")
+        #expect(lines.first?.contains("rps") == true)
+        #expect(r.stdout.contains("Latency"))
+    }
+
+    @Test func badInputExitsTwoWithAHint() throws {
+        let r = try runVolley(["run", "http://127.0.0.1:1/", "-d", "30"])
+        #expect(r.status == 2)
+        #expect(r.stderr.contains("duration \"30\" has no unit"))
+        #expect(r.stderr.contains("hint:"))
+        let unknown = try runVolley(["run", "http://127.0.0.1:1/", "--bogus"])
+        #expect(unknown.status == 2)
+    }
+
+    @Test func nothingCompletedExitsOne() throws {
+        let r = try runVolley(["run", "http://127.0.0.1:1/", "-c", "1", "-n", "3", "-q"])
+        #expect(r.status == 1)
+        #expect(r.stdout.contains("connection refused: 3"))
+    }
+
+    @Test func ctrlCStillPrintsTheSummaryAndExits130() async throws {
+        let server = try await TestServer.start()
+        let r = try runVolley(["run", server.baseURL + "/delay/10", "-r", "100", "-d", "30s", "--json", "-q"], interruptAfter: 1.5)
+        try await server.shutdown()
+        #expect(r.status == 130)
+        let summary = try JSONReport.decode(r.stdout)
+        #expect(summary.interrupted)
+        #expect(summary.completed > 50)
+        #expect(summary.scheduled == summary.completed + summary.failed + summary.unsent)
+    }
+}
