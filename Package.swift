@@ -72,7 +72,10 @@ let package = Package(
             resources: [.copy("Fixtures")]
         ),
         .testTarget(name: "VolleyReportTests", dependencies: ["VolleyCore", "VolleyReport"]),
-        .testTarget(name: "VolleyCLITests", dependencies: ["volley", "VolleyCore", "VolleyEngine", "VolleyReport", "VolleyTestSupport"]),
+        .testTarget(
+            name: "VolleyCLITests",
+            dependencies: ["volley", "VolleyCore", "VolleyEngine", "VolleyReport", "VolleyTestSupport"]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

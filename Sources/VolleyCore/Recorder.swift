@@ -153,7 +153,7 @@ public struct Recorder: Sendable {
     public var sent = 0
     /// Open model: requests written more than `lateThresholdNanos` after their due time.
     public var sentLate = 0
-    /// Open model: requests due but never written (the run ended first).
+    /// Requests due (open model) or taken (closed model) but never written: the run ended first.
     public var unsent = 0
     public var bytesIn: UInt64 = 0
     public var bytesOut: UInt64 = 0

@@ -180,7 +180,7 @@ public struct RunSummary: Equatable, Sendable, Codable {
     public var errors: Int
     /// errors / requests.
     public var errorRate: Double
-    /// Open model: due but never sent before the run ended. Closed model: 0.
+    /// Due (open model) or taken (closed model) but never sent before the run ended.
     public var unsent: Int
     /// Open model: sent more than 10 ms after their due time.
     public var sentLate: Int

@@ -26,6 +26,8 @@ final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
     private var pendingError: (any Error)?
     /// Whether the TCP connection was ever established.
     private var activated = false
+    /// Closed model: a request ticket taken when the connection was opened.
+    var holdsTicket = false
     /// Position in the worker's connection list, for O(1) removal.
     var slot = -1
     /// When the current request was written, and when it was due (the same in the closed
@@ -186,6 +188,13 @@ final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
 }
 
 extension ConnectionHandler {
+    /// Uses the ticket taken at open time, if any.
+    func spendTicket() -> Bool {
+        guard holdsTicket else { return false }
+        holdsTicket = false
+        return true
+    }
+
     /// The connect attempt failed; returns false if the connection had been established
     /// (its closing is then reported through `channelInactive`).
     func connectFailed() -> Bool {

@@ -83,7 +83,6 @@ public final class LoadEngine: Sendable {
         if case .closed(_, let limit) = config.model, let n = limit.requestCount {
             budget = RequestBudget(n)
         }
-        let startNanos = NIODeadline.now().uptimeNanoseconds
         var workers: [LoopWorker] = []
         for (i, loop) in group.makeIterator().enumerated() {
             workers.append(
@@ -95,8 +94,7 @@ public final class LoadEngine: Sendable {
                     encoder: encoder,
                     address: address,
                     tls: tls,
-                    budget: budget,
-                    startNanos: startNanos
+                    budget: budget
                 )
             )
         }
@@ -104,7 +102,11 @@ public final class LoadEngine: Sendable {
             s.workers = workers
             return s.interrupted
         }
-        for w in workers { w.loop.execute { w.start() } }
+        // Warm-up (open model pre-connects), then one shared time zero for every loop.
+        let warmups = workers.map { w in w.loop.flatSubmit { w.prepare() } }
+        try await EventLoopFuture.andAllSucceed(warmups, on: group.next()).get()
+        let startNanos = NIODeadline.now().uptimeNanoseconds
+        for w in workers { w.loop.execute { w.begin(startNanos: startNanos) } }
         if alreadyInterrupted { interrupt() }
 
         let allDone = EventLoopFuture.andAllSucceed(workers.map(\.done), on: group.next())

@@ -37,7 +37,8 @@ struct RunCommand: AsyncParsableCommand {
 
     @Option(
         name: [.short, .customLong("connections")],
-        help: "Closed model: concurrent connections. Open model: connections to open before the first request."
+        help:
+            "Closed model: concurrent connections (default 50). Open model: connections opened before time zero (default 1 per 1,000 req/s of peak rate)."
     )
     var connections: Int?
 
@@ -202,7 +203,11 @@ struct RunCommand: AsyncParsableCommand {
             guard schedule.scheduledCount > 0 else {
                 throw InputError("the schedule sends no request", hint: "raise the rate or the duration")
             }
-            return .open(schedule: schedule, maxConnections: maxConnections, preconnect: connections ?? 0)
+            return .open(
+                schedule: schedule,
+                maxConnections: maxConnections,
+                preconnect: connections ?? Self.defaultPreconnect(schedule, maxConnections: maxConnections)
+            )
         }
         let c = connections ?? 50
         guard c >= 1 && c <= 1_000_000 else {
@@ -219,6 +224,14 @@ struct RunCommand: AsyncParsableCommand {
             return .closed(connections: n, limit: limit)
         }
         return .closed(connections: c, limit: limit)
+    }
+
+    /// Open model without -c: one pre-opened connection per 1,000 req/s of peak rate (at
+    /// least one), so a fast schedule does not start by measuring Volley's own handshakes;
+    /// more connections open on demand.
+    static func defaultPreconnect(_ schedule: ArrivalSchedule, maxConnections: Int) -> Int {
+        let peak = schedule.stages.map { max($0.startRate, $0.endRate) }.max() ?? 0
+        return min(maxConnections, max(1, Int((peak / 1000).rounded(.up))))
     }
 
     static func positiveDuration(_ text: String, flag: String) throws -> Duration {

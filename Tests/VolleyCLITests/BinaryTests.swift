@@ -115,7 +115,10 @@ private final class LockedData: @unchecked Sendable {
 
     @Test func ctrlCStillPrintsTheSummaryAndExits130() async throws {
         let server = try await TestServer.start()
-        let r = try runVolley(["run", server.baseURL + "/delay/10", "-r", "100", "-d", "30s", "--json", "-q"], interruptAfter: 1.5)
+        let r = try runVolley(
+            ["run", server.baseURL + "/delay/10", "-r", "100", "-d", "30s", "--json", "-q"],
+            interruptAfter: 1.5
+        )
         try await server.shutdown()
         #expect(r.status == 130)
         let summary = try JSONReport.decode(r.stdout)

@@ -25,7 +25,7 @@ import VolleyEngine
         let a = try config(["http://127.0.0.1/", "-r", "500/s", "-d", "2s", "--max-connections", "64"])
         #expect(
             a.model
-                == .open(schedule: ArrivalSchedule(rate: 500, duration: .seconds(2)), maxConnections: 64, preconnect: 0)
+                == .open(schedule: ArrivalSchedule(rate: 500, duration: .seconds(2)), maxConnections: 64, preconnect: 1)
         )
         let b = try config(["http://127.0.0.1/", "--rate", "100", "-n", "50"])
         guard case .open(let schedule, _, _) = b.model else {

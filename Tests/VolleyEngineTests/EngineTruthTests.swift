@@ -106,6 +106,21 @@ func expectAccounting(_ s: RunSummary, sourceLocation: SourceLocation = #_source
         #expect(s.sentLate > 0)
     }
 
+    @Test func rampingStagesFollowTheirRate() async throws {
+        let server = try await TestServer.start()
+        let stages = try RateStage.parseList("1s:0->100,1s:100")
+        let model = LoadModel.open(schedule: ArrivalSchedule(stages: stages), maxConnections: 50, preconnect: 2)
+        let s = try await runLoad(server.baseURL + "/", model: model)
+        try await server.shutdown()
+        expectAccounting(s)
+        #expect(s.scheduled == 150)
+        #expect(s.completed == 150)
+        let perSecond = s.timeline.map(\.completed)
+        #expect(perSecond.count >= 2)
+        #expect(abs(perSecond[0] - 50) <= 3, "first second: \(perSecond)")
+        #expect(abs(perSecond[1] - 100) <= 3, "second second: \(perSecond)")
+    }
+
     @Test func statusMixIsCountedExactly() async throws {
         let server = try await TestServer.start()
         let s = try await runLoad(server.baseURL + "/mix", model: closed(5, requests: 100))
@@ -250,5 +265,60 @@ func expectAccounting(_ s: RunSummary, sourceLocation: SourceLocation = #_source
         expectAccounting(refused)
         #expect(ok.completed == 20)
         #expect(refused.transportErrors == ["tls": 3])
+    }
+}
+
+/// A listening socket that never accepts: once its accept queue is full, the kernel drops
+/// further SYNs, so connects hang until the client's connect timeout — on loopback only.
+private final class BlackholeListener {
+    let fd: Int32
+    let port: Int
+
+    init() throws {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = 0
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let bound = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
+        guard bound == 0, listen(fd, 0) == 0 else {
+            close(fd)
+            throw CocoaError(.fileNoSuchFile)
+        }
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) }
+        }
+        self.fd = fd
+        self.port = Int(UInt16(bigEndian: addr.sin_port))
+    }
+
+    deinit { close(fd) }
+}
+
+@Suite(.serialized) struct ConnectTimeoutTests {
+    @Test func connectsThatHangAreConnectTimeouts() async throws {
+        let listener = try BlackholeListener()
+        let spec = RequestSpec(url: try TargetURL(parsing: "http://127.0.0.1:\(listener.port)/"))
+        let config = RunConfiguration(
+            request: spec,
+            model: .closed(connections: 6, limit: .requests(6)),
+            threads: 1,
+            requestTimeout: .milliseconds(400),
+            connectTimeout: .milliseconds(300)
+        )
+        let started = ContinuousClock.now
+        let s = try await LoadEngine(configuration: config).run()
+        expectAccounting(s)
+        // The first connect or two land in the accept queue and then time out waiting for a
+        // response; the rest never complete the handshake.
+        #expect((s.transportErrors["connect_timeout"] ?? 0) >= 3, "\(s.transportErrors)")
+        #expect(s.failed == 6)
+        #expect(ContinuousClock.now - started < .seconds(5))
+        withExtendedLifetime(listener) {}
     }
 }
