@@ -38,12 +38,19 @@ final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
     private var requestBytes = 0
     private let isHEAD: Bool
     private let largeBody: ByteBuffer?
+    /// Copied from the worker so a send touches no shared struct.
+    private let stampOffset: Int?
+    private let loopIndex: Int
+    private let isOpenModel: Bool
 
     init(worker: LoopWorker) {
         self.worker = worker
         self.writeBuffer = worker.encoder.makeTemplate(loop: worker.index)
         self.isHEAD = worker.encoder.isHEAD
         self.largeBody = worker.encoder.largeBody
+        self.stampOffset = worker.encoder.hasRequestID ? worker.encoder.sequenceOffset : nil
+        self.loopIndex = worker.index
+        self.isOpenModel = worker.isOpenModel
     }
 
     // MARK: - Channel events
@@ -155,7 +162,9 @@ final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
         self.dueAt = dueAt
         self.sentAt = now
         parser.reset(isHEAD: isHEAD)
-        worker.encoder.stamp(&writeBuffer, loop: worker.index, sequence: sequence)
+        if let stampOffset {
+            RequestEncoder.stamp(&writeBuffer, at: stampOffset, loop: loopIndex, sequence: sequence)
+        }
         requestBytes = writeBuffer.readableBytes
         if let body = largeBody {
             context.write(wrapOutboundOut(writeBuffer), promise: nil)
@@ -164,7 +173,7 @@ final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
         } else {
             context.writeAndFlush(wrapOutboundOut(writeBuffer), promise: nil)
         }
-        worker.recorder.recordSend(bytes: requestBytes, lagNanos: worker.isOpenModel ? now &- dueAt : nil)
+        worker.recorder.recordSend(bytes: requestBytes, lagNanos: isOpenModel ? now &- dueAt : nil)
     }
 
     /// Ends the current request with `error` (timeout, interrupt, malformed) and closes.

@@ -345,7 +345,9 @@ final class LoopWorker: @unchecked Sendable {
         budget?.take() ?? true
     }
 
-    private func dispatch(_ h: ConnectionHandler) {
+    /// Gives an idle connection its next request. `now`, when the caller just read the
+    /// clock (a response completed), is reused as the send time.
+    private func dispatch(_ h: ConnectionHandler, now known: UInt64? = nil) {
         if isOpenModel {
             if let due = pending.popFirst() {
                 send(h, dueAt: due)
@@ -362,17 +364,17 @@ final class LoopWorker: @unchecked Sendable {
             h.close()
         } else if h.spendTicket() {
             ticketsHeld -= 1
-            send(h, dueAt: nil)
+            send(h, dueAt: nil, now: known)
         } else if takeTicket() {
-            send(h, dueAt: nil)
+            send(h, dueAt: nil, now: known)
         } else {
             h.close()
         }
     }
 
     @inline(__always)
-    private func send(_ h: ConnectionHandler, dueAt: UInt64?) {
-        let t = now()
+    private func send(_ h: ConnectionHandler, dueAt: UInt64?, now known: UInt64? = nil) {
+        let t = known ?? now()
         sequence &+= 1
         inFlight += 1
         h.send(sequence: sequence, dueAt: dueAt ?? t, now: t)
@@ -398,7 +400,7 @@ final class LoopWorker: @unchecked Sendable {
             completedAtNanos: t &- startNanos
         )
         if keepAlive {
-            dispatch(h)
+            dispatch(h, now: isOpenModel ? nil : t)
         } else {
             checkFinished()
         }

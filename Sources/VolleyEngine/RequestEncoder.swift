@@ -92,6 +92,13 @@ public struct RequestEncoder: Sendable {
     @inlinable
     public func stamp(_ buffer: inout ByteBuffer, loop: Int, sequence: UInt64) {
         guard hasRequestID else { return }
+        Self.stamp(&buffer, at: sequenceOffset, loop: loop, sequence: sequence)
+    }
+
+    /// `stamp` without the encoder: connections keep just the offset, so the hot path does
+    /// not copy (and retain) the encoder's arrays for every request.
+    @inlinable
+    public static func stamp(_ buffer: inout ByteBuffer, at sequenceOffset: Int, loop: Int, sequence: UInt64) {
         var value = UInt64(loop & 0xFF) << 56 | (sequence & 0x00FF_FFFF_FFFF_FFFF)
         let offset = buffer.readerIndex + sequenceOffset
         buffer.withUnsafeMutableReadableBytes { out in
