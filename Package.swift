@@ -23,6 +23,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
     ],
     targets: [
         // Vocabulary: load models, pacing, outcomes, recorders and the run result. No NIO.
@@ -42,6 +43,11 @@ let package = Package(
             ],
             swiftSettings: hotPathSettings
         ),
+        // Plan files: YAML with source locations → Plan values, validated all at once.
+        .target(
+            name: "VolleyPlan",
+            dependencies: ["VolleyCore", .product(name: "Yams", package: "Yams")]
+        ),
         // Renderers: terminal summary and progress, JSON. Never touches NIO.
         .target(name: "VolleyReport", dependencies: ["VolleyCore"]),
         // In-process servers on 127.0.0.1:0 that misbehave on request, for tests and demos.
@@ -57,7 +63,7 @@ let package = Package(
         .executableTarget(
             name: "volley",
             dependencies: [
-                "VolleyCore", "VolleyEngine", "VolleyReport",
+                "VolleyCore", "VolleyEngine", "VolleyPlan", "VolleyReport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -69,6 +75,11 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
             ],
+            resources: [.copy("Fixtures")]
+        ),
+        .testTarget(
+            name: "VolleyPlanTests",
+            dependencies: ["VolleyCore", "VolleyPlan"],
             resources: [.copy("Fixtures")]
         ),
         .testTarget(name: "VolleyReportTests", dependencies: ["VolleyCore", "VolleyReport"]),

@@ -1,0 +1,1 @@
+// The plan loader lives here (issue 3).
