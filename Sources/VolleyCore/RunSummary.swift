@@ -206,6 +206,16 @@ public struct RunSummary: Equatable, Sendable, Codable {
     /// True when the run was stopped early (Ctrl-C).
     public var interrupted: Bool
 
+    // MARK: Plan runs only (absent for `volley run URL`)
+
+    /// The plan's name.
+    public var plan: String?
+    /// Per request name: the table k6 users read per `name` tag.
+    public var requestsByName: [NamedRequestStats]?
+    /// Per check, passes and failures.
+    public var checks: [CheckResult]?
+    public var iterations: IterationStats?
+
     enum CodingKeys: String, CodingKey {
         case volleyVersion = "volley_version"
         case target, method, model, connections, rate
@@ -225,7 +235,9 @@ public struct RunSummary: Equatable, Sendable, Codable {
         case bytesIn = "bytes_in"
         case bytesOut = "bytes_out"
         case connectionsOpened = "connections_opened"
-        case slowest, timeline, interrupted
+        case slowest, timeline, interrupted, plan
+        case requestsByName = "requests_by_name"
+        case checks, iterations
     }
 }
 
@@ -313,4 +325,75 @@ extension RunSummary {
 /// The version stamped into every summary, so saved results say what produced them.
 public enum VolleyVersion {
     public static let current = "0.1.0"
+}
+
+/// One request name's figures in a plan run.
+public struct NamedRequestStats: Equatable, Sendable, Codable {
+    public var name: String
+    /// Requests that ended (completed + failed).
+    public var requests: Int
+    public var rps: Double
+    public var latencyMs: LatencyStats
+    public var errorRate: Double
+    public var status: [String: Int]
+    public var transportErrors: [String: Int]
+    /// Steps not sent because a variable they need had no value.
+    public var skipped: Int
+    /// Captures of this step that found nothing.
+    public var captureFailures: Int
+
+    enum CodingKeys: String, CodingKey {
+        case name, requests, rps
+        case latencyMs = "latency_ms"
+        case errorRate = "error_rate"
+        case status
+        case transportErrors = "transport_errors"
+        case skipped
+        case captureFailures = "capture_failures"
+    }
+
+    public init(name: String, recorder r: Recorder, duration: Double, skipped: Int, captureFailures: Int) {
+        self.name = name
+        requests = r.completed + r.failed
+        rps = duration > 0 ? Double(r.completed) / duration : 0
+        latencyMs = LatencyStats(r.latency)
+        errorRate = requests > 0 ? Double(r.errors) / Double(requests) : 0
+        var status: [String: Int] = [:]
+        for (code, n) in r.statuses { status[String(code)] = n }
+        self.status = status
+        var transport: [String: Int] = [:]
+        for (c, n) in r.transportErrors { transport[c.rawValue] = n }
+        transportErrors = transport
+        self.skipped = skipped
+        self.captureFailures = captureFailures
+    }
+}
+
+/// Passes and failures of one check ("request name › check name").
+public struct CheckResult: Equatable, Sendable, Codable {
+    public var name: String
+    public var passes: Int
+    public var fails: Int
+
+    public init(name: String, passes: Int, fails: Int) {
+        self.name = name
+        self.passes = passes
+        self.fails = fails
+    }
+}
+
+/// How the scenarios' iterations ended.
+public struct IterationStats: Equatable, Sendable, Codable {
+    /// Ran every step.
+    public var completed: Int
+    /// Ended early: abort_on_fail, the end of the scenario, or Ctrl-C.
+    public var interrupted: Int
+    /// Arrival-rate iterations that found no free VU (never silently lost).
+    public var dropped: Int
+
+    public init(completed: Int, interrupted: Int, dropped: Int) {
+        self.completed = completed
+        self.interrupted = interrupted
+        self.dropped = dropped
+    }
 }

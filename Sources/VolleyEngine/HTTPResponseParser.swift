@@ -59,6 +59,21 @@ public struct HTTPResponseParser: Sendable {
     private var partialLine: [UInt8] = []
     private var expectsNoBody = false
 
+    /// Scenario steps need headers (checks, captures, cookies); the plain run does not.
+    public var keepsHeaders = false
+    /// How many body bytes to keep for checks and captures (0: count only).
+    public var bodyLimit = 0
+    /// Headers of the final response as received, when `keepsHeaders`.
+    public private(set) var headers: [(name: String, value: String)] = []
+    /// The first `bodyLimit` bytes of the (de-chunked) body.
+    public private(set) var body: [UInt8] = []
+
+    @inline(__always)
+    private mutating func keepBody(_ start: UnsafeRawPointer, _ count: Int) {
+        guard bodyLimit > body.count, count > 0 else { return }
+        body.append(contentsOf: UnsafeRawBufferPointer(start: start, count: min(count, bodyLimit - body.count)))
+    }
+
     /// Largest response head accepted; a server that sends more is not speaking HTTP.
     public static let maxHeadBytes = 1 << 20
 
@@ -80,6 +95,8 @@ public struct HTTPResponseParser: Sendable {
         headBytes = 0
         partialLine.removeAll(keepingCapacity: true)
         expectsNoBody = isHEAD
+        if !headers.isEmpty { headers.removeAll(keepingCapacity: true) }
+        if !body.isEmpty { body.removeAll(keepingCapacity: true) }
     }
 
     /// True while the body runs until the connection closes (no length, not chunked).
@@ -107,6 +124,7 @@ public struct HTTPResponseParser: Sendable {
             switch state {
             case .fixedBody(let remaining):
                 let take = min(remaining, n - i)
+                keepBody(base + i, take)
                 i += take
                 bodyBytes += take
                 if take == remaining {
@@ -116,10 +134,12 @@ public struct HTTPResponseParser: Sendable {
                 }
             case .chunkData(let remaining):
                 let take = min(remaining, n - i)
+                keepBody(base + i, take)
                 i += take
                 bodyBytes += take
                 state = take == remaining ? .chunkDataEnd : .chunkData(remaining: remaining - take)
             case .untilClose:
+                keepBody(base + i, n - i)
                 bodyBytes += n - i
                 i = n
             case .done:
@@ -233,6 +253,9 @@ public struct HTTPResponseParser: Sendable {
         while vs < ve && (line[vs] == 0x20 || line[vs] == 0x09) { vs += 1 }
         while ve > vs && (line[ve - 1] == 0x20 || line[ve - 1] == 0x09) { ve -= 1 }
         let value = UnsafeRawBufferPointer(rebasing: line[vs..<ve])
+        if keepsHeaders {
+            headers.append((String(decoding: name, as: UTF8.self), String(decoding: value, as: UTF8.self)))
+        }
         switch name.count {
         case 14 where Self.equalsLowercased(name, "content-length"):
             var n = 0

@@ -110,8 +110,8 @@ public final class LoadEngine: Sendable {
         if alreadyInterrupted { interrupt() }
 
         let allDone = EventLoopFuture.andAllSucceed(workers.map(\.done), on: group.next())
-        let timeline = await Self.collectTimeline(
-            workers: workers,
+        let timeline = await collectTimeline(
+            gather: { [workers] in await Self.gather(workers) },
             startNanos: startNanos,
             until: allDone,
             onInterval: onInterval
@@ -138,43 +138,46 @@ public final class LoadEngine: Sendable {
         )
     }
 
-    /// Merges every loop's interval once a second until `done` completes, then once more
-    /// for the final partial second.
-    private static func collectTimeline(
-        workers: [LoopWorker],
-        startNanos: UInt64,
-        until done: EventLoopFuture<Void>,
-        onInterval: @escaping @Sendable (TimelineEntry) -> Void
-    ) async -> [TimelineEntry] {
-        let flag = DoneFlag()
-        done.whenComplete { _ in flag.set() }
-        var entries: [TimelineEntry] = []
-        var tick: UInt64 = 1
-        var lastNanos = startNanos
-        while true {
-            let target = startNanos + tick * 1_000_000_000
-            var nowNanos = NIODeadline.now().uptimeNanoseconds
-            while !flag.isSet && nowNanos < target {
-                try? await Task.sleep(nanoseconds: min(target - nowNanos, 20_000_000))
-                nowNanos = NIODeadline.now().uptimeNanoseconds
-            }
-            let isDone = flag.isSet
-            let end = isDone ? max(nowNanos, lastNanos) : target
-            let stats = await gather(workers)
-            let seconds = Double(end - lastNanos) / 1e9
-            if !isDone || stats.completed + stats.failed > 0 || entries.isEmpty {
-                let entry = TimelineEntry(t: Double(end - startNanos) / 1e9, seconds: seconds, stats: stats)
-                entries.append(entry)
-                onInterval(entry)
-            }
-            lastNanos = end
-            tick += 1
-            if isDone { break }
-        }
-        return entries
-    }
+}
 
-    private static func gather(_ workers: [LoopWorker]) async -> IntervalStats {
+/// Merges every loop's interval once a second until `done` completes, then once more for the
+/// final partial second. Shared by URL runs and plan runs.
+func collectTimeline(
+    gather: @Sendable () async -> IntervalStats,
+    startNanos: UInt64,
+    until done: EventLoopFuture<Void>,
+    onInterval: @escaping @Sendable (TimelineEntry) -> Void
+) async -> [TimelineEntry] {
+    let flag = DoneFlag()
+    done.whenComplete { _ in flag.set() }
+    var entries: [TimelineEntry] = []
+    var tick: UInt64 = 1
+    var lastNanos = startNanos
+    while true {
+        let target = startNanos + tick * 1_000_000_000
+        var nowNanos = NIODeadline.now().uptimeNanoseconds
+        while !flag.isSet && nowNanos < target {
+            try? await Task.sleep(nanoseconds: min(target - nowNanos, 20_000_000))
+            nowNanos = NIODeadline.now().uptimeNanoseconds
+        }
+        let isDone = flag.isSet
+        let end = isDone ? max(nowNanos, lastNanos) : target
+        let stats = await gather()
+        let seconds = Double(end - lastNanos) / 1e9
+        if !isDone || stats.completed + stats.failed > 0 || entries.isEmpty {
+            let entry = TimelineEntry(t: Double(end - startNanos) / 1e9, seconds: seconds, stats: stats)
+            entries.append(entry)
+            onInterval(entry)
+        }
+        lastNanos = end
+        tick += 1
+        if isDone { break }
+    }
+    return entries
+}
+
+extension LoadEngine {
+    fileprivate static func gather(_ workers: [LoopWorker]) async -> IntervalStats {
         var merged = IntervalStats()
         for w in workers {
             if let s = try? await w.loop.submit({ w.takeInterval() }).get() {
@@ -186,7 +189,7 @@ public final class LoadEngine: Sendable {
 }
 
 /// Set once, read from any thread: whether every loop has finished.
-private final class DoneFlag: Sendable {
+final class DoneFlag: Sendable {
     private let value = Atomic<Bool>(false)
 
     func set() { value.store(true, ordering: .releasing) }

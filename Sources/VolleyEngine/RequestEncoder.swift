@@ -142,7 +142,7 @@ public struct RequestEncoder: Sendable {
         }
     }
 
-    static func hex(_ value: UInt64, digits: Int) -> [UInt8] {
+    public static func hex(_ value: UInt64, digits: Int) -> [UInt8] {
         var out = [UInt8](repeating: 0, count: digits)
         var v = value
         for i in stride(from: digits - 1, through: 0, by: -1) {

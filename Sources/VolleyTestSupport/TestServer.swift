@@ -33,6 +33,8 @@ import Synchronization
 /// - `/huge/{bytes}`: 200 with that Content-Length, streamed in 64 KiB pieces under backpressure.
 /// - `/chunked/{bytes}`: 200 chunked, 16 KiB chunks, streamed under backpressure.
 /// - `/headers`: 200 whose body is the request head exactly as received (through the blank line).
+/// - `/api/v1/todos`: POST creates a todo (201, JSON with `id`), GET lists them, DELETE
+///   `/api/v1/todos/{id}` answers 200 for an existing todo and 404 otherwise.
 /// - anything else: 404 `not found`.
 ///
 /// Beyond that: a `HEAD` request gets the same head but no body, a request with
@@ -162,6 +164,8 @@ private final class ServerState: Sendable {
         var mixCount = 0
         var resetCounts: [Int: Int] = [:]
         var stallOrigin: NIODeadline?
+        var nextTodoID = 1
+        var todos: Set<Int> = []
     }
 
     struct Children {
@@ -180,6 +184,26 @@ private final class ServerState: Sendable {
                 counters.requestIDs.append(requestID)
             }
         }
+    }
+
+    /// Creates a todo and returns its id (`POST /api/v1/todos`).
+    func createTodo() -> Int {
+        counters.withLock { c in
+            let id = c.nextTodoID
+            c.nextTodoID += 1
+            c.todos.insert(id)
+            return id
+        }
+    }
+
+    /// Deletes a todo; false when no such todo exists (`DELETE /api/v1/todos/{id}`).
+    func deleteTodo(_ id: Int) -> Bool {
+        counters.withLock { $0.todos.remove(id) != nil }
+    }
+
+    /// The ids of the todos that exist, in order.
+    func todoIDs() -> [Int] {
+        counters.withLock { $0.todos.sorted() }
     }
 
     /// The 0-based arrival index of this `/mix` request.
@@ -596,6 +620,35 @@ private final class ConnectionHandler: ChannelInboundHandler {
             startStream(context: context, request: request, bytes: bytes, chunked: parts[0] == "chunked")
         case ("headers", 1):
             respond(context: context, request: request, status: 200, body: request.head)
+        case ("api", _) where parts.count >= 3 && parts[1] == "v1" && parts[2] == "todos":
+            todos(request, parts: parts, context: context)
+        default:
+            notFound(context, request)
+        }
+    }
+
+    /// A tiny todos API (the shape of the lab's) for plan tests: POST creates (201 with the
+    /// JSON including `id`), GET lists, DELETE /{id} answers 200 once and 404 after.
+    private func todos(_ request: Request, parts: [String], context: ChannelHandlerContext) {
+        switch (request.method, parts.count) {
+        case ("POST", 3):
+            let id = state.createTodo()
+            respond(
+                context: context,
+                request: request,
+                status: 201,
+                body: "{\"id\":\(id),\"title\":\"todo \(id)\",\"completed\":false}"
+            )
+        case ("GET", 3):
+            let items = state.todoIDs().map { "{\"id\":\($0),\"title\":\"todo \($0)\"}" }
+            respond(context: context, request: request, status: 200, body: "[" + items.joined(separator: ",") + "]")
+        case ("DELETE", 4):
+            guard let id = Int(parts[3]) else { return notFound(context, request) }
+            if state.deleteTodo(id) {
+                respond(context: context, request: request, status: 200, body: "{\"deleted\":\(id)}")
+            } else {
+                notFound(context, request)
+            }
         default:
             notFound(context, request)
         }

@@ -46,7 +46,7 @@ func closed(_ connections: Int, requests: Int) -> LoadModel {
     .closed(connections: connections, limit: .requests(requests))
 }
 
-func expectAccounting(_ s: RunSummary, sourceLocation: SourceLocation = #_sourceLocation) {
+func expectAccounting(_ s: RunSummary, sourceLocation: Testing.SourceLocation = #_sourceLocation) {
     #expect(s.scheduled == s.completed + s.failed + s.unsent, sourceLocation: sourceLocation)
     #expect(s.requests == s.completed + s.failed, sourceLocation: sourceLocation)
     #expect(s.status.values.reduce(0, +) == s.completed, sourceLocation: sourceLocation)

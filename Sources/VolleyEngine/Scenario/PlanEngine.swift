@@ -1,0 +1,167 @@
+import NIOCore
+import NIOPosix
+import NIOSSL
+import Synchronization
+import VolleyCore
+
+/// Runs a plan: every scenario's VUs spread over one event loop per thread, merged once a
+/// second for progress and at the end into one summary with per-request-name figures and
+/// check results.
+public final class PlanEngine: Sendable {
+    public let plan: Plan
+    private let feeds: [String: FeedTable]
+    private let files: [String: [UInt8]]
+    private let threads: Int
+    private let insecure: Bool
+    private let requestIDHeader: String?
+    private let slowestCount: Int
+    private let state = Mutex<[ScenarioLoop]>([])
+    private let interrupted = Atomic<Bool>(false)
+
+    public init(
+        plan: Plan,
+        feeds: [String: FeedTable] = [:],
+        files: [String: [UInt8]] = [:],
+        threads: Int = NIOCore.System.coreCount,
+        insecure: Bool = false,
+        requestIDHeader: String? = "X-Request-ID",
+        slowestCount: Int = 10
+    ) {
+        self.plan = plan
+        self.feeds = feeds
+        self.files = files
+        self.threads = max(1, threads)
+        self.insecure = insecure
+        self.requestIDHeader = requestIDHeader
+        self.slowestCount = slowestCount
+    }
+
+    /// Stops every scenario: running iterations end, in-flight requests are aborted.
+    public func interrupt() {
+        interrupted.store(true, ordering: .relaxed)
+        for s in state.withLock({ $0 }) { s.loop.execute { s.interrupt() } }
+    }
+
+    public func run(onInterval: @escaping @Sendable (TimelineEntry) -> Void = { _ in }) async throws -> RunSummary {
+        var base: TargetURL?
+        if let b = plan.baseURL { base = try TargetURL(parsing: b) }
+        var tls: NIOSSLContext?
+        var tlsConfig = TLSConfiguration.makeClientConfiguration()
+        if insecure { tlsConfig.certificateVerification = .none }
+        tlsConfig.applicationProtocols = ["http/1.1"]
+        tls = try NIOSSLContext(configuration: tlsConfig)
+        let prefix = String(
+            decoding: RequestEncoder.hex(UInt64(UInt32.random(in: 0...UInt32.max)), digits: 8),
+            as: UTF8.self
+        )
+        var orders: [String: DataFeed.Order] = [:]
+        for f in plan.feeds { orders[f.name] = f.order }
+        let context = ScenarioRunContext(
+            builder: RequestBuilder(
+                baseURL: base,
+                defaults: plan.defaults,
+                requestIDHeader: requestIDHeader,
+                files: files
+            ),
+            defaults: plan.defaults,
+            variables: plan.variables,
+            feeds: feeds,
+            feedOrders: orders,
+            tlsContext: tls,
+            bodyLimit: 1 << 20,
+            runPrefix: prefix,
+            slowestCount: slowestCount
+        )
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
+        let loops = Array(group.makeIterator())
+        var runners: [ScenarioLoop] = []
+        for scenario in plan.scenarios {
+            var shared: Int?
+            if case .sharedIterations(_, let n, _) = scenario.executor { shared = n }
+            let s = ScenarioShared(iterations: shared, feeds: Array(feeds.keys))
+            for (i, loop) in loops.enumerated() {
+                runners.append(
+                    ScenarioLoop(
+                        index: i,
+                        loopCount: loops.count,
+                        loop: loop,
+                        scenario: scenario,
+                        shared: s,
+                        run: context
+                    )
+                )
+            }
+        }
+        state.withLock { $0 = runners }
+        let startNanos = NIODeadline.now().uptimeNanoseconds
+        for r in runners { r.loop.execute { r.begin(startNanos: startNanos) } }
+        if interrupted.load(ordering: .relaxed) { interrupt() }
+        let allDone = EventLoopFuture.andAllSucceed(runners.map(\.done), on: group.next())
+        let timeline = await collectTimeline(
+            gather: { [runners] in
+                var merged = IntervalStats()
+                for r in runners {
+                    if let s = try? await r.loop.submit({
+                        r.recorder.overall.takeInterval(inFlight: 0, openConnections: 0, waiting: 0)
+                    }).get() {
+                        merged.merge(s)
+                    }
+                }
+                return merged
+            },
+            startNanos: startNanos,
+            until: allDone,
+            onInterval: onInterval
+        )
+        let endNanos = NIODeadline.now().uptimeNanoseconds
+        var merged = ScenarioRecorder(slowestCapacity: slowestCount)
+        for r in runners {
+            merged.merge(try await r.loop.submit { r.recorder }.get())
+        }
+        state.withLock { $0 = [] }
+        try await group.shutdownGracefully()
+        let duration = Double(endNanos - startNanos) / 1e9
+        var summary = RunSummary(
+            target: plan.baseURL ?? "(per request)",
+            method: "*",
+            model: .closed(connections: 0, limit: .duration(.zero)),
+            threads: threads,
+            recorder: merged.overall,
+            duration: duration,
+            timeline: timeline,
+            interrupted: interrupted.load(ordering: .relaxed)
+        )
+        summary.model = "plan"
+        summary.connections = nil
+        summary.plan = plan.name
+        summary.requestsByName = merged.byName.keys.sorted().map { name in
+            NamedRequestStats(
+                name: name,
+                recorder: merged.byName[name]!,
+                duration: duration,
+                skipped: merged.skippedSteps[name] ?? 0,
+                captureFailures: merged.captureFailures[name] ?? 0
+            )
+        }
+        for (name, n) in merged.skippedSteps where merged.byName[name] == nil {
+            summary.requestsByName?.append(
+                NamedRequestStats(
+                    name: name,
+                    recorder: Recorder(slowestCapacity: 0),
+                    duration: duration,
+                    skipped: n,
+                    captureFailures: 0
+                )
+            )
+        }
+        summary.checks = merged.checkOrder.map {
+            CheckResult(name: $0, passes: merged.checks[$0]!.passed, fails: merged.checks[$0]!.failed)
+        }
+        summary.iterations = IterationStats(
+            completed: merged.iterationsCompleted,
+            interrupted: merged.iterationsInterrupted,
+            dropped: merged.iterationsDropped
+        )
+        return summary
+    }
+}

@@ -1,0 +1,94 @@
+import Foundation
+import VolleyCore
+
+/// Evaluates checks and captures on a response. Pure: the tests feed it responses directly.
+struct ResponseInspector {
+    let response: VUResponse
+    let latencyNanos: UInt64
+    private var parsedJSON: Any??
+
+    init(response: VUResponse, latencyNanos: UInt64) {
+        self.response = response
+        self.latencyNanos = latencyNanos
+    }
+
+    /// The body parsed as JSON once, on first use; nil when it is not JSON.
+    mutating func json() -> Any? {
+        if let parsedJSON { return parsedJSON }
+        let value = try? JSONSerialization.jsonObject(with: Data(response.body), options: [.fragmentsAllowed])
+        parsedJSON = .some(value)
+        return value
+    }
+
+    var bodyText: String { String(decoding: response.body, as: UTF8.self) }
+
+    func header(_ name: String) -> String? {
+        let lower = name.lowercased()
+        return response.headers.first { $0.name.lowercased() == lower }?.value
+    }
+
+    /// Whether `check` passes; `context` renders templated expectations.
+    mutating func passes(_ check: Check, context: VUContext) -> Bool {
+        switch check.condition {
+        case .status(let codes):
+            return codes.contains(response.status)
+        case .headerEquals(let name, let value):
+            return header(name) == value
+        case .headerContains(let name, let value):
+            return header(name)?.contains(value) ?? false
+        case .headerExists(let name):
+            return header(name) != nil
+        case .bodyContains(let text):
+            return bodyText.contains(text)
+        case .bodyMatches(let pattern):
+            guard let regex = try? Regex(pattern) else { return false }
+            return bodyText.contains(regex)
+        case .jsonPathExists(let path):
+            guard let p = try? JSONPath(parsing: path), let root = json() else { return false }
+            return p.evaluate(root) != nil
+        case .jsonPathEquals(let path, let expected):
+            guard let p = try? JSONPath(parsing: path), let root = json(), let actual = p.evaluate(root) else {
+                return false
+            }
+            return Self.matches(actual, expected, context: context)
+        case .latencyBelow(let limit):
+            return Double(latencyNanos) < limit.seconds * 1e9
+        }
+    }
+
+    static func matches(_ actual: Any, _ expected: JSONTemplate, context: VUContext) -> Bool {
+        switch expected {
+        case .null:
+            return actual is NSNull
+        case .bool(let b):
+            return JSONPath.text(of: actual) == (b ? "true" : "false")
+        case .number(let n):
+            guard let s = JSONPath.text(of: actual), let d = Double(s) else { return false }
+            return d == n
+        case .string(let t):
+            guard case .success(let want) = context.render(t) else { return false }
+            return JSONPath.text(of: actual) == want
+        case .array, .object:
+            guard case .success(let want) = context.renderJSON(expected),
+                let wantValue = try? JSONSerialization.jsonObject(with: Data(want.utf8), options: [.fragmentsAllowed])
+            else { return false }
+            return JSONPath.text(of: actual) == JSONPath.text(of: wantValue)
+        }
+    }
+
+    /// The captured text, or nil when the source found nothing.
+    mutating func capture(_ capture: Capture) -> String? {
+        switch capture.source {
+        case .header(let name):
+            return header(name)
+        case .jsonPath(let path):
+            guard let p = try? JSONPath(parsing: path), let root = json(), let v = p.evaluate(root) else { return nil }
+            return JSONPath.text(of: v)
+        case .regex(let pattern, let group):
+            guard let regex = try? Regex(pattern), let match = bodyText.firstMatch(of: regex),
+                group < match.output.count, let sub = match.output[group].substring
+            else { return nil }
+            return String(sub)
+        }
+    }
+}

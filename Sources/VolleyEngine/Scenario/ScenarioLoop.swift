@@ -1,0 +1,323 @@
+import NIOCore
+import NIOSSL
+import Synchronization
+import VolleyCore
+
+/// State a scenario shares across event loops: the shared-iterations budget and the feed
+/// cursors. One atomic operation per iteration at most.
+final class ScenarioShared: Sendable {
+    let iterations: RequestBudget?
+    let feedCursors: [String: AtomicCounter]
+
+    init(iterations: Int?, feeds: [String]) {
+        self.iterations = iterations.map { RequestBudget($0) }
+        var cursors: [String: AtomicCounter] = [:]
+        for f in feeds { cursors[f] = AtomicCounter() }
+        self.feedCursors = cursors
+    }
+}
+
+/// A counter shared between loops (feed positions).
+final class AtomicCounter: Sendable {
+    private let value = Atomic<Int>(0)
+
+    func next() -> Int { value.add(1, ordering: .relaxed).oldValue }
+}
+
+/// What every `ScenarioLoop` of a run needs to know, read-only.
+struct ScenarioRunContext: Sendable {
+    var builder: RequestBuilder
+    var defaults: PlanDefaults
+    var variables: [String: Template]
+    var feeds: [String: FeedTable]
+    var feedOrders: [String: DataFeed.Order]
+    var tlsContext: NIOSSLContext?
+    var bodyLimit: Int
+    var runPrefix: String
+    var slowestCount: Int
+}
+
+/// One scenario's VUs on one event loop, and the executor that starts and stops them.
+///
+/// All methods run on `loop`; VUs of a scenario are spread over the loops (VU `n` lives on
+/// loop `n mod loops`), so each loop runs its share of the executor's schedule.
+final class ScenarioLoop: @unchecked Sendable {
+    // Safety of @unchecked Sendable: handed between threads only to be called through
+    // `loop.execute`/`submit`; all mutable state is touched on `loop` alone.
+
+    let index: Int
+    let loopCount: Int
+    let loop: any EventLoop
+    let scenario: Scenario
+    let shared: ScenarioShared
+    let run: ScenarioRunContext
+    var recorder: ScenarioRecorder
+    private(set) var startNanos: UInt64 = 0
+    private var vus: [VirtualUser] = []
+    private var idle: [VirtualUser] = []
+    private var retiring = Set<ObjectIdentifier>()
+    private var stopped = false
+    private var finished = false
+    private var requestSequence: UInt64 = 0
+    private var tasks: [Scheduled<Void>] = []
+    private var controller: RepeatedTask?
+    private let donePromise: EventLoopPromise<Void>
+    /// First message per missing variable, for the summary.
+    private(set) var skipReasons: [String: String] = [:]
+
+    // Arrival-rate executors.
+    private var schedule: ArrivalSchedule?
+    private var nextIndex: Int
+    private var maxVUs = 0
+
+    var defaults: PlanDefaults { run.defaults }
+    var builder: RequestBuilder { run.builder }
+    var bodyLimit: Int { run.bodyLimit }
+    var tlsContext: NIOSSLContext? { run.tlsContext }
+    var done: EventLoopFuture<Void> { donePromise.futureResult }
+
+    init(
+        index: Int,
+        loopCount: Int,
+        loop: any EventLoop,
+        scenario: Scenario,
+        shared: ScenarioShared,
+        run: ScenarioRunContext
+    ) {
+        self.index = index
+        self.loopCount = loopCount
+        self.loop = loop
+        self.scenario = scenario
+        self.shared = shared
+        self.run = run
+        self.recorder = ScenarioRecorder(slowestCapacity: run.slowestCount)
+        self.donePromise = loop.makePromise(of: Void.self)
+        self.nextIndex = index
+    }
+
+    func now() -> UInt64 { NIODeadline.now().uptimeNanoseconds }
+
+    func share(_ total: Int) -> Int { total / loopCount + (index < total % loopCount ? 1 : 0) }
+
+    func nextRequestID() -> String {
+        requestSequence &+= 1
+        let value = UInt64(index & 0xFF) << 56 | (requestSequence & 0x00FF_FFFF_FFFF_FFFF)
+        return run.runPrefix + "-" + String(decoding: RequestEncoder.hex(value, digits: 16), as: UTF8.self)
+    }
+
+    func noteSkip(_ name: String, missing: String) {
+        if skipReasons[name] == nil { skipReasons[name] = "${\(missing)} has no value" }
+    }
+
+    /// Picks this iteration's row of every feed; false when a unique feed is exhausted.
+    func selectRows(for context: inout VUContext) -> Bool {
+        for (name, table) in run.feeds {
+            guard !table.rows.isEmpty else { return false }
+            let order = run.feedOrders[name] ?? .sequential
+            let row: Int
+            switch order {
+            case .random:
+                row = Int.random(in: 0..<table.rows.count)
+            case .sequential:
+                row = (shared.feedCursors[name]?.next() ?? 0) % table.rows.count
+            case .unique(let recycle):
+                let n = shared.feedCursors[name]?.next() ?? 0
+                if n >= table.rows.count && !recycle {
+                    stop()
+                    return false
+                }
+                row = n % table.rows.count
+            }
+            context.rows[name] = table.row(row)
+        }
+        return true
+    }
+
+    private func makeVU() -> VirtualUser {
+        let number = vus.count * loopCount + index + 1
+        var variables: [String: String] = [:]
+        let base = VUContext(number: number, iteration: 0, variables: [:])
+        for (name, template) in run.variables {
+            if case .success(let v) = base.render(template) { variables[name] = v }
+        }
+        let vu = VirtualUser(number: number, scenario: scenario, runner: self, variables: variables)
+        vus.append(vu)
+        return vu
+    }
+
+    // MARK: - Lifecycle
+
+    func begin(startNanos: UInt64) {
+        self.startNanos = startNanos
+        let t0 = startNanos + scenario.startAfter.nanosecondsClamped
+        at(t0) { [self] in startExecutor(t0) }
+    }
+
+    private func at(_ deadline: UInt64, _ body: @escaping () -> Void) {
+        tasks.append(loop.scheduleTask(deadline: .uptimeNanoseconds(deadline)) { body() })
+    }
+
+    private func startExecutor(_ t0: UInt64) {
+        guard !stopped else { return checkFinished() }
+        switch scenario.executor {
+        case .constantVUs(let n, let duration):
+            at(t0 + duration.nanosecondsClamped) { [self] in stop() }
+            for _ in 0..<share(n) { loopVU(makeVU()) }
+        case .perVUIterations(let n, let iterations, let maxDuration):
+            at(t0 + maxDuration.nanosecondsClamped) { [self] in stop() }
+            for _ in 0..<share(n) { loopVU(makeVU(), remaining: iterations) }
+        case .sharedIterations(let n, _, let maxDuration):
+            at(t0 + maxDuration.nanosecondsClamped) { [self] in stop() }
+            for _ in 0..<share(n) { loopVU(makeVU()) }
+        case .rampingVUs(let startVUs, let stages, let grace):
+            startRamping(t0, startVUs: startVUs, stages: stages, grace: grace)
+        case .constantArrivalRate(let rate, let duration, let pre, let max):
+            startArrivals(t0, ArrivalSchedule(rate: rate, duration: duration), pre: pre, max: max)
+        case .rampingArrivalRate(let stages, let pre, let max):
+            startArrivals(t0, ArrivalSchedule(stages: stages), pre: pre, max: max)
+        }
+        checkFinished()
+    }
+
+    /// Keeps a VU iterating until the executor stops it or its own count runs out.
+    private func loopVU(_ vu: VirtualUser, remaining: Int? = nil) {
+        if let remaining, remaining <= 0 { return retire(vu) }
+        guard !stopped, !retiring.contains(ObjectIdentifier(vu)) else { return retire(vu) }
+        if let budget = shared.iterations, !budget.take() { return retire(vu) }
+        vu.runIteration { [self] complete in
+            count(complete)
+            // Next iteration on a new loop turn: no recursion however fast the steps are.
+            loop.execute { [self] in loopVU(vu, remaining: remaining.map { $0 - 1 }) }
+        }
+    }
+
+    private func count(_ complete: Bool) {
+        if complete { recorder.iterationsCompleted += 1 } else { recorder.iterationsInterrupted += 1 }
+    }
+
+    private func retire(_ vu: VirtualUser) {
+        vu.closeConnections()
+        retiring.remove(ObjectIdentifier(vu))
+        vus.removeAll { $0 === vu }
+        idle.removeAll { $0 === vu }
+        checkFinished()
+    }
+
+    /// Stops the scenario: no new iterations; running ones end at their next step.
+    func stop() {
+        guard !stopped else { return }
+        stopped = true
+        controller?.cancel()
+        for vu in vus where vu.isRunning { vu.interrupt() }
+        for vu in idle { retire(vu) }
+        checkFinished()
+    }
+
+    /// Ctrl-C: like `stop`, and in-flight requests are aborted.
+    func interrupt() {
+        stop()
+        for vu in vus { vu.interrupt() }
+    }
+
+    private func checkFinished() {
+        guard !finished else { return }
+        let active = vus.contains { $0.isRunning }
+        guard stopped || (vus.isEmpty && controller == nil && schedule == nil), !active else { return }
+        guard vus.allSatisfy({ !$0.isRunning }) else { return }
+        for vu in vus { vu.closeConnections() }
+        finished = true
+        for t in tasks { t.cancel() }
+        controller?.cancel()
+        donePromise.succeed()
+    }
+
+    // MARK: - ramping-vus
+
+    private func startRamping(_ t0: UInt64, startVUs: Int, stages: [VUStage], grace: Duration) {
+        let total = stages.reduce(UInt64(0)) { $0 + $1.duration.nanosecondsClamped }
+        let schedule = VUSchedule(startVUs: startVUs, stages: stages)
+        at(t0 + total) { [self] in stop() }
+        controller = loop.scheduleRepeatedTask(initialDelay: .zero, delay: .milliseconds(50)) { [self] _ in
+            let target = share(schedule.target(at: Double(now() &- t0) / 1e9))
+            let active = vus.filter { !retiring.contains(ObjectIdentifier($0)) }
+            if active.count < target {
+                for _ in active.count..<target { loopVU(makeVU()) }
+            } else if active.count > target {
+                for vu in active.suffix(active.count - target) {
+                    retiring.insert(ObjectIdentifier(vu))
+                    if !vu.isRunning { retire(vu) }
+                    // Ramp-down is graceful: the iteration may finish within `grace`.
+                    loop.scheduleTask(in: .nanoseconds(Int64(grace.nanosecondsClamped))) { [weak vu] in vu?.interrupt()
+                    }
+                }
+            }
+        }
+    }
+
+    // MARK: - Arrival-rate executors
+
+    private func startArrivals(_ t0: UInt64, _ schedule: ArrivalSchedule, pre: Int, max: Int) {
+        self.schedule = schedule
+        maxVUs = Swift.max(share(max), share(pre))
+        for _ in 0..<share(pre) { idle.append(makeVU()) }
+        at(t0 + schedule.totalDuration.nanosecondsClamped) { [self] in
+            self.schedule = nil
+            stop()
+        }
+        arrive(t0)
+    }
+
+    private func arrive(_ t0: UInt64) {
+        guard let schedule, !stopped else { return }
+        let t = now()
+        while let due = schedule.dueTime(ofRequest: nextIndex).map({ t0 + UInt64(($0 * 1e9).rounded()) }), due <= t {
+            nextIndex += loopCount
+            startArrival()
+        }
+        if let due = schedule.dueTime(ofRequest: nextIndex).map({ t0 + UInt64(($0 * 1e9).rounded()) }) {
+            at(due) { [self] in arrive(t0) }
+        }
+    }
+
+    private func startArrival() {
+        let vu: VirtualUser
+        if let v = idle.popLast() {
+            vu = v
+        } else if vus.count < maxVUs {
+            vu = makeVU()
+        } else {
+            recorder.iterationsDropped += 1
+            return
+        }
+        vu.runIteration { [self] complete in
+            count(complete)
+            if stopped { retire(vu) } else { idle.append(vu) }
+        }
+    }
+}
+
+/// The ramping-vus target over time: linear from each stage's start to its target.
+public struct VUSchedule: Equatable, Sendable {
+    public var startVUs: Int
+    public var stages: [VUStage]
+
+    public init(startVUs: Int, stages: [VUStage]) {
+        self.startVUs = startVUs
+        self.stages = stages
+    }
+
+    /// The number of VUs wanted `seconds` after the scenario started.
+    public func target(at seconds: Double) -> Int {
+        var from = Double(startVUs)
+        var t = seconds
+        for s in stages {
+            let d = s.duration.seconds
+            if t < d {
+                return Int((from + (Double(s.target) - from) * (d > 0 ? t / d : 1)).rounded())
+            }
+            t -= d
+            from = Double(s.target)
+        }
+        return stages.last?.target ?? startVUs
+    }
+}

@@ -1,0 +1,138 @@
+import NIOCore
+import NIOPosix
+import NIOSSL
+import VolleyCore
+
+/// What a virtual user gets back for one request.
+struct VUResponse {
+    var status: Int
+    var headers: [(name: String, value: String)]
+    /// The first `bodyLimit` bytes of the body.
+    var body: [UInt8]
+    var bytesIn: Int
+    var keepAlive: Bool
+}
+
+/// A virtual user's connection: sends one request and returns the whole response (status,
+/// headers, the start of the body) to a callback, on the VU's event loop.
+///
+/// Scenario steps need what the plain run engine deliberately skips (headers and bodies for
+/// checks and captures), so this handler keeps them, up to `bodyLimit`.
+final class VUConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    enum Outcome {
+        case response(VUResponse)
+        case failure(TransportErrorClass, String, bytesIn: Int)
+    }
+
+    private var context: ChannelHandlerContext?
+    private var parser = HTTPResponseParser()
+    private var pending: ((Outcome) -> Void)?
+    private var pendingError: (any Error)?
+    private(set) var isOpen = false
+    private(set) var sentAt: UInt64 = 0
+
+    init(bodyLimit: Int) {
+        parser.keepsHeaders = true
+        parser.bodyLimit = bodyLimit
+    }
+
+    var isBusy: Bool { pending != nil }
+
+    func handlerAdded(context: ChannelHandlerContext) { self.context = context }
+
+    func channelActive(context: ChannelHandlerContext) { isOpen = true }
+
+    /// The connect future can complete before `channelActive` is delivered; the VU sends
+    /// right away, so it marks the connection open itself.
+    func connected() { isOpen = true }
+
+    func send(_ bytes: ByteBuffer, isHEAD: Bool, now: UInt64, completion: @escaping (Outcome) -> Void) {
+        guard let context, isOpen else {
+            completion(.failure(.noResponse, "connection is closed", bytesIn: 0))
+            return
+        }
+        parser.reset(isHEAD: isHEAD)
+        pending = completion
+        sentAt = now
+        context.writeAndFlush(wrapOutboundOut(bytes), promise: nil)
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let buffer = unwrapInboundIn(data)
+        guard pending != nil else {
+            context.close(promise: nil)
+            return
+        }
+        switch buffer.withUnsafeReadableBytes({ parser.consume($0) }) {
+        case .needMore:
+            return
+        case .complete:
+            finish(.response(response(keepAlive: parser.keepAlive)))
+            if !parser.keepAlive { context.close(promise: nil) }
+        case .malformed(let reason):
+            finish(.failure(.malformed, reason, bytesIn: parser.bytesReceived))
+            context.close(promise: nil)
+        }
+    }
+
+    private func response(keepAlive: Bool) -> VUResponse {
+        VUResponse(
+            status: parser.status,
+            headers: parser.headers,
+            body: parser.body,
+            bytesIn: parser.bytesReceived,
+            keepAlive: keepAlive
+        )
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if pendingError == nil { pendingError = error }
+        context.close(promise: nil)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        isOpen = false
+        guard pending != nil else { return }
+        if parser.connectionClosed() {
+            finish(.response(response(keepAlive: false)))
+        } else if let error = pendingError {
+            finish(
+                .failure(
+                    ErrorClassifier.classify(error, connecting: false),
+                    ErrorClassifier.message(error),
+                    bytesIn: parser.bytesReceived
+                )
+            )
+        } else if parser.hasStarted {
+            finish(
+                .failure(
+                    .malformed,
+                    "connection closed before the response was complete",
+                    bytesIn: parser.bytesReceived
+                )
+            )
+        } else {
+            finish(.failure(.noResponse, "connection closed without a response", bytesIn: 0))
+        }
+    }
+
+    /// Ends the outstanding request with `error` (timeout, interrupt) and closes.
+    func abort(_ error: TransportErrorClass, _ message: String) {
+        guard pending != nil else { return }
+        finish(.failure(error, message, bytesIn: parser.bytesReceived))
+        context?.close(promise: nil)
+    }
+
+    func close() {
+        context?.close(promise: nil)
+    }
+
+    private func finish(_ outcome: Outcome) {
+        let completion = pending
+        pending = nil
+        completion?(outcome)
+    }
+}

@@ -1,0 +1,245 @@
+import NIOCore
+import NIOPosix
+import NIOSSL
+import VolleyCore
+
+/// One virtual user: runs the scenario's steps in order on its event loop, keeping its own
+/// variables (captures) and connections, like a k6 VU.
+final class VirtualUser {
+    let number: Int
+    let scenario: Scenario
+    unowned let runner: ScenarioLoop
+    var context: VUContext
+    private var connections: [String: VUConnectionHandler] = [:]
+    private var stack: [(steps: [Step], index: Int)] = []
+    private var thinkTask: Scheduled<Void>?
+    private var onIterationEnd: ((Bool) -> Void)?
+    /// Set when the executor wants this VU to stop after the current request.
+    var stopRequested = false
+    private(set) var isRunning = false
+
+    init(number: Int, scenario: Scenario, runner: ScenarioLoop, variables: [String: String]) {
+        self.number = number
+        self.scenario = scenario
+        self.runner = runner
+        self.context = VUContext(number: number, iteration: -1, variables: variables)
+    }
+
+    /// Runs one iteration; `done(true)` when every step ran, `done(false)` when it ended early.
+    func runIteration(done: @escaping (Bool) -> Void) {
+        precondition(!isRunning, "Invalid state: iteration already running")
+        isRunning = true
+        context.iteration += 1
+        guard runner.selectRows(for: &context) else {
+            isRunning = false
+            done(false)
+            return
+        }
+        onIterationEnd = done
+        stack = [(scenario.steps, 0)]
+        next()
+    }
+
+    /// Ends the iteration at once: think times are cut short, a pending request is aborted.
+    func interrupt() {
+        stopRequested = true
+        if let t = thinkTask {
+            t.cancel()
+            thinkTask = nil
+            endIteration(complete: false)
+        }
+        for c in connections.values where c.isBusy {
+            c.abort(.interrupted, "the run was stopped before the response arrived")
+        }
+    }
+
+    func closeConnections() {
+        for c in connections.values { c.close() }
+        connections.removeAll()
+    }
+
+    private func endIteration(complete: Bool) {
+        guard isRunning else { return }
+        isRunning = false
+        stack.removeAll()
+        let done = onIterationEnd
+        onIterationEnd = nil
+        done?(complete)
+    }
+
+    private func next() {
+        if stopRequested {
+            endIteration(complete: false)
+            return
+        }
+        while let top = stack.last, top.index >= top.steps.count {
+            stack.removeLast()
+        }
+        guard !stack.isEmpty else {
+            endIteration(complete: true)
+            return
+        }
+        let step = stack[stack.count - 1].steps[stack[stack.count - 1].index]
+        stack[stack.count - 1].index += 1
+        switch step {
+        case .request(let r):
+            perform(r)
+        case .think(let t):
+            let lo = t.minimum.nanosecondsClamped
+            let hi = t.maximum.nanosecondsClamped
+            let wait = hi > lo ? UInt64.random(in: lo...hi) : lo
+            thinkTask = runner.loop.scheduleTask(in: .nanoseconds(Int64(wait))) { [self] in
+                thinkTask = nil
+                next()
+            }
+        case .group(_, let steps, _):
+            stack.append((steps, 0))
+            next()
+        }
+    }
+
+    // MARK: - Requests
+
+    private func perform(_ step: RequestStep) {
+        let built: BuiltRequest
+        switch runner.builder.build(step, context: context, requestID: runner.nextRequestID()) {
+        case .success(let b): built = b
+        case .failure(let missing):
+            runner.recorder.skippedSteps[step.name, default: 0] += 1
+            runner.noteSkip(step.name, missing: missing.name)
+            next()
+            return
+        }
+        connection(for: built.authority) { [self] result in
+            switch result {
+            case .failure(let cls, let message):
+                record(step, failure: cls, message: message, bytesIn: 0)
+                next()
+            case .success(let conn):
+                send(step, built, on: conn)
+            }
+        }
+    }
+
+    private func send(_ step: RequestStep, _ built: BuiltRequest, on conn: VUConnectionHandler) {
+        let sentAt = runner.now()
+        let timeout = (step.timeout ?? runner.defaults.timeout).nanosecondsClamped
+        let timer = runner.loop.scheduleTask(in: .nanoseconds(Int64(timeout))) {
+            conn.abort(.timeout, "no complete response within \(Double(timeout) / 1e9)s")
+        }
+        runner.recorder.overall.recordSend(bytes: built.bytes.readableBytes, lagNanos: nil)
+        conn.send(built.bytes, isHEAD: built.isHEAD, now: sentAt) { [self] outcome in
+            timer.cancel()
+            let t = runner.now()
+            switch outcome {
+            case .failure(let cls, let message, let bytesIn):
+                record(step, failure: cls, message: message, bytesIn: bytesIn)
+                next()
+            case .response(let response):
+                handle(step, response, latency: t &- sentAt, completedAt: t, requestID: built.requestID)
+            }
+        }
+    }
+
+    private func handle(
+        _ step: RequestStep,
+        _ response: VUResponse,
+        latency: UInt64,
+        completedAt: UInt64,
+        requestID: String
+    ) {
+        let at = completedAt &- runner.startNanos
+        runner.recorder.overall.recordResponse(
+            status: response.status,
+            latencyNanos: latency,
+            serviceNanos: nil,
+            bytesIn: response.bytesIn,
+            requestID: requestID,
+            completedAtNanos: at
+        )
+        runner.recorder.withName(step.name) {
+            $0.recordResponse(
+                status: response.status,
+                latencyNanos: latency,
+                serviceNanos: nil,
+                bytesIn: response.bytesIn,
+                requestID: requestID,
+                completedAtNanos: at
+            )
+        }
+        var inspector = ResponseInspector(response: response, latencyNanos: latency)
+        var abort = false
+        for check in step.checks {
+            let ok = inspector.passes(check, context: context)
+            runner.recorder.check("\(step.name) › \(check.name)", passed: ok)
+            if !ok && check.abortOnFail { abort = true }
+        }
+        for capture in step.captures {
+            if let value = inspector.capture(capture) {
+                context.variables[capture.name] = value
+            } else {
+                context.variables[capture.name] = nil
+                runner.recorder.captureFailures[step.name, default: 0] += 1
+            }
+        }
+        if abort {
+            endIteration(complete: false)
+        } else {
+            next()
+        }
+    }
+
+    private func record(_ step: RequestStep, failure: TransportErrorClass, message: String, bytesIn: Int) {
+        runner.recorder.overall.recordFailure(failure, bytesIn: bytesIn, message: message)
+        runner.recorder.withName(step.name) { $0.recordFailure(failure, bytesIn: bytesIn) }
+    }
+
+    // MARK: - Connections
+
+    enum ConnectionResult {
+        case success(VUConnectionHandler)
+        case failure(TransportErrorClass, String)
+    }
+
+    /// The VU's open connection to `authority`, opened on first use (and after a close).
+    private func connection(for authority: Authority, _ done: @escaping (ConnectionResult) -> Void) {
+        if let c = connections[authority.key], c.isOpen {
+            done(.success(c))
+            return
+        }
+        connections[authority.key] = nil
+        let handler = VUConnectionHandler(bodyLimit: runner.bodyLimit)
+        let bound = NIOLoopBound(handler, eventLoop: runner.loop)
+        let tls = authority.isTLS ? runner.tlsContext : nil
+        let host = authority.host
+        runner.recorder.overall.connectionsOpened += 1
+        ClientBootstrap(group: runner.loop)
+            .channelOption(.tcpOption(.tcp_nodelay), value: 1)
+            .connectTimeout(.seconds(10))
+            .channelInitializer { channel in
+                do {
+                    if let tls {
+                        let isAddress = (try? SocketAddress(ipAddress: host, port: 0)) != nil
+                        let ssl = try NIOSSLClientHandler(context: tls, serverHostname: isAddress ? nil : host)
+                        try channel.pipeline.syncOperations.addHandler(ssl)
+                    }
+                    try channel.pipeline.syncOperations.addHandler(bound.value)
+                    return channel.eventLoop.makeSucceededVoidFuture()
+                } catch {
+                    return channel.eventLoop.makeFailedFuture(error)
+                }
+            }
+            .connect(host: authority.host, port: authority.port)
+            .assumeIsolated()
+            .whenComplete { [self] result in
+                switch result {
+                case .success:
+                    bound.value.connected()
+                    connections[authority.key] = bound.value
+                    done(.success(bound.value))
+                case .failure(let error):
+                    done(.failure(ErrorClassifier.classify(error, connecting: true), ErrorClassifier.message(error)))
+                }
+            }
+    }
+}

@@ -1,0 +1,146 @@
+import Testing
+import VolleyCore
+import VolleyEngine
+import VolleyTestSupport
+
+/// Plans executed end to end against the in-process server's todos API.
+@Suite(.serialized) struct PlanEngineTests {
+    private func plannerSteps() -> [Step] {
+        [
+            .request(
+                RequestStep(
+                    name: "create todo",
+                    method: "POST",
+                    url: "/api/v1/todos",
+                    body: .json(.object([("title", .string("x ${vu}"))])),
+                    checks: [Check(.status([201])), Check(.jsonPathExists(path: "$.id"))],
+                    captures: [
+                        Capture(name: "id", source: .jsonPath("$.id")),
+                        Capture(name: "nothere", source: .jsonPath("$.nothere")),
+                    ]
+                )
+            ),
+            .think(ThinkTime(minimum: .milliseconds(1), maximum: .milliseconds(3))),
+            .request(
+                RequestStep(
+                    name: "DELETE /api/v1/todos/{id}",
+                    method: "DELETE",
+                    url: "/api/v1/todos/${id}",
+                    checks: [Check(.status([200])), Check(.jsonPathEquals(path: "$.deleted", value: .string("${id}")))]
+                )
+            ),
+            .request(RequestStep(name: "never sent", method: "GET", url: "/api/v1/todos/${nothere}")),
+        ]
+    }
+
+    @Test func sharedIterationsCaptureAndReuseIDs() async throws {
+        let server = try await TestServer.start()
+        let plan = Plan(
+            name: "planners",
+            baseURL: server.baseURL,
+            scenarios: [
+                Scenario(
+                    name: "planners",
+                    executor: .sharedIterations(vus: 4, iterations: 40, maxDuration: .seconds(20)),
+                    steps: plannerSteps()
+                )
+            ]
+        )
+        let s = try await PlanEngine(plan: plan, threads: 2).run()
+        try await server.shutdown()
+        let byName = Dictionary(uniqueKeysWithValues: (s.requestsByName ?? []).map { ($0.name, $0) })
+        #expect(byName["create todo"]?.requests == 40)
+        #expect(byName["create todo"]?.status == ["201": 40])
+        #expect(byName["create todo"]?.captureFailures == 40)
+        #expect(byName["DELETE /api/v1/todos/{id}"]?.status == ["200": 40], "every id was captured and deleted once")
+        #expect(byName["never sent"]?.skipped == 40)
+        #expect(byName["never sent"]?.requests == 0)
+        #expect(s.iterations == IterationStats(completed: 40, interrupted: 0, dropped: 0))
+        let checks = Dictionary(uniqueKeysWithValues: (s.checks ?? []).map { ($0.name, $0) })
+        #expect(checks["create todo › status is 201"]?.passes == 40)
+        #expect(checks["DELETE /api/v1/todos/{id} › status is 200"]?.passes == 40)
+        #expect(checks["DELETE /api/v1/todos/{id} › $.deleted equals expected"]?.passes == 40)
+        #expect(s.completed == 80)
+        #expect(s.scheduled == s.completed + s.failed + s.unsent)
+    }
+
+    @Test func failedChecksAreCountedAndAbortEndsTheIteration() async throws {
+        let server = try await TestServer.start()
+        let steps: [Step] = [
+            .request(
+                RequestStep(name: "mix", method: "GET", url: "/mix", checks: [Check(.status([200]), abortOnFail: true)])
+            ),
+            .request(RequestStep(name: "after", method: "GET", url: "/")),
+        ]
+        let plan = Plan(
+            name: "mix",
+            baseURL: server.baseURL,
+            scenarios: [
+                Scenario(
+                    name: "s",
+                    executor: .perVUIterations(vus: 2, iterations: 10, maxDuration: .seconds(10)),
+                    steps: steps
+                )
+            ]
+        )
+        let s = try await PlanEngine(plan: plan, threads: 1).run()
+        try await server.shutdown()
+        let checks = try #require(s.checks?.first)
+        #expect(checks.passes == 16)
+        #expect(checks.fails == 4)
+        #expect(s.iterations?.completed == 16)
+        #expect(s.iterations?.interrupted == 4)
+        #expect(s.requestsByName?.first { $0.name == "after" }?.requests == 16)
+    }
+
+    @Test func constantVUsRunForTheirDurationAndThinkBetweenRequests() async throws {
+        let server = try await TestServer.start()
+        let steps: [Step] = [.request(RequestStep(method: "GET", url: "/")), .think(ThinkTime(.milliseconds(100)))]
+        let plan = Plan(
+            name: "c",
+            baseURL: server.baseURL,
+            scenarios: [Scenario(name: "s", executor: .constantVUs(vus: 3, duration: .seconds(1)), steps: steps)]
+        )
+        let started = ContinuousClock.now
+        let s = try await PlanEngine(plan: plan, threads: 2).run()
+        let elapsed = ContinuousClock.now - started
+        try await server.shutdown()
+        // 3 VUs × ~10 iterations of (request + 100 ms think) in 1 s.
+        #expect(s.completed >= 24 && s.completed <= 33, "completed \(s.completed)")
+        #expect(elapsed < .seconds(3))
+    }
+
+    @Test func rampingVUsFollowTheirStages() {
+        let schedule = VUSchedule(
+            startVUs: 0,
+            stages: [VUStage(duration: .seconds(10), target: 100), VUStage(duration: .seconds(10), target: 0)]
+        )
+        #expect(schedule.target(at: 0) == 0)
+        #expect(schedule.target(at: 5) == 50)
+        #expect(schedule.target(at: 10) == 100)
+        #expect(schedule.target(at: 15) == 50)
+        #expect(schedule.target(at: 25) == 0)
+    }
+
+    @Test func arrivalRateDropsIterationsThatFindNoVU() async throws {
+        let server = try await TestServer.start()
+        let steps: [Step] = [.request(RequestStep(method: "GET", url: "/delay/200"))]
+        let plan = Plan(
+            name: "a",
+            baseURL: server.baseURL,
+            scenarios: [
+                Scenario(
+                    name: "s",
+                    executor: .constantArrivalRate(rate: 50, duration: .seconds(1), preAllocatedVUs: 2, maxVUs: 5),
+                    steps: steps
+                )
+            ]
+        )
+        let s = try await PlanEngine(plan: plan, threads: 1).run()
+        try await server.shutdown()
+        let it = try #require(s.iterations)
+        // 50 arrivals; 5 VUs each finish an iteration every ~200 ms → about 25 run, the rest drop.
+        #expect(it.completed + it.interrupted + it.dropped == 50, "\(it)")
+        #expect(it.dropped >= 15, "\(it)")
+    }
+}
