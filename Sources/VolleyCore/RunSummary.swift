@@ -215,6 +215,8 @@ public struct RunSummary: Equatable, Sendable, Codable {
     /// Per check, passes and failures.
     public var checks: [CheckResult]?
     public var iterations: IterationStats?
+    /// Thresholds with their measured values; any failure makes the exit code 99.
+    public var thresholds: [ThresholdResult]?
 
     enum CodingKeys: String, CodingKey {
         case volleyVersion = "volley_version"
@@ -237,7 +239,7 @@ public struct RunSummary: Equatable, Sendable, Codable {
         case connectionsOpened = "connections_opened"
         case slowest, timeline, interrupted, plan
         case requestsByName = "requests_by_name"
-        case checks, iterations
+        case checks, iterations, thresholds
     }
 }
 

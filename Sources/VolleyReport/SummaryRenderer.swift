@@ -15,7 +15,7 @@ public struct SummaryRenderer: Sendable {
 
     public func render(_ s: RunSummary) -> String {
         var out: [String] = []
-        var model = s.model == "open" ? "open model" : "closed model"
+        var model = s.model == "open" ? "open model" : (s.model == "plan" ? "plan \(s.plan ?? "")" : "closed model")
         if let c = s.connections { model += ", \(Fmt.int(c)) connections" }
         if let r = s.rate { model += ", " + Fmt.fixed(r, r < 10 ? 2 : 0) + " req/s target" }
         if let m = s.maxConnections { model += ", ≤\(Fmt.int(m)) connections" }
@@ -77,6 +77,7 @@ public struct SummaryRenderer: Sendable {
         if s.completed + s.failed == 0 {
             out.append(style.red("  No request completed."))
         }
+        out += planSections(s)
         if !s.slowest.isEmpty {
             out.append("")
             out.append("  Slowest requests " + style.dim("(find them in the server's logs by their request id)"))
@@ -89,6 +90,59 @@ public struct SummaryRenderer: Sendable {
             }
         }
         return out.joined(separator: "\n") + "\n"
+    }
+
+    /// Per-request-name table, checks, iterations and thresholds (plan runs only).
+    private func planSections(_ s: RunSummary) -> [String] {
+        var out: [String] = []
+        if let iterations = s.iterations {
+            out.append(
+                "  Iterations   \(Fmt.int(iterations.completed)) completed, \(Fmt.int(iterations.interrupted)) interrupted, "
+                    + (iterations.dropped > 0 ? style.yellow("\(Fmt.int(iterations.dropped)) dropped (no free VU)") : "0 dropped")
+            )
+        }
+        if let named = s.requestsByName, !named.isEmpty {
+            out.append("")
+            let width = min(40, max(12, named.map(\.name.count).max() ?? 12))
+            out.append(
+                "  " + Fmt.pad("request", width, right: false) + Fmt.pad("count", 9) + Fmt.pad("rps", 9) + Fmt.pad("p50", 9)
+                    + Fmt.pad("p95", 9) + Fmt.pad("p99", 9) + Fmt.pad("errors", 9) + "  statuses"
+            )
+            for n in named {
+                var statuses = n.status.sorted { $0.key < $1.key }.map { "\($0.key):\(Fmt.int($0.value))" }
+                statuses += n.transportErrors.sorted { $0.key < $1.key }.map { "\($0.key):\(Fmt.int($0.value))" }
+                if n.skipped > 0 { statuses.append(style.yellow("skipped:\(Fmt.int(n.skipped))")) }
+                if n.captureFailures > 0 { statuses.append(style.yellow("capture failed:\(Fmt.int(n.captureFailures))")) }
+                let name = n.name.count > width ? String(n.name.prefix(width - 1)) + "…" : n.name
+                out.append(
+                    "  " + Fmt.pad(name, width, right: false) + Fmt.pad(Fmt.int(n.requests), 9) + Fmt.pad(Fmt.fixed(n.rps, 1), 9)
+                        + Fmt.pad(Fmt.ms(n.latencyMs.p50), 9) + Fmt.pad(Fmt.ms(n.latencyMs.p95), 9)
+                        + Fmt.pad(Fmt.ms(n.latencyMs.p99), 9) + Fmt.pad(Fmt.percent(n.errorRate), 9) + "  "
+                        + statuses.joined(separator: " ")
+                )
+            }
+        }
+        if let checks = s.checks, !checks.isEmpty {
+            out.append("")
+            out.append("  Checks")
+            for c in checks {
+                let total = c.passes + c.fails
+                let rate = total > 0 ? Double(c.passes) / Double(total) : 0
+                let mark = c.fails == 0 ? style.green("✓") : style.red("✗")
+                out.append("    \(mark) \(c.name)  " + style.dim("\(Fmt.int(c.passes)) / \(Fmt.int(total)) (\(Fmt.percent(rate)))"))
+            }
+        }
+        if let thresholds = s.thresholds, !thresholds.isEmpty {
+            out.append("")
+            out.append("  Thresholds")
+            for t in thresholds {
+                let mark = t.passed ? style.green("✓") : style.red("✗")
+                let scope = t.request.map { " [\($0)]" } ?? ""
+                let actual = t.actual.map { "actual " + Fmt.fixed($0, $0 < 1 ? 4 : 2) } ?? "nothing measured"
+                out.append("    \(mark) \(t.expression)\(scope)  " + style.dim(actual))
+            }
+        }
+        return out
     }
 
     private func latencyRow(_ label: String, _ l: LatencyStats) -> String {

@@ -110,6 +110,41 @@ import VolleyTestSupport
         #expect(elapsed < .seconds(3))
     }
 
+    @Test func setupCapturesReachEveryVUAndThresholdsAreJudged() async throws {
+        let server = try await TestServer.start()
+        let setup: [Step] = [
+            .request(
+                RequestStep(name: "seed", method: "POST", url: "/api/v1/todos", captures: [Capture(name: "seed", source: .jsonPath("$.id"))])
+            )
+        ]
+        let steps: [Step] = [.request(RequestStep(name: "delete seed", method: "DELETE", url: "/api/v1/todos/${seed}"))]
+        let plan = Plan(
+            name: "setup",
+            baseURL: server.baseURL,
+            setup: setup,
+            teardown: [.request(RequestStep(name: "list", method: "GET", url: "/api/v1/todos"))],
+            scenarios: [Scenario(name: "s", executor: .perVUIterations(vus: 2, iterations: 1, maxDuration: .seconds(10)), steps: steps)],
+            thresholds: [
+                Threshold(metric: .latencyPercentile(95), comparison: .lessThan, value: 10_000, expression: "p(95) < 10s"),
+                Threshold(metric: .errorRate, comparison: .lessThan, value: 0.01, expression: "error_rate < 1%"),
+                Threshold(
+                    metric: .rps, comparison: .greaterThan, value: 0, requestName: "no such request", expression: "rps > 0"
+                ),
+            ]
+        )
+        let s = try await PlanEngine(plan: plan, threads: 2).run()
+        try await server.shutdown()
+        let byName = Dictionary(uniqueKeysWithValues: (s.requestsByName ?? []).map { ($0.name, $0) })
+        #expect(byName["seed"]?.status == ["201": 1])
+        // Both VUs got the setup's id: one deletes it, the other finds it gone.
+        #expect(byName["delete seed"]?.status == ["200": 1, "404": 1])
+        #expect(byName["list"]?.requests == 1)
+        let results = try #require(s.thresholds)
+        #expect(results.map(\.passed) == [true, false, false])
+        #expect(results[1].actual == 0.25)
+        #expect(results[2].actual == nil)
+    }
+
     @Test func rampingVUsFollowTheirStages() {
         let schedule = VUSchedule(
             startVUs: 0,

@@ -42,6 +42,29 @@ public final class PlanEngine: Sendable {
         for s in state.withLock({ $0 }) { s.loop.execute { s.interrupt() } }
     }
 
+    /// Runs `steps` once on one VU (setup, teardown) and returns what it recorded and the
+    /// variables it ended with.
+    private static func runOnce(
+        _ name: String,
+        _ steps: [Step],
+        on loop: any EventLoop,
+        context: ScenarioRunContext
+    ) async throws -> (ScenarioRecorder, [String: String]) {
+        let scenario = Scenario(name: name, executor: .perVUIterations(vus: 1, iterations: 1, maxDuration: .seconds(600)), steps: steps)
+        let runner = ScenarioLoop(
+            index: 0,
+            loopCount: 1,
+            loop: loop,
+            scenario: scenario,
+            shared: ScenarioShared(iterations: nil, feeds: Array(context.feeds.keys)),
+            run: context
+        )
+        let start = NIODeadline.now().uptimeNanoseconds
+        loop.execute { runner.begin(startNanos: start) }
+        try await runner.done.get()
+        return try await loop.submit { (runner.recorder, runner.retiredVariables) }.get()
+    }
+
     public func run(onInterval: @escaping @Sendable (TimelineEntry) -> Void = { _ in }) async throws -> RunSummary {
         var base: TargetURL?
         if let b = plan.baseURL { base = try TargetURL(parsing: b) }
@@ -56,7 +79,7 @@ public final class PlanEngine: Sendable {
         )
         var orders: [String: DataFeed.Order] = [:]
         for f in plan.feeds { orders[f.name] = f.order }
-        let context = ScenarioRunContext(
+        var context = ScenarioRunContext(
             builder: RequestBuilder(
                 baseURL: base,
                 defaults: plan.defaults,
@@ -74,6 +97,13 @@ public final class PlanEngine: Sendable {
         )
         let group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
         let loops = Array(group.makeIterator())
+        var phases = ScenarioRecorder(slowestCapacity: slowestCount)
+        // Setup: one VU runs the setup steps once; its captures become every VU's variables.
+        if !plan.setup.isEmpty {
+            let (recorder, variables) = try await Self.runOnce("setup", plan.setup, on: loops[0], context: context)
+            phases.merge(recorder)
+            for (name, value) in variables { context.variables[name] = Template(parts: [.literal(value)], source: value) }
+        }
         var runners: [ScenarioLoop] = []
         for scenario in plan.scenarios {
             var shared: Int?
@@ -114,9 +144,13 @@ public final class PlanEngine: Sendable {
             onInterval: onInterval
         )
         let endNanos = NIODeadline.now().uptimeNanoseconds
-        var merged = ScenarioRecorder(slowestCapacity: slowestCount)
+        var merged = phases
         for r in runners {
             merged.merge(try await r.loop.submit { r.recorder }.get())
+        }
+        if !plan.teardown.isEmpty {
+            let (recorder, _) = try await Self.runOnce("teardown", plan.teardown, on: loops[0], context: context)
+            merged.merge(recorder)
         }
         state.withLock { $0 = [] }
         try await group.shutdownGracefully()
@@ -162,6 +196,13 @@ public final class PlanEngine: Sendable {
             interrupted: merged.iterationsInterrupted,
             dropped: merged.iterationsDropped
         )
+        let passes = merged.checks.values.reduce(0) { $0 + $1.passed }
+        let fails = merged.checks.values.reduce(0) { $0 + $1.failed }
+        if !plan.thresholds.isEmpty {
+            summary.thresholds = plan.thresholds.map {
+                $0.evaluate(overall: merged.overall, byName: merged.byName, checkPasses: passes, checkFails: fails, duration: duration)
+            }
+        }
         return summary
     }
 }

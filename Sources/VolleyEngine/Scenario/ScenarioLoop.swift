@@ -62,6 +62,8 @@ final class ScenarioLoop: @unchecked Sendable {
     private var tasks: [Scheduled<Void>] = []
     private var controller: RepeatedTask?
     private let donePromise: EventLoopPromise<Void>
+    /// The variables of the last VU that retired: how setup steps hand their captures on.
+    private(set) var retiredVariables: [String: String] = [:]
     /// First message per missing variable, for the summary.
     private(set) var skipReasons: [String: String] = [:]
 
@@ -196,6 +198,7 @@ final class ScenarioLoop: @unchecked Sendable {
     }
 
     private func retire(_ vu: VirtualUser) {
+        retiredVariables = vu.context.variables
         vu.closeConnections()
         retiring.remove(ObjectIdentifier(vu))
         vus.removeAll { $0 === vu }

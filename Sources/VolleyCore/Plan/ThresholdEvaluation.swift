@@ -1,0 +1,58 @@
+/// The outcome of one threshold, as shown in the summary (✓/✗) and the JSON.
+public struct ThresholdResult: Equatable, Sendable, Codable {
+    public var expression: String
+    /// The request name it was restricted to, if any.
+    public var request: String?
+    /// The measured value in the threshold's unit (ms, fraction, req/s); nil when there was
+    /// nothing to measure (no request of that name), which fails the threshold.
+    public var actual: Double?
+    public var passed: Bool
+
+    public init(expression: String, request: String?, actual: Double?, passed: Bool) {
+        self.expression = expression
+        self.request = request
+        self.actual = actual
+        self.passed = passed
+    }
+}
+
+extension Threshold {
+    /// Evaluates against merged recorders (histograms, so any percentile is exact to 0.1 %).
+    /// A threshold on a request name that never ran fails: silence is not success.
+    public func evaluate(
+        overall: Recorder,
+        byName: [String: Recorder],
+        checkPasses: Int,
+        checkFails: Int,
+        duration: Double
+    ) -> ThresholdResult {
+        let recorder: Recorder? = requestName.map { byName[$0] } ?? overall
+        var actual: Double?
+        switch metric {
+        case .latencyPercentile(let p):
+            if let r = recorder, r.latency.totalCount > 0 { actual = Double(r.latency.valueAtPercentile(p)) / 1000 }
+        case .latencyMean:
+            if let r = recorder, r.latency.totalCount > 0 { actual = r.latency.mean / 1000 }
+        case .latencyMax:
+            if let r = recorder, r.latency.totalCount > 0 { actual = Double(r.latency.max) / 1000 }
+        case .errorRate:
+            if let r = recorder, r.completed + r.failed > 0 { actual = Double(r.errors) / Double(r.completed + r.failed) }
+        case .checkPassRate:
+            if checkPasses + checkFails > 0 { actual = Double(checkPasses) / Double(checkPasses + checkFails) }
+        case .rps:
+            if let r = recorder, duration > 0 { actual = Double(r.completed) / duration }
+        }
+        let passed: Bool
+        if let a = actual {
+            switch comparison {
+            case .lessThan: passed = a < value
+            case .lessOrEqual: passed = a <= value
+            case .greaterThan: passed = a > value
+            case .greaterOrEqual: passed = a >= value
+            }
+        } else {
+            passed = false
+        }
+        return ThresholdResult(expression: expression, request: requestName, actual: actual, passed: passed)
+    }
+}
