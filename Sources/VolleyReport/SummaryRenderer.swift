@@ -98,24 +98,29 @@ public struct SummaryRenderer: Sendable {
         if let iterations = s.iterations {
             out.append(
                 "  Iterations   \(Fmt.int(iterations.completed)) completed, \(Fmt.int(iterations.interrupted)) interrupted, "
-                    + (iterations.dropped > 0 ? style.yellow("\(Fmt.int(iterations.dropped)) dropped (no free VU)") : "0 dropped")
+                    + (iterations.dropped > 0
+                        ? style.yellow("\(Fmt.int(iterations.dropped)) dropped (no free VU)") : "0 dropped")
             )
         }
         if let named = s.requestsByName, !named.isEmpty {
             out.append("")
             let width = min(40, max(12, named.map(\.name.count).max() ?? 12))
             out.append(
-                "  " + Fmt.pad("request", width, right: false) + Fmt.pad("count", 9) + Fmt.pad("rps", 9) + Fmt.pad("p50", 9)
+                "  " + Fmt.pad("request", width, right: false) + Fmt.pad("count", 9) + Fmt.pad("rps", 9)
+                    + Fmt.pad("p50", 9)
                     + Fmt.pad("p95", 9) + Fmt.pad("p99", 9) + Fmt.pad("errors", 9) + "  statuses"
             )
             for n in named {
                 var statuses = n.status.sorted { $0.key < $1.key }.map { "\($0.key):\(Fmt.int($0.value))" }
                 statuses += n.transportErrors.sorted { $0.key < $1.key }.map { "\($0.key):\(Fmt.int($0.value))" }
                 if n.skipped > 0 { statuses.append(style.yellow("skipped:\(Fmt.int(n.skipped))")) }
-                if n.captureFailures > 0 { statuses.append(style.yellow("capture failed:\(Fmt.int(n.captureFailures))")) }
+                if n.captureFailures > 0 {
+                    statuses.append(style.yellow("capture failed:\(Fmt.int(n.captureFailures))"))
+                }
                 let name = n.name.count > width ? String(n.name.prefix(width - 1)) + "…" : n.name
                 out.append(
-                    "  " + Fmt.pad(name, width, right: false) + Fmt.pad(Fmt.int(n.requests), 9) + Fmt.pad(Fmt.fixed(n.rps, 1), 9)
+                    "  " + Fmt.pad(name, width, right: false) + Fmt.pad(Fmt.int(n.requests), 9)
+                        + Fmt.pad(Fmt.fixed(n.rps, 1), 9)
                         + Fmt.pad(Fmt.ms(n.latencyMs.p50), 9) + Fmt.pad(Fmt.ms(n.latencyMs.p95), 9)
                         + Fmt.pad(Fmt.ms(n.latencyMs.p99), 9) + Fmt.pad(Fmt.percent(n.errorRate), 9) + "  "
                         + statuses.joined(separator: " ")
@@ -129,7 +134,10 @@ public struct SummaryRenderer: Sendable {
                 let total = c.passes + c.fails
                 let rate = total > 0 ? Double(c.passes) / Double(total) : 0
                 let mark = c.fails == 0 ? style.green("✓") : style.red("✗")
-                out.append("    \(mark) \(c.name)  " + style.dim("\(Fmt.int(c.passes)) / \(Fmt.int(total)) (\(Fmt.percent(rate)))"))
+                out.append(
+                    "    \(mark) \(c.name)  "
+                        + style.dim("\(Fmt.int(c.passes)) / \(Fmt.int(total)) (\(Fmt.percent(rate)))")
+                )
             }
         }
         if let thresholds = s.thresholds, !thresholds.isEmpty {

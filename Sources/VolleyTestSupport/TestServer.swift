@@ -1,3 +1,4 @@
+import Foundation
 import NIOCore
 import NIOPosix
 import NIOSSL
@@ -33,6 +34,8 @@ import Synchronization
 /// - `/huge/{bytes}`: 200 with that Content-Length, streamed in 64 KiB pieces under backpressure.
 /// - `/chunked/{bytes}`: 200 chunked, 16 KiB chunks, streamed under backpressure.
 /// - `/headers`: 200 whose body is the request head exactly as received (through the blank line).
+/// - `/redirect/{n}`: 302 to `/redirect/{n-1}`, and 200 `arrived` at 0.
+/// - `/cookie/set` sets `session=s3cr3t`; `/cookie/echo` answers with the request's Cookie value.
 /// - `/api/v1/todos`: POST creates a todo (201, JSON with `id`), GET lists them, DELETE
 ///   `/api/v1/todos/{id}` answers 200 for an existing todo and 404 otherwise.
 /// - anything else: 404 `not found`.
@@ -620,6 +623,36 @@ private final class ConnectionHandler: ChannelInboundHandler {
             startStream(context: context, request: request, bytes: bytes, chunked: parts[0] == "chunked")
         case ("headers", 1):
             respond(context: context, request: request, status: 200, body: request.head)
+        case ("redirect", 2):
+            guard let n = argument, n >= 0 else { return notFound(context, request) }
+            if n == 0 {
+                respond(context: context, request: request, status: 200, body: "arrived")
+            } else {
+                respond(
+                    context: context,
+                    request: request,
+                    status: 302,
+                    body: "",
+                    headers: [("Location", "/redirect/\(n - 1)")]
+                )
+            }
+        case ("cookie", 2) where parts[1] == "set":
+            respond(
+                context: context,
+                request: request,
+                status: 200,
+                body: "set",
+                headers: [("Set-Cookie", "session=s3cr3t; Path=/; HttpOnly")]
+            )
+        case ("cookie", 2) where parts[1] == "echo":
+            let head = String(buffer: request.head)
+            let line = head.split(separator: "\r\n").first { $0.lowercased().hasPrefix("cookie:") }
+            respond(
+                context: context,
+                request: request,
+                status: 200,
+                body: line.map { String($0.dropFirst(7)).trimmingCharacters(in: .whitespaces) } ?? ""
+            )
         case ("api", _) where parts.count >= 3 && parts[1] == "v1" && parts[2] == "todos":
             todos(request, parts: parts, context: context)
         default:
@@ -690,13 +723,25 @@ private final class ConnectionHandler: ChannelInboundHandler {
 
     // MARK: Writing
 
-    private func respond(context: ChannelHandlerContext, request: Request, status: Int, body: String) {
+    private func respond(
+        context: ChannelHandlerContext,
+        request: Request,
+        status: Int,
+        body: String,
+        headers: [(String, String)] = []
+    ) {
         var buffer = context.channel.allocator.buffer(capacity: body.utf8.count)
         buffer.writeString(body)
-        respond(context: context, request: request, status: status, body: buffer)
+        respond(context: context, request: request, status: status, body: buffer, headers: headers)
     }
 
-    private func respond(context: ChannelHandlerContext, request: Request, status: Int, body: ByteBuffer) {
+    private func respond(
+        context: ChannelHandlerContext,
+        request: Request,
+        status: Int,
+        body: ByteBuffer,
+        headers: [(String, String)] = []
+    ) {
         // 1xx, 204 and 304 never have a body; a client would take one for the next response.
         let bodyless = status < 200 || status == 204 || status == 304
         var buffer = context.channel.allocator.buffer(capacity: 128 + body.readableBytes)
@@ -707,6 +752,7 @@ private final class ConnectionHandler: ChannelInboundHandler {
         if !request.keepAlive {
             buffer.writeString("Connection: close\r\n")
         }
+        for (name, value) in headers { buffer.writeString("\(name): \(value)\r\n") }
         buffer.writeString("\r\n")
         if !bodyless && !request.isHead {
             buffer.writeImmutableBuffer(body)

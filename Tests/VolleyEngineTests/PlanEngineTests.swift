@@ -114,7 +114,12 @@ import VolleyTestSupport
         let server = try await TestServer.start()
         let setup: [Step] = [
             .request(
-                RequestStep(name: "seed", method: "POST", url: "/api/v1/todos", captures: [Capture(name: "seed", source: .jsonPath("$.id"))])
+                RequestStep(
+                    name: "seed",
+                    method: "POST",
+                    url: "/api/v1/todos",
+                    captures: [Capture(name: "seed", source: .jsonPath("$.id"))]
+                )
             )
         ]
         let steps: [Step] = [.request(RequestStep(name: "delete seed", method: "DELETE", url: "/api/v1/todos/${seed}"))]
@@ -123,12 +128,27 @@ import VolleyTestSupport
             baseURL: server.baseURL,
             setup: setup,
             teardown: [.request(RequestStep(name: "list", method: "GET", url: "/api/v1/todos"))],
-            scenarios: [Scenario(name: "s", executor: .perVUIterations(vus: 2, iterations: 1, maxDuration: .seconds(10)), steps: steps)],
+            scenarios: [
+                Scenario(
+                    name: "s",
+                    executor: .perVUIterations(vus: 2, iterations: 1, maxDuration: .seconds(10)),
+                    steps: steps
+                )
+            ],
             thresholds: [
-                Threshold(metric: .latencyPercentile(95), comparison: .lessThan, value: 10_000, expression: "p(95) < 10s"),
+                Threshold(
+                    metric: .latencyPercentile(95),
+                    comparison: .lessThan,
+                    value: 10_000,
+                    expression: "p(95) < 10s"
+                ),
                 Threshold(metric: .errorRate, comparison: .lessThan, value: 0.01, expression: "error_rate < 1%"),
                 Threshold(
-                    metric: .rps, comparison: .greaterThan, value: 0, requestName: "no such request", expression: "rps > 0"
+                    metric: .rps,
+                    comparison: .greaterThan,
+                    value: 0,
+                    requestName: "no such request",
+                    expression: "rps > 0"
                 ),
             ]
         )
@@ -143,6 +163,51 @@ import VolleyTestSupport
         #expect(results.map(\.passed) == [true, false, false])
         #expect(results[1].actual == 0.25)
         #expect(results[2].actual == nil)
+    }
+
+    @Test func redirectsAreFollowedAndCookiesKeptPerVU() async throws {
+        let server = try await TestServer.start()
+        let steps: [Step] = [
+            .request(
+                RequestStep(
+                    name: "redirects",
+                    method: "GET",
+                    url: "/redirect/3",
+                    checks: [Check(.bodyContains("arrived"))]
+                )
+            ),
+            .request(
+                RequestStep(name: "too many", method: "GET", url: "/redirect/20", checks: [Check(.status([302]))])
+            ),
+            .request(RequestStep(name: "set", method: "GET", url: "/cookie/set")),
+            .request(
+                RequestStep(
+                    name: "echo",
+                    method: "GET",
+                    url: "/cookie/echo",
+                    checks: [Check(.bodyContains("session=s3cr3t"))]
+                )
+            ),
+        ]
+        let plan = Plan(
+            name: "r",
+            baseURL: server.baseURL,
+            scenarios: [
+                Scenario(
+                    name: "s",
+                    executor: .perVUIterations(vus: 2, iterations: 2, maxDuration: .seconds(10)),
+                    steps: steps
+                )
+            ]
+        )
+        let s = try await PlanEngine(plan: plan, threads: 1).run()
+        try await server.shutdown()
+        #expect((s.checks ?? []).allSatisfy { $0.fails == 0 && $0.passes == 4 }, "\(s.checks ?? [])")
+        let byName = Dictionary(uniqueKeysWithValues: (s.requestsByName ?? []).map { ($0.name, $0) })
+        // Each hop is a request: 3 redirects + the final answer, 4 times.
+        #expect(byName["redirects"]?.status == ["302": 12, "200": 4])
+        // The default limit is 10 redirects: the 11th response (a 302) is final.
+        #expect(byName["too many"]?.requests == 44)
     }
 
     @Test func rampingVUsFollowTheirStages() {

@@ -36,7 +36,9 @@ extension Threshold {
         case .latencyMax:
             if let r = recorder, r.latency.totalCount > 0 { actual = Double(r.latency.max) / 1000 }
         case .errorRate:
-            if let r = recorder, r.completed + r.failed > 0 { actual = Double(r.errors) / Double(r.completed + r.failed) }
+            if let r = recorder, r.completed + r.failed > 0 {
+                actual = Double(r.errors) / Double(r.completed + r.failed)
+            }
         case .checkPassRate:
             if checkPasses + checkFails > 0 { actual = Double(checkPasses) / Double(checkPasses + checkFails) }
         case .rps:

@@ -50,7 +50,11 @@ public final class PlanEngine: Sendable {
         on loop: any EventLoop,
         context: ScenarioRunContext
     ) async throws -> (ScenarioRecorder, [String: String]) {
-        let scenario = Scenario(name: name, executor: .perVUIterations(vus: 1, iterations: 1, maxDuration: .seconds(600)), steps: steps)
+        let scenario = Scenario(
+            name: name,
+            executor: .perVUIterations(vus: 1, iterations: 1, maxDuration: .seconds(600)),
+            steps: steps
+        )
         let runner = ScenarioLoop(
             index: 0,
             loopCount: 1,
@@ -102,7 +106,9 @@ public final class PlanEngine: Sendable {
         if !plan.setup.isEmpty {
             let (recorder, variables) = try await Self.runOnce("setup", plan.setup, on: loops[0], context: context)
             phases.merge(recorder)
-            for (name, value) in variables { context.variables[name] = Template(parts: [.literal(value)], source: value) }
+            for (name, value) in variables {
+                context.variables[name] = Template(parts: [.literal(value)], source: value)
+            }
         }
         var runners: [ScenarioLoop] = []
         for scenario in plan.scenarios {
@@ -200,7 +206,13 @@ public final class PlanEngine: Sendable {
         let fails = merged.checks.values.reduce(0) { $0 + $1.failed }
         if !plan.thresholds.isEmpty {
             summary.thresholds = plan.thresholds.map {
-                $0.evaluate(overall: merged.overall, byName: merged.byName, checkPasses: passes, checkFails: fails, duration: duration)
+                $0.evaluate(
+                    overall: merged.overall,
+                    byName: merged.byName,
+                    checkPasses: passes,
+                    checkFails: fails,
+                    duration: duration
+                )
             }
         }
         return summary

@@ -26,9 +26,14 @@ struct RequestBuilder: Sendable {
     /// File bodies, read when the plan was loaded.
     var files: [String: [UInt8]]
 
-    func build(_ step: RequestStep, context: VUContext, requestID: String) -> Result<BuiltRequest, MissingVariable> {
+    func build(
+        _ step: RequestStep,
+        context: VUContext,
+        requestID: String,
+        cookies: String? = nil
+    ) -> Result<BuiltRequest, MissingVariable> {
         do {
-            return .success(try buildThrowing(step, context: context, requestID: requestID))
+            return .success(try buildThrowing(step, context: context, requestID: requestID, cookies: cookies))
         } catch let missing as MissingVariable {
             return .failure(missing)
         } catch {
@@ -36,7 +41,12 @@ struct RequestBuilder: Sendable {
         }
     }
 
-    private func buildThrowing(_ step: RequestStep, context: VUContext, requestID: String) throws -> BuiltRequest {
+    private func buildThrowing(
+        _ step: RequestStep,
+        context: VUContext,
+        requestID: String,
+        cookies: String?
+    ) throws -> BuiltRequest {
         let rawURL = try context.render(step.url).get()
         let target: TargetURL
         if rawURL.lowercased().hasPrefix("http://") || rawURL.lowercased().hasPrefix("https://") {
@@ -96,6 +106,7 @@ struct RequestBuilder: Sendable {
         if body != nil || method == "POST" || method == "PUT" || method == "PATCH" {
             head += "Content-Length: \(body?.count ?? 0)\r\n"
         }
+        if let cookies, !seen.contains("cookie") { head += "Cookie: \(cookies)\r\n" }
         if let idHeader = requestIDHeader { head += "\(idHeader): \(requestID)\r\n" }
         head += "\r\n"
         var buffer = ByteBuffer(string: head)

@@ -1,3 +1,4 @@
+import Foundation
 import NIOCore
 import NIOPosix
 import NIOSSL
@@ -100,9 +101,9 @@ final class VirtualUser {
 
     // MARK: - Requests
 
-    private func perform(_ step: RequestStep) {
+    private func perform(_ step: RequestStep, hops: Int = 0) {
         let built: BuiltRequest
-        switch runner.builder.build(step, context: context, requestID: runner.nextRequestID()) {
+        switch runner.builder.build(step, context: context, requestID: runner.nextRequestID(), cookies: cookieHeader) {
         case .success(let b): built = b
         case .failure(let missing):
             runner.recorder.skippedSteps[step.name, default: 0] += 1
@@ -116,12 +117,12 @@ final class VirtualUser {
                 record(step, failure: cls, message: message, bytesIn: 0)
                 next()
             case .success(let conn):
-                send(step, built, on: conn)
+                send(step, built, on: conn, hops: hops)
             }
         }
     }
 
-    private func send(_ step: RequestStep, _ built: BuiltRequest, on conn: VUConnectionHandler) {
+    private func send(_ step: RequestStep, _ built: BuiltRequest, on conn: VUConnectionHandler, hops: Int) {
         let sentAt = runner.now()
         let timeout = (step.timeout ?? runner.defaults.timeout).nanosecondsClamped
         let timer = runner.loop.scheduleTask(in: .nanoseconds(Int64(timeout))) {
@@ -136,7 +137,7 @@ final class VirtualUser {
                 record(step, failure: cls, message: message, bytesIn: bytesIn)
                 next()
             case .response(let response):
-                handle(step, response, latency: t &- sentAt, completedAt: t, requestID: built.requestID)
+                handle(step, response, latency: t &- sentAt, completedAt: t, requestID: built.requestID, hops: hops)
             }
         }
     }
@@ -146,7 +147,8 @@ final class VirtualUser {
         _ response: VUResponse,
         latency: UInt64,
         completedAt: UInt64,
-        requestID: String
+        requestID: String,
+        hops: Int
     ) {
         let at = completedAt &- runner.startNanos
         runner.recorder.overall.recordResponse(
@@ -166,6 +168,11 @@ final class VirtualUser {
                 requestID: requestID,
                 completedAtNanos: at
             )
+        }
+        if runner.defaults.cookies { storeCookies(response.headers) }
+        if let redirect = redirect(for: step, response, hops: hops) {
+            perform(redirect, hops: hops + 1)
+            return
         }
         var inspector = ResponseInspector(response: response, latencyNanos: latency)
         var abort = false
@@ -192,6 +199,56 @@ final class VirtualUser {
     private func record(_ step: RequestStep, failure: TransportErrorClass, message: String, bytesIn: Int) {
         runner.recorder.overall.recordFailure(failure, bytesIn: bytesIn, message: message)
         runner.recorder.withName(step.name) { $0.recordFailure(failure, bytesIn: bytesIn) }
+    }
+
+    // MARK: - Cookies and redirects
+
+    /// One cookie jar per VU, as a browser (and k6) keeps: name → value, deleted when the
+    /// server expires a cookie. Domain and path scoping are not modelled: a VU talks to
+    /// the service under test.
+    private var cookies: [String: String] = [:]
+    private var cookieOrder: [String] = []
+
+    private var cookieHeader: String? {
+        guard runner.defaults.cookies, !cookieOrder.isEmpty else { return nil }
+        return cookieOrder.compactMap { name in cookies[name].map { "\(name)=\($0)" } }.joined(separator: "; ")
+    }
+
+    private func storeCookies(_ headers: [(name: String, value: String)]) {
+        for (name, value) in headers where name.lowercased() == "set-cookie" {
+            let attributes = value.split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces) }
+            guard let pair = attributes.first, let eq = pair.firstIndex(of: "=") else { continue }
+            let cookieName = String(pair[pair.startIndex..<eq])
+            let cookieValue = String(pair[pair.index(after: eq)...])
+            let expired = attributes.dropFirst().contains {
+                $0.lowercased() == "max-age=0" || $0.lowercased().hasPrefix("max-age=-")
+            }
+            if expired {
+                cookies[cookieName] = nil
+                cookieOrder.removeAll { $0 == cookieName }
+            } else {
+                if cookies[cookieName] == nil { cookieOrder.append(cookieName) }
+                cookies[cookieName] = cookieValue
+            }
+        }
+    }
+
+    /// The request that follows a redirect, if this response is one and the limit allows.
+    /// 303 (and 301/302 after a POST, as browsers do) continue as GET without a body.
+    private func redirect(for step: RequestStep, _ response: VUResponse, hops: Int) -> RequestStep? {
+        guard [301, 302, 303, 307, 308].contains(response.status), hops < runner.defaults.maxRedirects,
+            let location = response.headers.first(where: { $0.name.lowercased() == "location" })?.value
+        else { return nil }
+        var next = step
+        next.url = Template(parts: [.literal(location)], source: location)
+        next.query = []
+        if response.status == 303
+            || ((response.status == 301 || response.status == 302) && step.method.uppercased() == "POST")
+        {
+            next.method = "GET"
+            next.body = nil
+        }
+        return next
     }
 
     // MARK: - Connections
