@@ -67,6 +67,12 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // A runnable example of the Swift API: `swift run volley-swift-api-example`.
+        .executableTarget(
+            name: "volley-swift-api-example",
+            dependencies: ["VolleyCore", "VolleyEngine", "VolleyReport", "VolleyTestSupport"],
+            path: "Examples/SwiftAPI"
+        ),
         .testTarget(name: "VolleyCoreTests", dependencies: ["VolleyCore"]),
         .testTarget(
             name: "VolleyEngineTests",
