@@ -1,15 +1,38 @@
 import Foundation
 import VolleyCore
 
+/// Compiled JSON paths and regular expressions, per event loop: compiling a regex for
+/// every response cost more than the request itself.
+final class PatternCache {
+    private var paths: [String: JSONPath?] = [:]
+    private var regexes: [String: Regex<AnyRegexOutput>?] = [:]
+
+    func path(_ text: String) -> JSONPath? {
+        if let cached = paths[text] { return cached }
+        let parsed = try? JSONPath(parsing: text)
+        paths[text] = .some(parsed)
+        return parsed
+    }
+
+    func regex(_ pattern: String) -> Regex<AnyRegexOutput>? {
+        if let cached = regexes[pattern] { return cached }
+        let compiled = try? Regex(pattern)
+        regexes[pattern] = .some(compiled)
+        return compiled
+    }
+}
+
 /// Evaluates checks and captures on a response. Pure: the tests feed it responses directly.
 struct ResponseInspector {
     let response: VUResponse
     let latencyNanos: UInt64
+    let patterns: PatternCache
     private var parsedJSON: Any??
 
-    init(response: VUResponse, latencyNanos: UInt64) {
+    init(response: VUResponse, latencyNanos: UInt64, patterns: PatternCache = PatternCache()) {
         self.response = response
         self.latencyNanos = latencyNanos
+        self.patterns = patterns
     }
 
     /// The body parsed as JSON once, on first use; nil when it is not JSON.
@@ -41,13 +64,13 @@ struct ResponseInspector {
         case .bodyContains(let text):
             return bodyText.contains(text)
         case .bodyMatches(let pattern):
-            guard let regex = try? Regex(pattern) else { return false }
+            guard let regex = patterns.regex(pattern) else { return false }
             return bodyText.contains(regex)
         case .jsonPathExists(let path):
-            guard let p = try? JSONPath(parsing: path), let root = json() else { return false }
+            guard let p = patterns.path(path), let root = json() else { return false }
             return p.evaluate(root) != nil
         case .jsonPathEquals(let path, let expected):
-            guard let p = try? JSONPath(parsing: path), let root = json(), let actual = p.evaluate(root) else {
+            guard let p = patterns.path(path), let root = json(), let actual = p.evaluate(root) else {
                 return false
             }
             return Self.matches(actual, expected, context: context)
@@ -82,10 +105,10 @@ struct ResponseInspector {
         case .header(let name):
             return header(name)
         case .jsonPath(let path):
-            guard let p = try? JSONPath(parsing: path), let root = json(), let v = p.evaluate(root) else { return nil }
+            guard let p = patterns.path(path), let root = json(), let v = p.evaluate(root) else { return nil }
             return JSONPath.text(of: v)
         case .regex(let pattern, let group):
-            guard let regex = try? Regex(pattern), let match = bodyText.firstMatch(of: regex),
+            guard let regex = patterns.regex(pattern), let match = bodyText.firstMatch(of: regex),
                 group < match.output.count, let sub = match.output[group].substring
             else { return nil }
             return String(sub)

@@ -52,6 +52,7 @@ final class ScenarioLoop: @unchecked Sendable {
     let shared: ScenarioShared
     let run: ScenarioRunContext
     var recorder: ScenarioRecorder
+    let patterns = PatternCache()
     private(set) var startNanos: UInt64 = 0
     private var vus: [VirtualUser] = []
     private var idle: [VirtualUser] = []

@@ -174,7 +174,7 @@ final class VirtualUser {
             perform(redirect, hops: hops + 1)
             return
         }
-        var inspector = ResponseInspector(response: response, latencyNanos: latency)
+        var inspector = ResponseInspector(response: response, latencyNanos: latency, patterns: runner.patterns)
         var abort = false
         for check in step.checks {
             let ok = inspector.passes(check, context: context)
