@@ -19,6 +19,9 @@ final class VirtualUser {
     var stopRequested = false
     private(set) var isRunning = false
 
+    /// Think times at least this long close the VU's connections first.
+    static let idleCloseNanos: UInt64 = 30_000_000_000
+
     init(number: Int, scenario: Scenario, runner: ScenarioLoop, variables: [String: String]) {
         self.number = number
         self.scenario = scenario
@@ -89,6 +92,10 @@ final class VirtualUser {
             let lo = t.minimum.nanosecondsClamped
             let hi = t.maximum.nanosecondsClamped
             let wait = hi > lo ? UInt64.random(in: lo...hi) : lo
+            // A long pause gives the connection back, as servers' keep-alive timeouts
+            // (nginx 75 s, Node 5 s, gunicorn 2 s) would: 50,000 VUs mostly thinking must
+            // not hold 50,000 sockets.
+            if wait >= Self.idleCloseNanos { closeConnections() }
             thinkTask = runner.loop.scheduleTask(in: .nanoseconds(Int64(wait))) { [self] in
                 thinkTask = nil
                 next()
