@@ -37,6 +37,7 @@ let package = Package(
             name: "VolleyEngine",
             dependencies: [
                 "VolleyCore",
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),

@@ -217,6 +217,10 @@ public struct RunSummary: Equatable, Sendable, Codable {
     public var iterations: IterationStats?
     /// Thresholds with their measured values; any failure makes the exit code 99.
     public var thresholds: [ThresholdResult]?
+    /// Named step blocks and how long they took.
+    public var groups: [GroupStats]?
+    /// The threshold whose failure stopped the run early (abort_on_fail).
+    public var abortedBy: String?
 
     enum CodingKeys: String, CodingKey {
         case volleyVersion = "volley_version"
@@ -239,7 +243,8 @@ public struct RunSummary: Equatable, Sendable, Codable {
         case connectionsOpened = "connections_opened"
         case slowest, timeline, interrupted, plan
         case requestsByName = "requests_by_name"
-        case checks, iterations, thresholds
+        case checks, iterations, thresholds, groups
+        case abortedBy = "aborted_by"
     }
 }
 
@@ -397,5 +402,23 @@ public struct IterationStats: Equatable, Sendable, Codable {
         self.completed = completed
         self.interrupted = interrupted
         self.dropped = dropped
+    }
+}
+
+/// A group's durations (its whole block of steps, think times included).
+public struct GroupStats: Equatable, Sendable, Codable {
+    public var name: String
+    public var count: Int
+    public var durationMs: LatencyStats
+
+    enum CodingKeys: String, CodingKey {
+        case name, count
+        case durationMs = "duration_ms"
+    }
+
+    public init(name: String, histogram: Histogram<UInt64>) {
+        self.name = name
+        self.count = Int(histogram.totalCount)
+        self.durationMs = LatencyStats(histogram)
     }
 }

@@ -140,6 +140,20 @@ public struct SummaryRenderer: Sendable {
                 )
             }
         }
+        if let groups = s.groups, !groups.isEmpty {
+            out.append("")
+            out.append("  Groups " + style.dim("(whole block, think times included)"))
+            for g in groups {
+                out.append(
+                    "    \(g.name): \(Fmt.int(g.count)) × p50 \(Fmt.ms(g.durationMs.p50)) ms, p95 \(Fmt.ms(g.durationMs.p95)) ms, "
+                        + "max \(Fmt.ms(g.durationMs.max)) ms"
+                )
+            }
+        }
+        if let abortedBy = s.abortedBy {
+            out.append("")
+            out.append(style.red("  Stopped early: threshold \"\(abortedBy)\" failed (abort_on_fail)"))
+        }
         if let thresholds = s.thresholds, !thresholds.isEmpty {
             out.append("")
             out.append("  Thresholds")

@@ -210,6 +210,60 @@ import VolleyTestSupport
         #expect(byName["too many"]?.requests == 44)
     }
 
+    @Test func groupsAreTimedAsAWhole() async throws {
+        let server = try await TestServer.start()
+        let steps: [Step] = [
+            .group(name: "browse", steps: [.get("/"), .think(.milliseconds(50)), .get("/")], location: nil)
+        ]
+        let plan = Plan(
+            name: "g",
+            baseURL: server.baseURL,
+            scenarios: [
+                Scenario(
+                    name: "s",
+                    executor: .perVUIterations(vus: 2, iterations: 3, maxDuration: .seconds(10)),
+                    steps: steps
+                )
+            ]
+        )
+        let s = try await PlanEngine(plan: plan, threads: 1).run()
+        try await server.shutdown()
+        let group = try #require(s.groups?.first)
+        #expect(group.name == "browse")
+        #expect(group.count == 6)
+        #expect(group.durationMs.p50 >= 50 && group.durationMs.p50 < 150, "\(group.durationMs)")
+    }
+
+    @Test func abortOnFailThresholdStopsTheRunEarly() async throws {
+        let server = try await TestServer.start()
+        let plan = Plan(
+            name: "abort",
+            baseURL: server.baseURL,
+            scenarios: [
+                Scenario(
+                    name: "s",
+                    executor: .constantVUs(vus: 2, duration: .seconds(20)),
+                    steps: [.get("/status/500"), .think(.milliseconds(10))]
+                )
+            ],
+            thresholds: [
+                Threshold(
+                    metric: .errorRate,
+                    comparison: .lessThan,
+                    value: 0.01,
+                    abortOnFail: true,
+                    expression: "error_rate < 1%"
+                )
+            ]
+        )
+        let started = ContinuousClock.now
+        let s = try await PlanEngine(plan: plan, threads: 1).run()
+        try await server.shutdown()
+        #expect(ContinuousClock.now - started < .seconds(5))
+        #expect(s.abortedBy == "error_rate < 1%")
+        #expect(s.thresholds?.first?.passed == false)
+    }
+
     @Test func rampingVUsFollowTheirStages() {
         let schedule = VUSchedule(
             startVUs: 0,

@@ -17,6 +17,7 @@ public final class PlanEngine: Sendable {
     private let slowestCount: Int
     private let state = Mutex<[ScenarioLoop]>([])
     private let interrupted = Atomic<Bool>(false)
+    private let abortedBy = Mutex<String?>(nil)
 
     public init(
         plan: Plan,
@@ -36,10 +37,42 @@ public final class PlanEngine: Sendable {
         self.slowestCount = slowestCount
     }
 
+    /// One event loop per core unless told otherwise.
+    public static var defaultThreads: Int { NIOCore.System.coreCount }
+
     /// Stops every scenario: running iterations end, in-flight requests are aborted.
     public func interrupt() {
         interrupted.store(true, ordering: .relaxed)
         for s in state.withLock({ $0 }) { s.loop.execute { s.interrupt() } }
+    }
+
+    /// Judges abort-on-fail thresholds on everything so far (once a second) and stops the run
+    /// at the first failure, as k6's `abortOnFail` does.
+    private func checkAbort(_ thresholds: [Threshold], runners: [ScenarioLoop], startNanos: UInt64) async {
+        guard abortedBy.withLock({ $0 }) == nil else { return }
+        var merged = ScenarioRecorder(slowestCapacity: 0)
+        for r in runners {
+            if let rec = try? await r.loop.submit({ r.recorder }).get() { merged.merge(rec) }
+        }
+        let passes = merged.checks.values.reduce(0) { $0 + $1.passed }
+        let fails = merged.checks.values.reduce(0) { $0 + $1.failed }
+        let elapsed = Double(NIODeadline.now().uptimeNanoseconds - startNanos) / 1e9
+        for t in thresholds {
+            // A request name that has not run yet is not a failure while the run goes on.
+            if let name = t.requestName, merged.byName[name] == nil { continue }
+            let result = t.evaluate(
+                overall: merged.overall,
+                byName: merged.byName,
+                checkPasses: passes,
+                checkFails: fails,
+                duration: elapsed
+            )
+            if result.actual != nil && !result.passed {
+                abortedBy.withLock { $0 = t.expression }
+                for r in runners { r.loop.execute { r.stop() } }
+                return
+            }
+        }
     }
 
     /// Runs `steps` once on one VU (setup, teardown) and returns what it recorded and the
@@ -133,6 +166,7 @@ public final class PlanEngine: Sendable {
         for r in runners { r.loop.execute { r.begin(startNanos: startNanos) } }
         if interrupted.load(ordering: .relaxed) { interrupt() }
         let allDone = EventLoopFuture.andAllSucceed(runners.map(\.done), on: group.next())
+        let abortThresholds = plan.thresholds.filter(\.abortOnFail)
         let timeline = await collectTimeline(
             gather: { [runners] in
                 var merged = IntervalStats()
@@ -142,6 +176,9 @@ public final class PlanEngine: Sendable {
                     }).get() {
                         merged.merge(s)
                     }
+                }
+                if !abortThresholds.isEmpty {
+                    await self.checkAbort(abortThresholds, runners: runners, startNanos: startNanos)
                 }
                 return merged
             },
@@ -193,6 +230,10 @@ public final class PlanEngine: Sendable {
                     captureFailures: 0
                 )
             )
+        }
+        summary.abortedBy = abortedBy.withLock { $0 }
+        if !merged.groups.isEmpty {
+            summary.groups = merged.groups.keys.sorted().map { GroupStats(name: $0, histogram: merged.groups[$0]!) }
         }
         summary.checks = merged.checkOrder.map {
             CheckResult(name: $0, passes: merged.checks[$0]!.passed, fails: merged.checks[$0]!.failed)

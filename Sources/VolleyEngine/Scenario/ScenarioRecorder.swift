@@ -1,3 +1,4 @@
+import Histogram
 import VolleyCore
 
 /// What one event loop measured while running scenarios: the whole run, each request name,
@@ -18,6 +19,8 @@ struct ScenarioRecorder: Sendable {
     /// Captures that found nothing, by request name.
     var captureFailures: [String: Int] = [:]
     var slowestCapacity: Int
+    /// Durations of completed groups, by name (microsecond HDR histograms).
+    var groups: [String: Histogram<UInt64>] = [:]
 
     init(slowestCapacity: Int) {
         self.slowestCapacity = slowestCapacity
@@ -37,7 +40,16 @@ struct ScenarioRecorder: Sendable {
         if passed { checks[key]!.passed += 1 } else { checks[key]!.failed += 1 }
     }
 
+    mutating func recordGroup(_ name: String, nanos: UInt64) {
+        if groups[name] == nil { groups[name] = LatencyHistogram.make() }
+        _ = groups[name]!.record(LatencyHistogram.micros(nanos))
+    }
+
     mutating func merge(_ other: ScenarioRecorder) {
+        for (name, h) in other.groups {
+            if groups[name] == nil { groups[name] = LatencyHistogram.make() }
+            groups[name]!.add(h)
+        }
         overall.merge(other.overall)
         for (name, r) in other.byName {
             if byName[name] == nil { byName[name] = Recorder(slowestCapacity: 0) }

@@ -12,7 +12,8 @@ final class VirtualUser {
     unowned let runner: ScenarioLoop
     var context: VUContext
     private var connections: [String: VUConnectionHandler] = [:]
-    private var stack: [(steps: [Step], index: Int)] = []
+    /// The steps being walked; a group pushes a frame that remembers its name and start.
+    private var stack: [(steps: [Step], index: Int, group: String?, started: UInt64)] = []
     private var thinkTask: Scheduled<Void>?
     private var onIterationEnd: ((Bool) -> Void)?
     /// Set when the executor wants this VU to stop after the current request.
@@ -40,7 +41,7 @@ final class VirtualUser {
             return
         }
         onIterationEnd = done
-        stack = [(scenario.steps, 0)]
+        stack = [(scenario.steps, 0, nil, 0)]
         next()
     }
 
@@ -78,6 +79,11 @@ final class VirtualUser {
         }
         while let top = stack.last, top.index >= top.steps.count {
             stack.removeLast()
+            if let group = top.group {
+                // A group's time is its whole block, think times included (k6's group_duration).
+                let elapsed = runner.now() &- top.started
+                runner.recorder.recordGroup(group, nanos: elapsed)
+            }
         }
         guard !stack.isEmpty else {
             endIteration(complete: true)
@@ -100,8 +106,8 @@ final class VirtualUser {
                 thinkTask = nil
                 next()
             }
-        case .group(_, let steps, _):
-            stack.append((steps, 0))
+        case .group(let name, let steps, _):
+            stack.append((steps, 0, name, runner.now()))
             next()
         }
     }
