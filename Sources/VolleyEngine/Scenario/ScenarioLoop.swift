@@ -157,7 +157,7 @@ final class ScenarioLoop: @unchecked Sendable {
     }
 
     private func at(_ deadline: UInt64, _ body: @escaping () -> Void) {
-        tasks.append(loop.scheduleTask(deadline: .uptimeNanoseconds(deadline)) { body() })
+        tasks.append(loop.assumeIsolated().scheduleTask(deadline: .uptimeNanoseconds(deadline)) { body() })
     }
 
     private func startExecutor(_ t0: UInt64) {
@@ -190,7 +190,7 @@ final class ScenarioLoop: @unchecked Sendable {
         vu.runIteration { [self] complete in
             count(complete)
             // Next iteration on a new loop turn: no recursion however fast the steps are.
-            loop.execute { [self] in loopVU(vu, remaining: remaining.map { $0 - 1 }) }
+            loop.assumeIsolated().execute { [self] in loopVU(vu, remaining: remaining.map { $0 - 1 }) }
         }
     }
 
@@ -212,7 +212,7 @@ final class ScenarioLoop: @unchecked Sendable {
         guard !stopped else { return }
         stopped = true
         controller?.cancel()
-        for vu in vus where vu.isRunning { vu.interrupt() }
+        for vu in vus where vu.isRunning { vu.requestStop() }
         for vu in idle { retire(vu) }
         checkFinished()
     }
@@ -251,7 +251,8 @@ final class ScenarioLoop: @unchecked Sendable {
                     retiring.insert(ObjectIdentifier(vu))
                     if !vu.isRunning { retire(vu) }
                     // Ramp-down is graceful: the iteration may finish within `grace`.
-                    loop.scheduleTask(in: .nanoseconds(Int64(grace.nanosecondsClamped))) { [weak vu] in vu?.interrupt()
+                    loop.assumeIsolated().scheduleTask(in: .nanoseconds(Int64(grace.nanosecondsClamped))) { [weak vu] in
+                        vu?.interrupt()
                     }
                 }
             }

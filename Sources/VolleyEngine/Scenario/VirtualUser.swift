@@ -45,14 +45,21 @@ final class VirtualUser {
         next()
     }
 
-    /// Ends the iteration at once: think times are cut short, a pending request is aborted.
-    func interrupt() {
+    /// Ends the iteration at its next step: a think time is cut short, a request in flight
+    /// may still finish (k6's graceful stop) and is counted as usual.
+    func requestStop() {
         stopRequested = true
         if let t = thinkTask {
             t.cancel()
             thinkTask = nil
             endIteration(complete: false)
         }
+    }
+
+    /// Ends the iteration at once (Ctrl-C, or a ramp-down's grace ran out): a request in
+    /// flight is aborted and counted as interrupted.
+    func interrupt() {
+        requestStop()
         for c in connections.values where c.isBusy {
             c.abort(.interrupted, "the run was stopped before the response arrived")
         }
@@ -102,7 +109,7 @@ final class VirtualUser {
             // (nginx 75 s, Node 5 s, gunicorn 2 s) would: 50,000 VUs mostly thinking must
             // not hold 50,000 sockets.
             if wait >= Self.idleCloseNanos { closeConnections() }
-            thinkTask = runner.loop.scheduleTask(in: .nanoseconds(Int64(wait))) { [self] in
+            thinkTask = runner.loop.assumeIsolated().scheduleTask(in: .nanoseconds(Int64(wait))) { [self] in
                 thinkTask = nil
                 next()
             }
@@ -138,7 +145,7 @@ final class VirtualUser {
     private func send(_ step: RequestStep, _ built: BuiltRequest, on conn: VUConnectionHandler, hops: Int) {
         let sentAt = runner.now()
         let timeout = (step.timeout ?? runner.defaults.timeout).nanosecondsClamped
-        let timer = runner.loop.scheduleTask(in: .nanoseconds(Int64(timeout))) {
+        let timer = runner.loop.assumeIsolated().scheduleTask(in: .nanoseconds(Int64(timeout))) {
             conn.abort(.timeout, "no complete response within \(Double(timeout) / 1e9)s")
         }
         runner.recorder.overall.recordSend(bytes: built.bytes.readableBytes, lagNanos: nil)
