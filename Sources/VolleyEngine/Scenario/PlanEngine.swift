@@ -48,21 +48,27 @@ public final class PlanEngine: Sendable {
 
     /// Judges abort-on-fail thresholds on everything so far (once a second) and stops the run
     /// at the first failure, as k6's `abortOnFail` does.
-    private func checkAbort(_ thresholds: [Threshold], runners: [ScenarioLoop], startNanos: UInt64) async {
+    private func checkAbort(
+        _ thresholds: [Threshold],
+        runners: [ScenarioLoop],
+        names: NameTable,
+        startNanos: UInt64
+    ) async {
         guard abortedBy.withLock({ $0 }) == nil else { return }
-        var merged = ScenarioRecorder(slowestCapacity: 0)
+        var merged = ScenarioRecorder(slowestCapacity: 0, names: names)
         for r in runners {
             if let rec = try? await r.loop.submit({ r.recorder }).get() { merged.merge(rec) }
         }
-        let passes = merged.checks.values.reduce(0) { $0 + $1.passed }
-        let fails = merged.checks.values.reduce(0) { $0 + $1.failed }
+        let byName = merged.recordersByName(names)
+        let passes = merged.checks.reduce(0) { $0 + $1.passed }
+        let fails = merged.checks.reduce(0) { $0 + $1.failed }
         let elapsed = Double(NIODeadline.now().uptimeNanoseconds - startNanos) / 1e9
         for t in thresholds {
             // A request name that has not run yet is not a failure while the run goes on.
-            if let name = t.requestName, merged.byName[name] == nil { continue }
+            if let name = t.requestName, byName[name] == nil { continue }
             let result = t.evaluate(
                 overall: merged.overall,
-                byName: merged.byName,
+                byName: byName,
                 checkPasses: passes,
                 checkFails: fails,
                 duration: elapsed
@@ -80,6 +86,8 @@ public final class PlanEngine: Sendable {
     private static func runOnce(
         _ name: String,
         _ steps: [Step],
+        compiled: [CompiledStep],
+        names: NameTable,
         on loop: any EventLoop,
         context: ScenarioRunContext
     ) async throws -> (ScenarioRecorder, [String: String]) {
@@ -93,6 +101,8 @@ public final class PlanEngine: Sendable {
             loopCount: 1,
             loop: loop,
             scenario: scenario,
+            steps: compiled,
+            names: names,
             shared: ScenarioShared(iterations: nil, feeds: Array(context.feeds.keys)),
             run: context
         )
@@ -134,17 +144,29 @@ public final class PlanEngine: Sendable {
         )
         let group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
         let loops = Array(group.makeIterator())
-        var phases = ScenarioRecorder(slowestCapacity: slowestCount)
+        var names = NameTable()
+        let setupSteps = names.compile(plan.setup)
+        let teardownSteps = names.compile(plan.teardown)
+        let scenarioSteps = plan.scenarios.map { names.compile($0.steps) }
+        let table = names
+        var phases = ScenarioRecorder(slowestCapacity: slowestCount, names: names)
         // Setup: one VU runs the setup steps once; its captures become every VU's variables.
         if !plan.setup.isEmpty {
-            let (recorder, variables) = try await Self.runOnce("setup", plan.setup, on: loops[0], context: context)
+            let (recorder, variables) = try await Self.runOnce(
+                "setup",
+                plan.setup,
+                compiled: setupSteps,
+                names: names,
+                on: loops[0],
+                context: context
+            )
             phases.merge(recorder)
             for (name, value) in variables {
                 context.variables[name] = Template(parts: [.literal(value)], source: value)
             }
         }
         var runners: [ScenarioLoop] = []
-        for scenario in plan.scenarios {
+        for (scenario, steps) in zip(plan.scenarios, scenarioSteps) {
             var shared: Int?
             if case .sharedIterations(_, let n, _) = scenario.executor { shared = n }
             let s = ScenarioShared(iterations: shared, feeds: Array(feeds.keys))
@@ -155,6 +177,8 @@ public final class PlanEngine: Sendable {
                         loopCount: loops.count,
                         loop: loop,
                         scenario: scenario,
+                        steps: steps,
+                        names: names,
                         shared: s,
                         run: context
                     )
@@ -178,7 +202,7 @@ public final class PlanEngine: Sendable {
                     }
                 }
                 if !abortThresholds.isEmpty {
-                    await self.checkAbort(abortThresholds, runners: runners, startNanos: startNanos)
+                    await self.checkAbort(abortThresholds, runners: runners, names: table, startNanos: startNanos)
                 }
                 return merged
             },
@@ -192,7 +216,14 @@ public final class PlanEngine: Sendable {
             merged.merge(try await r.loop.submit { r.recorder }.get())
         }
         if !plan.teardown.isEmpty {
-            let (recorder, _) = try await Self.runOnce("teardown", plan.teardown, on: loops[0], context: context)
+            let (recorder, _) = try await Self.runOnce(
+                "teardown",
+                plan.teardown,
+                compiled: teardownSteps,
+                names: names,
+                on: loops[0],
+                context: context
+            )
             merged.merge(recorder)
         }
         state.withLock { $0 = [] }
@@ -211,45 +242,43 @@ public final class PlanEngine: Sendable {
         summary.model = "plan"
         summary.connections = nil
         summary.plan = plan.name
-        summary.requestsByName = merged.byName.keys.sorted().map { name in
-            NamedRequestStats(
-                name: name,
-                recorder: merged.byName[name]!,
-                duration: duration,
-                skipped: merged.skippedSteps[name] ?? 0,
-                captureFailures: merged.captureFailures[name] ?? 0
-            )
-        }
-        for (name, n) in merged.skippedSteps where merged.byName[name] == nil {
-            summary.requestsByName?.append(
+        var stats: [NamedRequestStats] = []
+        for (id, name) in names.requests.enumerated() {
+            let recorder = merged.byName[id]
+            guard recorder != nil || merged.skippedSteps[id] > 0 else { continue }
+            stats.append(
                 NamedRequestStats(
                     name: name,
-                    recorder: Recorder(slowestCapacity: 0),
+                    recorder: recorder ?? Recorder(slowestCapacity: 0),
                     duration: duration,
-                    skipped: n,
-                    captureFailures: 0
+                    skipped: merged.skippedSteps[id],
+                    captureFailures: merged.captureFailures[id]
                 )
             )
         }
+        summary.requestsByName = stats
         summary.abortedBy = abortedBy.withLock { $0 }
-        if !merged.groups.isEmpty {
-            summary.groups = merged.groups.keys.sorted().map { GroupStats(name: $0, histogram: merged.groups[$0]!) }
+        let groupStats = names.groups.enumerated().compactMap { id, name in
+            merged.groups[id].map { GroupStats(name: name, histogram: $0) }
         }
-        summary.checks = merged.checkOrder.map {
-            CheckResult(name: $0, passes: merged.checks[$0]!.passed, fails: merged.checks[$0]!.failed)
+        if !groupStats.isEmpty { summary.groups = groupStats }
+        summary.checks = names.checks.enumerated().compactMap { id, name in
+            let c = merged.checks[id]
+            return c.passed + c.failed > 0 ? CheckResult(name: name, passes: c.passed, fails: c.failed) : nil
         }
         summary.iterations = IterationStats(
             completed: merged.iterationsCompleted,
             interrupted: merged.iterationsInterrupted,
             dropped: merged.iterationsDropped
         )
-        let passes = merged.checks.values.reduce(0) { $0 + $1.passed }
-        let fails = merged.checks.values.reduce(0) { $0 + $1.failed }
+        let passes = merged.checks.reduce(0) { $0 + $1.passed }
+        let fails = merged.checks.reduce(0) { $0 + $1.failed }
+        let byName = merged.recordersByName(names)
         if !plan.thresholds.isEmpty {
             summary.thresholds = plan.thresholds.map {
                 $0.evaluate(
                     overall: merged.overall,
-                    byName: merged.byName,
+                    byName: byName,
                     checkPasses: passes,
                     checkFails: fails,
                     duration: duration

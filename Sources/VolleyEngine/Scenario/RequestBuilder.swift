@@ -49,7 +49,7 @@ struct RequestBuilder: Sendable {
     ) throws -> BuiltRequest {
         let rawURL = try context.render(step.url).get()
         let target: TargetURL
-        if rawURL.lowercased().hasPrefix("http://") || rawURL.lowercased().hasPrefix("https://") {
+        if rawURL.hasPrefixIgnoringASCIICase("http://") || rawURL.hasPrefixIgnoringASCIICase("https://") {
             target = try TargetURL(parsing: rawURL)
         } else if var base = baseURL {
             let basePath = base.pathAndQuery.hasSuffix("/") ? String(base.pathAndQuery.dropLast()) : base.pathAndQuery
@@ -67,12 +67,13 @@ struct RequestBuilder: Sendable {
             path += (path.contains("?") ? "&" : "?") + pairs.joined(separator: "&")
         }
         var headers: [(String, String)] = []
-        var seen = Set<String>()
-        for h in step.headers + defaults.headers {
-            let lower = h.name.lowercased()
-            guard !seen.contains(lower) else { continue }
-            seen.insert(lower)
-            headers.append((h.name, try context.render(h.value).get()))
+        var names: [String] = []
+        func given(_ name: String) -> Bool { names.contains { $0.equalsIgnoringASCIICase(name) } }
+        for list in [step.headers, defaults.headers] {
+            for h in list where !given(h.name) {
+                names.append(h.name)
+                headers.append((h.name, try context.render(h.value).get()))
+            }
         }
         var body: [UInt8]?
         var contentType: String?
@@ -97,16 +98,16 @@ struct RequestBuilder: Sendable {
             contentType = type
         }
         var head = "\(step.method) \(path) HTTP/1.1\r\n"
-        if !seen.contains("host") { head += "Host: \(target.hostHeader)\r\n" }
-        if !seen.contains("user-agent") { head += "User-Agent: volley/\(VolleyVersion.current)\r\n" }
-        if !seen.contains("accept") { head += "Accept: */*\r\n" }
+        if !given("host") { head += "Host: \(target.hostHeader)\r\n" }
+        if !given("user-agent") { head += "User-Agent: volley/\(VolleyVersion.current)\r\n" }
+        if !given("accept") { head += "Accept: */*\r\n" }
         for (n, v) in headers { head += "\(n): \(v)\r\n" }
-        if let contentType, !seen.contains("content-type") { head += "Content-Type: \(contentType)\r\n" }
+        if let contentType, !given("content-type") { head += "Content-Type: \(contentType)\r\n" }
         let method = step.method.uppercased()
         if body != nil || method == "POST" || method == "PUT" || method == "PATCH" {
             head += "Content-Length: \(body?.count ?? 0)\r\n"
         }
-        if let cookies, !seen.contains("cookie") { head += "Cookie: \(cookies)\r\n" }
+        if let cookies, !given("cookie") { head += "Cookie: \(cookies)\r\n" }
         if let idHeader = requestIDHeader { head += "\(idHeader): \(requestID)\r\n" }
         head += "\r\n"
         var buffer = ByteBuffer(string: head)

@@ -46,8 +46,7 @@ struct ResponseInspector {
     var bodyText: String { String(decoding: response.body, as: UTF8.self) }
 
     func header(_ name: String) -> String? {
-        let lower = name.lowercased()
-        return response.headers.first { $0.name.lowercased() == lower }?.value
+        response.headers.first { $0.name.equalsIgnoringASCIICase(name) }?.value
     }
 
     /// Whether `check` passes; `context` renders templated expectations.

@@ -52,6 +52,8 @@ final class ScenarioLoop: @unchecked Sendable {
     let shared: ScenarioShared
     let run: ScenarioRunContext
     var recorder: ScenarioRecorder
+    /// The scenario's steps with their recording ids.
+    let steps: [CompiledStep]
     let patterns = PatternCache()
     private(set) var startNanos: UInt64 = 0
     private var vus: [VirtualUser] = []
@@ -84,16 +86,19 @@ final class ScenarioLoop: @unchecked Sendable {
         loopCount: Int,
         loop: any EventLoop,
         scenario: Scenario,
+        steps: [CompiledStep],
+        names: NameTable,
         shared: ScenarioShared,
         run: ScenarioRunContext
     ) {
+        self.steps = steps
         self.index = index
         self.loopCount = loopCount
         self.loop = loop
         self.scenario = scenario
         self.shared = shared
         self.run = run
-        self.recorder = ScenarioRecorder(slowestCapacity: run.slowestCount)
+        self.recorder = ScenarioRecorder(slowestCapacity: run.slowestCount, names: names)
         self.donePromise = loop.makePromise(of: Void.self)
         self.nextIndex = index
     }

@@ -2,73 +2,86 @@ import Histogram
 import VolleyCore
 
 /// What one event loop measured while running scenarios: the whole run, each request name,
-/// each check, iterations, and the steps that could not be sent.
+/// each check, each group, iterations, and the steps that could not be sent. Indexed by the
+/// ids of `NameTable`, so every loop's recorder merges element by element.
 struct ScenarioRecorder: Sendable {
     var overall: Recorder
-    var byName: [String: Recorder] = [:]
-    /// Keyed by "request name › check name".
-    var checks: [String: CheckCounts] = [:]
-    var checkOrder: [String] = []
+    /// By request-name id; nil until that name is first recorded.
+    var byName: [Recorder?] = []
+    /// By check id.
+    var checks: [CheckCounts] = []
+    /// Group durations by group id (microsecond HDR histograms).
+    var groups: [Histogram<UInt64>?] = []
+    /// Steps skipped because a variable they need had no value, by request-name id.
+    var skippedSteps: [Int] = []
+    /// Captures that found nothing, by request-name id.
+    var captureFailures: [Int] = []
     var iterationsCompleted = 0
     /// Ended early: a check with abort_on_fail failed, or the run stopped mid-iteration.
     var iterationsInterrupted = 0
     /// Arrival-rate iterations that found no free VU.
     var iterationsDropped = 0
-    /// Steps skipped because a variable they need was never captured, by request name.
-    var skippedSteps: [String: Int] = [:]
-    /// Captures that found nothing, by request name.
-    var captureFailures: [String: Int] = [:]
-    var slowestCapacity: Int
-    /// Durations of completed groups, by name (microsecond HDR histograms).
-    var groups: [String: Histogram<UInt64>] = [:]
 
-    init(slowestCapacity: Int) {
-        self.slowestCapacity = slowestCapacity
+    init(slowestCapacity: Int, names: NameTable = NameTable()) {
         overall = Recorder(slowestCapacity: slowestCapacity)
+        byName = Array(repeating: nil, count: names.requests.count)
+        checks = Array(repeating: CheckCounts(), count: names.checks.count)
+        groups = Array(repeating: nil, count: names.groups.count)
+        skippedSteps = Array(repeating: 0, count: names.requests.count)
+        captureFailures = Array(repeating: 0, count: names.requests.count)
     }
 
-    mutating func withName(_ name: String, _ body: (inout Recorder) -> Void) {
-        if byName[name] == nil { byName[name] = Recorder(slowestCapacity: 0) }
-        body(&byName[name]!)
+    mutating func withName(_ id: Int, _ body: (inout Recorder) -> Void) {
+        if byName[id] == nil { byName[id] = Recorder(slowestCapacity: 0) }
+        body(&byName[id]!)
     }
 
-    mutating func check(_ key: String, passed: Bool) {
-        if checks[key] == nil {
-            checks[key] = CheckCounts()
-            checkOrder.append(key)
-        }
-        if passed { checks[key]!.passed += 1 } else { checks[key]!.failed += 1 }
+    mutating func check(_ id: Int, passed: Bool) {
+        if passed { checks[id].passed += 1 } else { checks[id].failed += 1 }
     }
 
-    mutating func recordGroup(_ name: String, nanos: UInt64) {
-        if groups[name] == nil { groups[name] = LatencyHistogram.make() }
-        _ = groups[name]!.record(LatencyHistogram.micros(nanos))
+    mutating func recordGroup(_ id: Int, nanos: UInt64) {
+        if groups[id] == nil { groups[id] = LatencyHistogram.make() }
+        _ = groups[id]!.record(LatencyHistogram.micros(nanos))
     }
 
     mutating func merge(_ other: ScenarioRecorder) {
-        for (name, h) in other.groups {
-            if groups[name] == nil { groups[name] = LatencyHistogram.make() }
-            groups[name]!.add(h)
-        }
         overall.merge(other.overall)
-        for (name, r) in other.byName {
-            if byName[name] == nil { byName[name] = Recorder(slowestCapacity: 0) }
-            byName[name]!.merge(r)
+        for (i, r) in other.byName.enumerated() {
+            guard let r else { continue }
+            if byName[i] == nil { byName[i] = Recorder(slowestCapacity: 0) }
+            byName[i]!.merge(r)
         }
-        for key in other.checkOrder {
-            let c = other.checks[key]!
-            if checks[key] == nil {
-                checks[key] = CheckCounts()
-                checkOrder.append(key)
-            }
-            checks[key]!.passed += c.passed
-            checks[key]!.failed += c.failed
+        for (i, c) in other.checks.enumerated() {
+            checks[i].passed += c.passed
+            checks[i].failed += c.failed
+        }
+        for (i, h) in other.groups.enumerated() {
+            guard let h else { continue }
+            if groups[i] == nil { groups[i] = LatencyHistogram.make() }
+            groups[i]!.add(h)
+        }
+        for i in skippedSteps.indices {
+            skippedSteps[i] += other.skippedSteps[i]
+            captureFailures[i] += other.captureFailures[i]
         }
         iterationsCompleted += other.iterationsCompleted
         iterationsInterrupted += other.iterationsInterrupted
         iterationsDropped += other.iterationsDropped
-        skippedSteps.merge(other.skippedSteps, uniquingKeysWith: +)
-        captureFailures.merge(other.captureFailures, uniquingKeysWith: +)
+    }
+
+    /// Per-name recorders by name, for thresholds.
+    func recordersByName(_ names: NameTable) -> [String: Recorder] {
+        var out: [String: Recorder] = [:]
+        for (i, r) in byName.enumerated() {
+            guard let r else { continue }
+            if out[names.requests[i]] == nil {
+                out[names.requests[i]] = r
+            } else {
+                out[names.requests[i]]!.merge(r)
+            }
+        }
+        return out
     }
 }
 

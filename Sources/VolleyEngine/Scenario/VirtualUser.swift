@@ -13,7 +13,7 @@ final class VirtualUser {
     var context: VUContext
     private var connections: [String: VUConnectionHandler] = [:]
     /// The steps being walked; a group pushes a frame that remembers its name and start.
-    private var stack: [(steps: [Step], index: Int, group: String?, started: UInt64)] = []
+    private var stack: [(steps: [CompiledStep], index: Int, group: Int?, started: UInt64)] = []
     private var thinkTask: Scheduled<Void>?
     private var onIterationEnd: ((Bool) -> Void)?
     /// Set when the executor wants this VU to stop after the current request.
@@ -41,7 +41,7 @@ final class VirtualUser {
             return
         }
         onIterationEnd = done
-        stack = [(scenario.steps, 0, nil, 0)]
+        stack = [(runner.steps, 0, nil, 0)]
         next()
     }
 
@@ -113,20 +113,21 @@ final class VirtualUser {
                 thinkTask = nil
                 next()
             }
-        case .group(let name, let steps, _):
-            stack.append((steps, 0, name, runner.now()))
+        case .group(let id, let steps):
+            stack.append((steps, 0, id, runner.now()))
             next()
         }
     }
 
     // MARK: - Requests
 
-    private func perform(_ step: RequestStep, hops: Int = 0) {
+    private func perform(_ compiled: CompiledRequest, hops: Int = 0) {
+        let step = compiled.step
         let built: BuiltRequest
         switch runner.builder.build(step, context: context, requestID: runner.nextRequestID(), cookies: cookieHeader) {
         case .success(let b): built = b
         case .failure(let missing):
-            runner.recorder.skippedSteps[step.name, default: 0] += 1
+            runner.recorder.skippedSteps[compiled.nameID] += 1
             runner.noteSkip(step.name, missing: missing.name)
             next()
             return
@@ -134,15 +135,16 @@ final class VirtualUser {
         connection(for: built.authority) { [self] result in
             switch result {
             case .failure(let cls, let message):
-                record(step, failure: cls, message: message, bytesIn: 0)
+                record(compiled, failure: cls, message: message, bytesIn: 0)
                 next()
             case .success(let conn):
-                send(step, built, on: conn, hops: hops)
+                send(compiled, built, on: conn, hops: hops)
             }
         }
     }
 
-    private func send(_ step: RequestStep, _ built: BuiltRequest, on conn: VUConnectionHandler, hops: Int) {
+    private func send(_ compiled: CompiledRequest, _ built: BuiltRequest, on conn: VUConnectionHandler, hops: Int) {
+        let step = compiled.step
         let sentAt = runner.now()
         let timeout = (step.timeout ?? runner.defaults.timeout).nanosecondsClamped
         let timer = runner.loop.assumeIsolated().scheduleTask(in: .nanoseconds(Int64(timeout))) {
@@ -154,22 +156,23 @@ final class VirtualUser {
             let t = runner.now()
             switch outcome {
             case .failure(let cls, let message, let bytesIn):
-                record(step, failure: cls, message: message, bytesIn: bytesIn)
+                record(compiled, failure: cls, message: message, bytesIn: bytesIn)
                 next()
             case .response(let response):
-                handle(step, response, latency: t &- sentAt, completedAt: t, requestID: built.requestID, hops: hops)
+                handle(compiled, response, latency: t &- sentAt, completedAt: t, requestID: built.requestID, hops: hops)
             }
         }
     }
 
     private func handle(
-        _ step: RequestStep,
+        _ compiled: CompiledRequest,
         _ response: VUResponse,
         latency: UInt64,
         completedAt: UInt64,
         requestID: String,
         hops: Int
     ) {
+        let step = compiled.step
         let at = completedAt &- runner.startNanos
         runner.recorder.overall.recordResponse(
             status: response.status,
@@ -179,7 +182,7 @@ final class VirtualUser {
             requestID: requestID,
             completedAtNanos: at
         )
-        runner.recorder.withName(step.name) {
+        runner.recorder.withName(compiled.nameID) {
             $0.recordResponse(
                 status: response.status,
                 latencyNanos: latency,
@@ -191,14 +194,17 @@ final class VirtualUser {
         }
         if runner.defaults.cookies { storeCookies(response.headers) }
         if let redirect = redirect(for: step, response, hops: hops) {
-            perform(redirect, hops: hops + 1)
+            perform(
+                CompiledRequest(step: redirect, nameID: compiled.nameID, checkIDs: compiled.checkIDs),
+                hops: hops + 1
+            )
             return
         }
         var inspector = ResponseInspector(response: response, latencyNanos: latency, patterns: runner.patterns)
         var abort = false
-        for check in step.checks {
+        for (i, check) in step.checks.enumerated() {
             let ok = inspector.passes(check, context: context)
-            runner.recorder.check("\(step.name) › \(check.name)", passed: ok)
+            runner.recorder.check(compiled.checkIDs[i], passed: ok)
             if !ok && check.abortOnFail { abort = true }
         }
         for capture in step.captures {
@@ -206,7 +212,7 @@ final class VirtualUser {
                 context.variables[capture.name] = value
             } else {
                 context.variables[capture.name] = nil
-                runner.recorder.captureFailures[step.name, default: 0] += 1
+                runner.recorder.captureFailures[compiled.nameID] += 1
             }
         }
         if abort {
@@ -216,9 +222,9 @@ final class VirtualUser {
         }
     }
 
-    private func record(_ step: RequestStep, failure: TransportErrorClass, message: String, bytesIn: Int) {
+    private func record(_ compiled: CompiledRequest, failure: TransportErrorClass, message: String, bytesIn: Int) {
         runner.recorder.overall.recordFailure(failure, bytesIn: bytesIn, message: message)
-        runner.recorder.withName(step.name) { $0.recordFailure(failure, bytesIn: bytesIn) }
+        runner.recorder.withName(compiled.nameID) { $0.recordFailure(failure, bytesIn: bytesIn) }
     }
 
     // MARK: - Cookies and redirects
@@ -235,7 +241,7 @@ final class VirtualUser {
     }
 
     private func storeCookies(_ headers: [(name: String, value: String)]) {
-        for (name, value) in headers where name.lowercased() == "set-cookie" {
+        for (name, value) in headers where name.equalsIgnoringASCIICase("set-cookie") {
             let attributes = value.split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces) }
             guard let pair = attributes.first, let eq = pair.firstIndex(of: "=") else { continue }
             let cookieName = String(pair[pair.startIndex..<eq])
@@ -257,7 +263,7 @@ final class VirtualUser {
     /// 303 (and 301/302 after a POST, as browsers do) continue as GET without a body.
     private func redirect(for step: RequestStep, _ response: VUResponse, hops: Int) -> RequestStep? {
         guard [301, 302, 303, 307, 308].contains(response.status), hops < runner.defaults.maxRedirects,
-            let location = response.headers.first(where: { $0.name.lowercased() == "location" })?.value
+            let location = response.headers.first(where: { $0.name.equalsIgnoringASCIICase("location") })?.value
         else { return nil }
         var next = step
         next.url = Template(parts: [.literal(location)], source: location)

@@ -1,0 +1,56 @@
+import VolleyCore
+
+/// A request step with the integer ids its figures are recorded under.
+struct CompiledRequest: Sendable {
+    let step: RequestStep
+    /// Index of the request name in `NameTable.requests`.
+    let nameID: Int
+    /// Index of each check ("name › check") in `NameTable.checks`, in step order.
+    let checkIDs: [Int]
+}
+
+/// Steps as VUs walk them: names resolved to ids once per run, so recording a response
+/// indexes arrays instead of hashing strings (string keys measured at a third of the
+/// scenario engine's CPU).
+indirect enum CompiledStep: Sendable {
+    case request(CompiledRequest)
+    case think(ThinkTime)
+    case group(id: Int, steps: [CompiledStep])
+}
+
+/// The names behind the ids, shared by every loop so their recorders merge by index.
+struct NameTable: Sendable {
+    var requests: [String] = []
+    var checks: [String] = []
+    var groups: [String] = []
+    private var requestIDs: [String: Int] = [:]
+    private var checkIDs: [String: Int] = [:]
+    private var groupIDs: [String: Int] = [:]
+
+    /// Compiles `steps`; steps with the same name share an id, as k6 aggregates by name.
+    mutating func compile(_ steps: [Step]) -> [CompiledStep] {
+        steps.map { step in
+            switch step {
+            case .request(let r):
+                let nameID = Self.intern(r.name, &requests, &requestIDs)
+                var ids: [Int] = []
+                for check in r.checks {
+                    ids.append(Self.intern("\(r.name) › \(check.name)", &checks, &checkIDs))
+                }
+                return .request(CompiledRequest(step: r, nameID: nameID, checkIDs: ids))
+            case .think(let t):
+                return .think(t)
+            case .group(let name, let inner, _):
+                let id = Self.intern(name, &groups, &groupIDs)
+                return .group(id: id, steps: compile(inner))
+            }
+        }
+    }
+
+    private static func intern(_ name: String, _ list: inout [String], _ ids: inout [String: Int]) -> Int {
+        if let id = ids[name] { return id }
+        list.append(name)
+        ids[name] = list.count - 1
+        return list.count - 1
+    }
+}
