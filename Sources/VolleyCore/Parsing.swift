@@ -67,6 +67,10 @@ public enum DurationText {
             }
             total += value * scale
         }
+        // Beyond ~292 years a Duration in nanoseconds overflows; no load test is that long.
+        guard total * 1e9 < Double(Int64.max) else {
+            throw InputError("duration \"\(text)\" is too long", hint: "durations go up to 100 years")
+        }
         return .nanoseconds(Int64((total * 1e9).rounded()))
     }
 }

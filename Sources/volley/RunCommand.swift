@@ -30,8 +30,14 @@ struct RunCommand: AsyncParsableCommand {
             """
     )
 
-    @Argument(help: "The target URL (http:// or https://).")
+    @Argument(help: "The target URL (http:// or https://), or a plan file (.yaml, .yml).")
     var url: String
+
+    @Option(
+        name: [.customShort("e"), .customLong("env")],
+        help: "A plan variable NAME=value, overriding the environment (repeatable)."
+    )
+    var environment: [String] = []
 
     // MARK: Load model
 
@@ -266,6 +272,7 @@ struct RunCommand: AsyncParsableCommand {
     // MARK: - Running
 
     func run() async throws {
+        if Self.isPlanPath(url) { return try await runPlan() }
         let config = try makeConfiguration()
         Terminal.raiseFileLimit()
         let engine = LoadEngine(configuration: config)
@@ -292,7 +299,11 @@ struct RunCommand: AsyncParsableCommand {
             throw CLIError(message: error.message, hint: error.hint, code: .failure)
         }
         progress.finish()
+        try finish(summary, humanFD: humanFD, interrupted: watcher.interrupted)
+    }
 
+    /// Prints the summary (human and JSON) and maps the outcome to the exit code.
+    func finish(_ summary: RunSummary, humanFD: Int32, interrupted: Bool) throws {
         let human = SummaryRenderer(style: Style(enabled: Terminal.colorEnabled(fd: humanFD))).render(summary)
         if json {
             Terminal.writeError("\n" + human)
@@ -300,11 +311,14 @@ struct RunCommand: AsyncParsableCommand {
         } else {
             Terminal.writeOut("\n" + human)
         }
-        if summary.interrupted || watcher.interrupted {
+        if summary.interrupted || interrupted {
             throw ExitCode(VolleyExit.interrupted.rawValue)
         }
         if summary.completed == 0 {
             throw ExitCode(VolleyExit.failure.rawValue)
+        }
+        if summary.thresholds?.contains(where: { !$0.passed }) == true {
+            throw ExitCode(VolleyExit.thresholdsFailed.rawValue)
         }
     }
 

@@ -21,7 +21,7 @@ struct Volley: AsyncParsableCommand {
             Exit codes: 0 done, 1 run failed, 2 usage or input error, 130 interrupted.
             """,
         version: VolleyVersion.current,
-        subcommands: [RunCommand.self]
+        subcommands: [RunCommand.self, ValidateCommand.self, InitCommand.self]
     )
 }
 
@@ -32,6 +32,8 @@ enum VolleyExit: Int32 {
     case failure = 1
     /// Bad flags or input.
     case usage = 2
+    /// A plan's threshold failed (k6's code).
+    case thresholdsFailed = 99
     /// Stopped by Ctrl-C (the summary is still printed).
     case interrupted = 130
 }

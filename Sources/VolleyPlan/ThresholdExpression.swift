@@ -1,0 +1,98 @@
+import VolleyCore
+
+/// A threshold written as `METRIC OP VALUE`: `p(95) < 500ms`, `avg < 200ms`, `max < 2s`,
+/// `error_rate < 1%`, `checks > 99%`, `rps > 100`.
+enum ThresholdExpression {
+    static let metrics = ["p(N)", "med", "avg", "max", "error_rate", "checks", "rps"]
+    private static let example = "write METRIC OP VALUE, e.g. \"p(95) < 500ms\" or \"error_rate < 1%\""
+
+    static func parse(_ text: String) throws(InputError) -> (Threshold.Metric, Threshold.Comparison, Double) {
+        let chars = Array(text)
+        guard let opStart = chars.firstIndex(where: { $0 == "<" || $0 == ">" }) else {
+            let hasEquals = chars.contains("=")
+            throw InputError(
+                "invalid threshold \"\(text)\"",
+                hint: hasEquals ? "compare with <, <=, > or >=" : example
+            )
+        }
+        let orEqual = opStart + 1 < chars.count && chars[opStart + 1] == "="
+        let symbol = String(chars[opStart]) + (orEqual ? "=" : "")
+        guard let comparison = Threshold.Comparison(rawValue: symbol) else {
+            throw InputError("invalid threshold \"\(text)\"", hint: example)
+        }
+        let metricText = String(chars[..<opStart]).trimmingSpaces()
+        let valueText = String(chars[(opStart + symbol.count)...]).trimmingSpaces()
+        guard !metricText.isEmpty, !valueText.isEmpty else {
+            throw InputError("invalid threshold \"\(text)\"", hint: example)
+        }
+        let metric = try self.metric(metricText.lowercased())
+        return (metric, comparison, try value(valueText, for: metric, metricName: metricText))
+    }
+
+    private static func metric(_ name: String) throws(InputError) -> Threshold.Metric {
+        switch name {
+        case "avg", "mean": return .latencyMean
+        case "max": return .latencyMax
+        case "med": return .latencyPercentile(50)
+        case "error_rate": return .errorRate
+        case "checks": return .checkPassRate
+        case "rps": return .rps
+        default: break
+        }
+        if name.hasPrefix("p(") && name.hasSuffix(")") {
+            let inner = String(name.dropFirst(2).dropLast()).trimmingSpaces()
+            guard let p = Double(inner), p > 0, p <= 100 else {
+                throw InputError(
+                    "invalid percentile \"\(name)\"",
+                    hint: "write p(N) with N above 0 and up to 100, e.g. p(99.9)"
+                )
+            }
+            return .latencyPercentile(p)
+        }
+        if name.hasPrefix("p"), let p = Double(name.dropFirst()) {
+            throw InputError(
+                "unknown threshold metric \"\(name)\"",
+                hint: "write p(\(p == p.rounded() ? String(Int(p)) : String(p))) for a percentile"
+            )
+        }
+        let names = ["med", "avg", "max", "error_rate", "checks", "rps"]
+        throw InputError(
+            "unknown threshold metric \"\(name)\"",
+            hint: Suggestion.didYouMean(name, among: names).map { "did you mean \"\($0)\"?" }
+                ?? "metrics are \(metrics.joined(separator: ", "))"
+        )
+    }
+
+    /// Milliseconds for latency, a fraction for rates, requests per second for rps.
+    private static func value(
+        _ text: String,
+        for metric: Threshold.Metric,
+        metricName: String
+    ) throws(InputError) -> Double {
+        switch metric {
+        case .latencyPercentile, .latencyMean, .latencyMax:
+            do {
+                let (seconds, attoseconds) = try BoundedDuration.parse(text).components
+                return Double(seconds) * 1000 + Double(attoseconds) / 1e15
+            } catch {
+                throw (error as? InputError) ?? InputError("invalid duration \"\(text)\"")
+            }
+        case .errorRate, .checkPassRate:
+            let isPercent = text.hasSuffix("%")
+            let number = Double(isPercent ? String(text.dropLast()).trimmingSpaces() : text)
+            guard let number, number >= 0, number <= (isPercent ? 100 : 1) else {
+                throw InputError(
+                    "invalid rate \"\(text)\" for \(metricName)",
+                    hint: "write a percentage such as 1% or a fraction such as 0.01"
+                )
+            }
+            return isPercent ? number / 100 : number
+        case .rps:
+            do {
+                return try BoundedRate.parse(text)
+            } catch {
+                throw (error as? InputError) ?? InputError("invalid rate \"\(text)\"")
+            }
+        }
+    }
+}

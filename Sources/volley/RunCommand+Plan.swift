@@ -1,0 +1,112 @@
+import ArgumentParser
+import Foundation
+import VolleyCore
+import VolleyEngine
+import VolleyPlan
+import VolleyReport
+
+extension RunCommand {
+    /// A plan file rather than a URL: by extension, or any existing file that is not a URL.
+    static func isPlanPath(_ text: String) -> Bool {
+        let lower = text.lowercased()
+        if lower.hasPrefix("http://") || lower.hasPrefix("https://") { return false }
+        return lower.hasSuffix(".yaml") || lower.hasSuffix(".yml") || FileManager.default.fileExists(atPath: text)
+    }
+
+    /// `-e NAME=value` over the process environment.
+    func planEnvironment() throws -> [String: String] {
+        var env = ProcessInfo.processInfo.environment
+        for item in environment {
+            guard let eq = item.firstIndex(of: "="), eq != item.startIndex else {
+                throw InputError("-e \"\(item)\" is not NAME=value", hint: "e.g. -e ENDPOINT=http://127.0.0.1:8080")
+            }
+            env[String(item[item.startIndex..<eq])] = String(item[item.index(after: eq)...])
+        }
+        return env
+    }
+
+    /// Flags that shape `volley run URL` load; a plan sets these itself.
+    func rejectURLOnlyFlags() throws {
+        let given = [
+            ("-c", connections != nil), ("-n", requests != nil), ("-d", duration != nil), ("-r", rate != nil),
+            ("--stages", stages != nil), ("--body", body != nil), ("--body-file", bodyFile != nil),
+            ("-H", !headers.isEmpty),
+        ].filter(\.1).map(\.0)
+        guard given.isEmpty else {
+            throw InputError(
+                "\(given.joined(separator: ", ")) do\(given.count == 1 ? "es" : "") not apply to a plan file",
+                hint: "set VUs, durations and headers in the plan; make them overridable with ${VUS:-50} and -e VUS=100"
+            )
+        }
+    }
+
+    func runPlan() async throws {
+        try rejectURLOnlyFlags()
+        let env = try planEnvironment()
+        let loaded: LoadedPlan
+        do {
+            loaded = try PlanLoader.load(path: url, environment: env)
+        } catch {
+            Terminal.writeError(error.description + "\n")
+            throw ExitCode(VolleyExit.usage.rawValue)
+        }
+        for w in loaded.warnings { Terminal.writeError(w.description + "\n") }
+        Terminal.raiseFileLimit()
+        let files = try Self.fileBodies(loaded.plan, relativeTo: (url as NSString).deletingLastPathComponent)
+        let engine = PlanEngine(
+            plan: loaded.plan,
+            feeds: loaded.feeds,
+            files: files,
+            threads: threads ?? PlanEngine.defaultThreads,
+            insecure: insecure,
+            requestIDHeader: noRequestId ? nil : requestIdHeader,
+            slowestCount: slowest
+        )
+        let watcher = InterruptWatcher { engine.interrupt() }
+        watcher.start()
+        defer { watcher.stop() }
+        let progress = ProgressBox(
+            ProgressRenderer(
+                style: Style(enabled: Terminal.colorEnabled(fd: STDERR_FILENO)),
+                isTTY: Terminal.isTTY(STDERR_FILENO),
+                expectedRequests: nil,
+                expectedSeconds: nil
+            ),
+            enabled: !quiet
+        )
+        let summary: RunSummary
+        do {
+            summary = try await engine.run { entry in progress.update(entry) }
+        } catch let error as InputError {
+            throw error
+        } catch {
+            throw CLIError(message: "the plan could not run: \(error)", hint: nil, code: .failure)
+        }
+        progress.finish()
+        try finish(summary, humanFD: json ? STDERR_FILENO : STDOUT_FILENO, interrupted: watcher.interrupted)
+    }
+
+    /// The bytes of every `body_file`, read once before the run.
+    static func fileBodies(_ plan: Plan, relativeTo directory: String) throws -> [String: [UInt8]] {
+        var out: [String: [UInt8]] = [:]
+        func visit(_ steps: [Step]) throws {
+            for step in steps {
+                switch step {
+                case .request(let r):
+                    if case .file(let path, _) = r.body, out[path] == nil {
+                        let full = path.hasPrefix("/") || directory.isEmpty ? path : directory + "/" + path
+                        out[path] = try readFile(full)
+                    }
+                case .group(_, let inner, _):
+                    try visit(inner)
+                case .think:
+                    break
+                }
+            }
+        }
+        try visit(plan.setup)
+        try visit(plan.teardown)
+        for s in plan.scenarios { try visit(s.steps) }
+        return out
+    }
+}
