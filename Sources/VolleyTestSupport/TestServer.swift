@@ -36,6 +36,7 @@ import Synchronization
 /// - `/headers`: 200 whose body is the request head exactly as received (through the blank line).
 /// - `/redirect/{n}`: 302 to `/redirect/{n-1}`, and 200 `arrived` at 0.
 /// - `/cookie/set` sets `session=s3cr3t`; `/cookie/echo` answers with the request's Cookie value.
+/// - `/businesses/id/{id}`: 200 with a small JSON object for that id.
 /// - `/api/v1/todos`: POST creates a todo (201, JSON with `id`), GET lists them, DELETE
 ///   `/api/v1/todos/{id}` answers 200 for an existing todo and 404 otherwise.
 /// - anything else: 404 `not found`.
@@ -652,6 +653,13 @@ private final class ConnectionHandler: ChannelInboundHandler {
                 request: request,
                 status: 200,
                 body: line.map { String($0.dropFirst(7)).trimmingCharacters(in: .whitespaces) } ?? ""
+            )
+        case ("businesses", 3) where parts[1] == "id":
+            respond(
+                context: context,
+                request: request,
+                status: 200,
+                body: "{\"id\":\"\(parts[2])\",\"name\":\"business \(parts[2])\"}"
             )
         case ("api", _) where parts.count >= 3 && parts[1] == "v1" && parts[2] == "todos":
             todos(request, parts: parts, context: context)

@@ -126,4 +126,70 @@ private final class LockedData: @unchecked Sendable {
         #expect(summary.completed > 50)
         #expect(summary.scheduled == summary.completed + summary.failed + summary.unsent)
     }
+
+    @Test func theExamplePlansRunInSecondsAgainstATestServer() async throws {
+        let server = try await TestServer.start()
+        let examples = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent(
+            "../../Examples"
+        )
+        .standardized
+        let planners = try runVolley([
+            "run", examples.appendingPathComponent("planners-and-studiers.yaml").path, "--json", "-q",
+            "-e", "ENDPOINT=\(server.baseURL)", "-e", "STUDIERS_RAMP=1s", "-e", "STUDIERS_HOLD=1s",
+            "-e", "STUDIERS_RAMP_DOWN=1s", "-e", "STUDIERS_FIRST=10", "-e", "STUDIERS_PEAK=20", "-e",
+            "STUDIERS_THINK=200ms",
+            "-e", "PLANNER_VUS=4", "-e", "PLANNER_ITERATIONS=40", "-e", "PLANNER_THINK=10ms",
+        ])
+        let ids = try runVolley([
+            "run", examples.appendingPathComponent("random-ids.yaml").path, "--json", "-q",
+            "-e", "ENDPOINT=\(server.baseURL)", "-e", "RATE=100/s", "-e", "DURATION=1s",
+        ])
+        try await server.shutdown()
+        #expect(planners.status == 0, "\(planners.stderr)")
+        let p = try JSONReport.decode(planners.stdout)
+        let byName = Dictionary(uniqueKeysWithValues: (p.requestsByName ?? []).map { ($0.name, $0) })
+        #expect(byName["POST /api/v1/todos"]?.status == ["201": 40])
+        #expect(byName["DELETE /api/v1/todos/{id}"]?.status == ["200": 40], "each captured id deleted exactly once")
+        #expect((byName["GET /api/v1/todos"]?.requests ?? 0) > 20)
+        #expect((p.checks ?? []).allSatisfy { $0.fails == 0 })
+        #expect(p.thresholds?.allSatisfy(\.passed) == true)
+        #expect(ids.status == 0, "\(ids.stderr)")
+        let i = try JSONReport.decode(ids.stdout)
+        #expect(i.completed == 100)
+        #expect(i.status == ["200": 100])
+    }
+
+    @Test func aFailedThresholdExits99AndABadPlanExits2() async throws {
+        let server = try await TestServer.start()
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "volley-plan-\(UInt32.random(in: 0...UInt32.max))"
+        )
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let plan = dir.appendingPathComponent("fail.yaml")
+        try """
+        base_url: \(server.baseURL)
+        thresholds: ["error_rate < 1%"]
+        scenarios:
+          s:
+            executor: per-vu-iterations
+            vus: 1
+            iterations: 5
+            steps:
+              - request: GET /status/500
+        """.write(to: plan, atomically: true, encoding: .utf8)
+        let bad = dir.appendingPathComponent("bad.yaml")
+        try "scenarios:\n  s:\n    executor: constant-vus\n    vus: 1\n    duration: 1s\n    stpes: []\n".write(
+            to: bad,
+            atomically: true,
+            encoding: .utf8
+        )
+        let failed = try runVolley(["run", plan.path, "-q"])
+        let invalid = try runVolley(["run", bad.path, "-q"])
+        try await server.shutdown()
+        #expect(failed.status == 99)
+        #expect(failed.stdout.contains("✗ error_rate < 1%"))
+        #expect(invalid.status == 2)
+        #expect(invalid.stderr.contains("bad.yaml:6:5"), "\(invalid.stderr)")
+        #expect(invalid.stderr.contains("did you mean \"steps\""))
+    }
 }
