@@ -282,14 +282,14 @@ final class ScenarioLoop: @unchecked Sendable {
         let t = now()
         while let due = schedule.dueTime(ofRequest: nextIndex).map({ t0 + UInt64(($0 * 1e9).rounded()) }), due <= t {
             nextIndex += loopCount
-            startArrival()
+            startArrival(due: due)
         }
         if let due = schedule.dueTime(ofRequest: nextIndex).map({ t0 + UInt64(($0 * 1e9).rounded()) }) {
             at(due) { [self] in arrive(t0) }
         }
     }
 
-    private func startArrival() {
+    private func startArrival(due: UInt64) {
         let vu: VirtualUser
         if let v = idle.popLast() {
             vu = v
@@ -299,6 +299,7 @@ final class ScenarioLoop: @unchecked Sendable {
             recorder.iterationsDropped += 1
             return
         }
+        vu.iterationDue = due
         vu.runIteration { [self] complete in
             count(complete)
             if stopped { retire(vu) } else { idle.append(vu) }

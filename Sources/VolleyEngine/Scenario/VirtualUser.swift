@@ -16,6 +16,9 @@ final class VirtualUser {
     private var stack: [(steps: [CompiledStep], index: Int, group: Int?, started: UInt64)] = []
     private var thinkTask: Scheduled<Void>?
     private var onIterationEnd: ((Bool) -> Void)?
+    /// Arrival-rate executors: when this iteration was due. Its first request's latency is
+    /// measured from here (the open model's intended start), not from its send.
+    var iterationDue: UInt64?
     /// Set when the executor wants this VU to stop after the current request.
     var stopRequested = false
     private(set) var isRunning = false
@@ -146,6 +149,8 @@ final class VirtualUser {
     private func send(_ compiled: CompiledRequest, _ built: BuiltRequest, on conn: VUConnectionHandler, hops: Int) {
         let step = compiled.step
         let sentAt = runner.now()
+        let latencyStart = iterationDue.map { min($0, sentAt) } ?? sentAt
+        iterationDue = nil
         let timeout = (step.timeout ?? runner.defaults.timeout).nanosecondsClamped
         let timer = runner.loop.assumeIsolated().scheduleTask(in: .nanoseconds(Int64(timeout))) {
             conn.abort(.timeout, "no complete response within \(Double(timeout) / 1e9)s")
@@ -159,7 +164,14 @@ final class VirtualUser {
                 record(compiled, failure: cls, message: message, bytesIn: bytesIn)
                 next()
             case .response(let response):
-                handle(compiled, response, latency: t &- sentAt, completedAt: t, requestID: built.requestID, hops: hops)
+                handle(
+                    compiled,
+                    response,
+                    latency: t &- latencyStart,
+                    completedAt: t,
+                    requestID: built.requestID,
+                    hops: hops
+                )
             }
         }
     }
@@ -213,6 +225,9 @@ final class VirtualUser {
             } else {
                 context.variables[capture.name] = nil
                 runner.recorder.captureFailures[compiled.nameID] += 1
+                // An error against its step: it counts in the step's and the run's errors.
+                runner.recorder.withName(compiled.nameID) { $0.errors += 1 }
+                runner.recorder.overall.errors += 1
             }
         }
         if abort {
