@@ -270,6 +270,22 @@ public struct Recorder: Sendable {
         return out
     }
 
+    /// Non-zero status counts keyed by the code as text, as JSON summaries show them.
+    public var statusByCode: [String: Int] {
+        var out: [String: Int] = [:]
+        for (s, n) in statusCounts.enumerated() where n > 0 { out[String(s)] = n }
+        return out
+    }
+
+    /// Non-zero transport error counts keyed by the class's JSON name.
+    public var transportErrorsByClass: [String: Int] {
+        var out: [String: Int] = [:]
+        for c in TransportErrorClass.allCases where transportCounts[c.index] > 0 {
+            out[c.rawValue] = transportCounts[c.index]
+        }
+        return out
+    }
+
     /// Non-zero status counts.
     public var statuses: [Int: Int] {
         var out: [Int: Int] = [:]

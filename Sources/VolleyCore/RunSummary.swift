@@ -303,12 +303,8 @@ extension RunSummary {
         } else {
             scheduleLag = nil
         }
-        var status: [String: Int] = [:]
-        for (code, n) in r.statuses { status[String(code)] = n }
-        self.status = status
-        var transport: [String: Int] = [:]
-        for (c, n) in r.transportErrors { transport[c.rawValue] = n }
-        transportErrors = transport
+        status = r.statusByCode
+        transportErrors = r.transportErrorsByClass
         var samples: [String: String] = [:]
         for (c, m) in r.transportSamples { samples[c.rawValue] = m }
         transportErrorSamples = samples
@@ -365,12 +361,8 @@ public struct NamedRequestStats: Equatable, Sendable, Codable {
         rps = duration > 0 ? Double(r.completed) / duration : 0
         latencyMs = LatencyStats(r.latency)
         errorRate = requests > 0 ? Double(r.errors) / Double(requests) : 0
-        var status: [String: Int] = [:]
-        for (code, n) in r.statuses { status[String(code)] = n }
-        self.status = status
-        var transport: [String: Int] = [:]
-        for (c, n) in r.transportErrors { transport[c.rawValue] = n }
-        transportErrors = transport
+        status = r.statusByCode
+        transportErrors = r.transportErrorsByClass
         self.skipped = skipped
         self.captureFailures = captureFailures
     }

@@ -13,18 +13,6 @@ extension RunCommand {
         return lower.hasSuffix(".yaml") || lower.hasSuffix(".yml") || FileManager.default.fileExists(atPath: text)
     }
 
-    /// `-e NAME=value` over the process environment.
-    func planEnvironment() throws -> [String: String] {
-        var env = ProcessInfo.processInfo.environment
-        for item in environment {
-            guard let eq = item.firstIndex(of: "="), eq != item.startIndex else {
-                throw InputError("-e \"\(item)\" is not NAME=value", hint: "e.g. -e ENDPOINT=http://127.0.0.1:8080")
-            }
-            env[String(item[item.startIndex..<eq])] = String(item[item.index(after: eq)...])
-        }
-        return env
-    }
-
     /// Flags that shape `volley run URL` load; a plan sets these itself.
     func rejectURLOnlyFlags() throws {
         let given = [
@@ -42,7 +30,7 @@ extension RunCommand {
 
     func runPlan() async throws {
         try rejectURLOnlyFlags()
-        let env = try planEnvironment()
+        let env = try PlanEnvironment.make(overrides: environment)
         let loaded: LoadedPlan
         do {
             loaded = try PlanLoader.load(path: url, environment: env)

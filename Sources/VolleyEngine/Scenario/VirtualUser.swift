@@ -186,16 +186,8 @@ final class VirtualUser {
     ) {
         let step = compiled.step
         let at = completedAt &- runner.startNanos
-        runner.recorder.overall.recordResponse(
-            status: response.status,
-            latencyNanos: latency,
-            serviceNanos: nil,
-            bytesIn: response.bytesIn,
-            requestID: requestID,
-            completedAtNanos: at
-        )
-        runner.recorder.withName(compiled.nameID) {
-            $0.recordResponse(
+        func record(_ r: inout Recorder) {
+            r.recordResponse(
                 status: response.status,
                 latencyNanos: latency,
                 serviceNanos: nil,
@@ -204,6 +196,8 @@ final class VirtualUser {
                 completedAtNanos: at
             )
         }
+        record(&runner.recorder.overall)
+        runner.recorder.withName(compiled.nameID, record)
         if runner.defaults.cookies { storeCookies(response.headers) }
         if let redirect = redirect(for: step, response, hops: hops) {
             perform(
