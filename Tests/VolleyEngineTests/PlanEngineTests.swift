@@ -264,6 +264,29 @@ import VolleyTestSupport
         #expect(s.thresholds?.first?.passed == false)
     }
 
+    @Test func uniqueFeedsGiveEachRowOnceThenStop() async throws {
+        let server = try await TestServer.start()
+        let table = FeedTable(columns: ["id"], rows: (1...10).map { [String($0)] })
+        let plan = Plan(
+            name: "feed",
+            baseURL: server.baseURL,
+            feeds: [DataFeed(name: "ids", path: "ids.json", format: .json, order: .unique(recycle: false))],
+            scenarios: [
+                Scenario(
+                    name: "s",
+                    executor: .perVUIterations(vus: 2, iterations: 20, maxDuration: .seconds(10)),
+                    steps: [.get("/businesses/id/${ids.id}", name: "lookup")]
+                )
+            ]
+        )
+        let s = try await PlanEngine(plan: plan, feeds: ["ids": table], threads: 1, requestIDHeader: "X-Request-ID")
+            .run()
+        try await server.shutdown()
+        // 10 rows, unique, no recycling: exactly 10 iterations run, then the scenario stops.
+        #expect(s.requestsByName?.first?.requests == 10)
+        #expect(s.status == ["200": 10])
+    }
+
     @Test func rampingVUsFollowTheirStages() {
         let schedule = VUSchedule(
             startVUs: 0,
