@@ -192,4 +192,31 @@ private final class LockedData: @unchecked Sendable {
         #expect(invalid.stderr.contains("bad.yaml:6:5"), "\(invalid.stderr)")
         #expect(invalid.stderr.contains("did you mean \"steps\""))
     }
+
+    @Test func ctrlCStopsAPlanAndStillReports() async throws {
+        let server = try await TestServer.start()
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "volley-int-\(UInt32.random(in: 0...UInt32.max))"
+        )
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let plan = dir.appendingPathComponent("long.yaml")
+        try """
+        base_url: \(server.baseURL)
+        scenarios:
+          s:
+            executor: constant-vus
+            vus: 4
+            duration: 60s
+            steps:
+              - request: GET /delay/5
+              - think: 10ms
+        """.write(to: plan, atomically: true, encoding: .utf8)
+        let r = try runVolley(["run", plan.path, "--json", "-q"], interruptAfter: 1.5)
+        try await server.shutdown()
+        #expect(r.status == 130)
+        let summary = try JSONReport.decode(r.stdout)
+        #expect(summary.interrupted)
+        #expect(summary.completed > 20)
+        #expect(summary.scheduled == summary.completed + summary.failed + summary.unsent)
+    }
 }

@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 import VolleyCore
 import VolleyEngine
@@ -285,6 +286,35 @@ import VolleyTestSupport
         // 10 rows, unique, no recycling: exactly 10 iterations run, then the scenario stops.
         #expect(s.requestsByName?.first?.requests == 10)
         #expect(s.status == ["200": 10])
+    }
+
+    @Test func virtualUsersSpeakTLS() async throws {
+        let fixtures = try #require(Bundle.module.resourceURL?.appendingPathComponent("Fixtures"))
+        let context = try TestServer.makeTLSContext(
+            certificatePath: fixtures.appendingPathComponent("cert.pem").path,
+            keyPath: fixtures.appendingPathComponent("key.pem").path
+        )
+        let server = try await TestServer.start(tls: context)
+        let plan = Plan(
+            name: "tls",
+            baseURL: server.baseURL,
+            scenarios: [
+                Scenario(
+                    name: "s",
+                    executor: .perVUIterations(vus: 2, iterations: 5, maxDuration: .seconds(10)),
+                    steps: [
+                        .post("/api/v1/todos", checks: [.status(201)], captures: [.json("id", "$.id")]),
+                        .delete("/api/v1/todos/${id}"),
+                    ]
+                )
+            ]
+        )
+        let ok = try await PlanEngine(plan: plan, threads: 1, insecure: true).run()
+        let refused = try await PlanEngine(plan: plan, threads: 1).run()
+        try await server.shutdown()
+        #expect(ok.status == ["201": 10, "200": 10])
+        #expect(refused.transportErrors["tls"] ?? 0 > 0)
+        #expect(refused.completed == 0)
     }
 
     @Test func rampingVUsFollowTheirStages() {
