@@ -17,6 +17,17 @@ private func volleyBinary() throws -> URL {
 
 private struct CLIBinaryMissing: Error {}
 
+/// Writes `text` as a plan file `name` in a new temporary directory.
+private func writePlan(_ name: String, _ text: String) throws -> URL {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent(
+        "volley-plan-\(UInt32.random(in: 0...UInt32.max))"
+    )
+    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    let url = dir.appendingPathComponent(name)
+    try text.write(to: url, atomically: true, encoding: .utf8)
+    return url
+}
+
 private struct Outcome {
     var status: Int32
     var stdout: String
@@ -161,27 +172,23 @@ private final class LockedData: @unchecked Sendable {
 
     @Test func aFailedThresholdExits99AndABadPlanExits2() async throws {
         let server = try await TestServer.start()
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent(
-            "volley-plan-\(UInt32.random(in: 0...UInt32.max))"
+        let plan = try writePlan(
+            "fail.yaml",
+            """
+            base_url: \(server.baseURL)
+            thresholds: ["error_rate < 1%"]
+            scenarios:
+              s:
+                executor: per-vu-iterations
+                vus: 1
+                iterations: 5
+                steps:
+                  - request: GET /status/500
+            """
         )
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        let plan = dir.appendingPathComponent("fail.yaml")
-        try """
-        base_url: \(server.baseURL)
-        thresholds: ["error_rate < 1%"]
-        scenarios:
-          s:
-            executor: per-vu-iterations
-            vus: 1
-            iterations: 5
-            steps:
-              - request: GET /status/500
-        """.write(to: plan, atomically: true, encoding: .utf8)
-        let bad = dir.appendingPathComponent("bad.yaml")
-        try "scenarios:\n  s:\n    executor: constant-vus\n    vus: 1\n    duration: 1s\n    stpes: []\n".write(
-            to: bad,
-            atomically: true,
-            encoding: .utf8
+        let bad = try writePlan(
+            "bad.yaml",
+            "scenarios:\n  s:\n    executor: constant-vus\n    vus: 1\n    duration: 1s\n    stpes: []\n"
         )
         let failed = try runVolley(["run", plan.path, "-q"])
         let invalid = try runVolley(["run", bad.path, "-q"])
@@ -195,22 +202,20 @@ private final class LockedData: @unchecked Sendable {
 
     @Test func ctrlCStopsAPlanAndStillReports() async throws {
         let server = try await TestServer.start()
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent(
-            "volley-int-\(UInt32.random(in: 0...UInt32.max))"
+        let plan = try writePlan(
+            "long.yaml",
+            """
+            base_url: \(server.baseURL)
+            scenarios:
+              s:
+                executor: constant-vus
+                vus: 4
+                duration: 60s
+                steps:
+                  - request: GET /delay/5
+                  - think: 10ms
+            """
         )
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        let plan = dir.appendingPathComponent("long.yaml")
-        try """
-        base_url: \(server.baseURL)
-        scenarios:
-          s:
-            executor: constant-vus
-            vus: 4
-            duration: 60s
-            steps:
-              - request: GET /delay/5
-              - think: 10ms
-        """.write(to: plan, atomically: true, encoding: .utf8)
         let r = try runVolley(["run", plan.path, "--json", "-q"], interruptAfter: 1.5)
         try await server.shutdown()
         #expect(r.status == 130)
