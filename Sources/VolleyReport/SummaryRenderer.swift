@@ -20,7 +20,14 @@ public struct SummaryRenderer: Sendable {
         if let r = s.rate { model += ", " + Fmt.fixed(r, r < 10 ? 2 : 0) + " req/s target" }
         if let m = s.maxConnections { model += ", ≤\(Fmt.int(m)) connections" }
         model += ", \(s.threads) thread\(s.threads == 1 ? "" : "s")"
-        out.append(style.bold("\(s.method) \(s.target)") + style.dim("  ·  " + model))
+        if s.model == "plan" {
+            out.append(
+                style.bold("plan \(s.plan ?? "")")
+                    + style.dim("  ·  \(s.target)  ·  \(s.threads) thread\(s.threads == 1 ? "" : "s")")
+            )
+        } else {
+            out.append(style.bold("\(s.method) \(s.target)") + style.dim("  ·  " + model))
+        }
         if s.interrupted { out.append(style.yellow("interrupted: the run was stopped early (Ctrl-C)")) }
         out.append("")
 

@@ -58,7 +58,7 @@ extension RunCommand {
                 style: Style(enabled: Terminal.colorEnabled(fd: STDERR_FILENO)),
                 isTTY: Terminal.isTTY(STDERR_FILENO),
                 expectedRequests: nil,
-                expectedSeconds: nil
+                expectedSeconds: Self.progressSeconds(loaded.plan)
             ),
             enabled: !quiet
         )
@@ -72,6 +72,18 @@ extension RunCommand {
         }
         progress.finish()
         try finish(summary, humanFD: json ? STDERR_FILENO : STDOUT_FILENO, interrupted: watcher.interrupted)
+    }
+
+    /// The planned length for the progress bar, when every scenario is time-bound
+    /// (iteration-bound ones usually end long before their max_duration).
+    static func progressSeconds(_ plan: Plan) -> Double? {
+        let timeBound = plan.scenarios.allSatisfy {
+            switch $0.executor {
+            case .sharedIterations, .perVUIterations: return false
+            default: return true
+            }
+        }
+        return timeBound ? plan.plannedDuration.seconds : nil
     }
 
     /// The bytes of every `body_file`, read once before the run.

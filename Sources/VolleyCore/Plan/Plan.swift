@@ -59,6 +59,27 @@ public struct Plan: Equatable, Sendable {
     }
 }
 
+extension Plan {
+    /// The longest a plan's scenarios can run (start offset plus duration, stages or
+    /// max_duration); iteration-bound executors may finish sooner. For progress bars.
+    public var plannedDuration: Duration {
+        scenarios.map { s -> Duration in
+            let d: Duration
+            switch s.executor {
+            case .constantVUs(_, let duration), .constantArrivalRate(_, let duration, _, _):
+                d = duration
+            case .rampingVUs(_, let stages, _):
+                d = stages.reduce(.zero) { $0 + $1.duration }
+            case .rampingArrivalRate(let stages, _, _):
+                d = stages.reduce(.zero) { $0 + $1.duration }
+            case .sharedIterations(_, _, let max), .perVUIterations(_, _, let max):
+                d = max
+            }
+            return s.startAfter + d
+        }.max() ?? .zero
+    }
+}
+
 /// Settings every request inherits unless it says otherwise.
 public struct PlanDefaults: Equatable, Sendable {
     public var headers: [TemplatedHeader]

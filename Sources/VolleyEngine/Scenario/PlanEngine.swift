@@ -196,7 +196,7 @@ public final class PlanEngine: Sendable {
                 var merged = IntervalStats()
                 for r in runners {
                     if let s = try? await r.loop.submit({
-                        r.recorder.overall.takeInterval(inFlight: 0, openConnections: 0, waiting: 0)
+                        r.takeInterval()
                     }).get() {
                         merged.merge(s)
                     }

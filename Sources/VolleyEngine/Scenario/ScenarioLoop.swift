@@ -55,6 +55,13 @@ final class ScenarioLoop: @unchecked Sendable {
     /// The scenario's steps with their recording ids.
     let steps: [CompiledStep]
     let patterns = PatternCache()
+    /// Requests written and not yet answered, for progress.
+    var inFlight = 0
+
+    /// The interval so far, with this loop's gauges.
+    func takeInterval() -> IntervalStats {
+        recorder.overall.takeInterval(inFlight: inFlight, openConnections: 0, waiting: 0)
+    }
     private(set) var startNanos: UInt64 = 0
     private var vus: [VirtualUser] = []
     private var idle: [VirtualUser] = []

@@ -156,8 +156,10 @@ final class VirtualUser {
             conn.abort(.timeout, "no complete response within \(Double(timeout) / 1e9)s")
         }
         runner.recorder.overall.recordSend(bytes: built.bytes.readableBytes, lagNanos: nil)
+        runner.inFlight += 1
         conn.send(built.bytes, isHEAD: built.isHEAD, now: sentAt) { [self] outcome in
             timer.cancel()
+            runner.inFlight -= 1
             let t = runner.now()
             switch outcome {
             case .failure(let cls, let message, let bytesIn):
