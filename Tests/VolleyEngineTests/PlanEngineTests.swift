@@ -317,6 +317,48 @@ import VolleyTestSupport
         #expect(refused.completed == 0)
     }
 
+    @Test func slowStepsTimeOutOnTheirOwnTimeout() async throws {
+        let server = try await TestServer.start()
+        let slow = RequestStep(name: "slow", method: "GET", url: "/delay/3000", timeout: .milliseconds(200))
+        let plan = Plan(
+            name: "t",
+            baseURL: server.baseURL,
+            scenarios: [
+                Scenario(
+                    name: "s",
+                    executor: .perVUIterations(vus: 2, iterations: 2, maxDuration: .seconds(10)),
+                    steps: [.request(slow), .get("/")]
+                )
+            ]
+        )
+        let started = ContinuousClock.now
+        let s = try await PlanEngine(plan: plan, threads: 1).run()
+        try await server.shutdown()
+        #expect(ContinuousClock.now - started < .seconds(2))
+        let byName = Dictionary(uniqueKeysWithValues: (s.requestsByName ?? []).map { ($0.name, $0) })
+        #expect(byName["slow"]?.transportErrors == ["timeout": 4])
+        #expect(byName["GET /"]?.status == ["200": 4], "the VU goes on after a timeout, on a new connection")
+    }
+
+    @Test func connectionCloseResponsesMakeTheNextStepReconnect() async throws {
+        let server = try await TestServer.start()
+        let plan = Plan(
+            name: "close",
+            baseURL: server.baseURL,
+            scenarios: [
+                Scenario(
+                    name: "s",
+                    executor: .perVUIterations(vus: 2, iterations: 5, maxDuration: .seconds(10)),
+                    steps: [.get("/close", name: "close"), .get("/http10", name: "http10"), .get("/", name: "root")]
+                )
+            ]
+        )
+        let s = try await PlanEngine(plan: plan, threads: 1).run()
+        try await server.shutdown()
+        #expect(s.status == ["200": 30])
+        #expect(s.failed == 0)
+    }
+
     @Test func rampingVUsFollowTheirStages() {
         let schedule = VUSchedule(
             startVUs: 0,

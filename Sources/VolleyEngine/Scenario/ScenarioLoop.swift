@@ -57,6 +57,21 @@ final class ScenarioLoop: @unchecked Sendable {
     let patterns = PatternCache()
     /// Requests written and not yet answered, for progress.
     var inFlight = 0
+    /// Connections with a request outstanding, swept for timeouts.
+    private var busy: [ObjectIdentifier: VUConnectionHandler] = [:]
+    private var sweep: RepeatedTask?
+
+    func track(_ c: VUConnectionHandler) { busy[ObjectIdentifier(c)] = c }
+
+    func untrack(_ c: VUConnectionHandler) { busy[ObjectIdentifier(c)] = nil }
+
+    private func sweepTimeouts() {
+        let t = now()
+        for c in busy.values where c.deadline <= t {
+            busy[ObjectIdentifier(c)] = nil
+            c.abort(.timeout, "no complete response within the step's timeout")
+        }
+    }
 
     /// The interval so far, with this loop's gauges.
     func takeInterval() -> IntervalStats {
@@ -164,6 +179,9 @@ final class ScenarioLoop: @unchecked Sendable {
 
     func begin(startNanos: UInt64) {
         self.startNanos = startNanos
+        sweep = loop.scheduleRepeatedTask(initialDelay: .milliseconds(50), delay: .milliseconds(50)) {
+            [self] _ in sweepTimeouts()
+        }
         let t0 = startNanos + scenario.startAfter.nanosecondsClamped
         at(t0) { [self] in startExecutor(t0) }
     }
@@ -242,6 +260,7 @@ final class ScenarioLoop: @unchecked Sendable {
         guard vus.allSatisfy({ !$0.isRunning }) else { return }
         for vu in vus { vu.closeConnections() }
         finished = true
+        sweep?.cancel()
         for t in tasks { t.cancel() }
         controller?.cancel()
         donePromise.succeed()

@@ -33,6 +33,8 @@ final class VUConnectionHandler: ChannelInboundHandler, RemovableChannelHandler 
     private var pendingError: (any Error)?
     private(set) var isOpen = false
     private(set) var sentAt: UInt64 = 0
+    /// When the outstanding request times out (monotonic nanoseconds).
+    var deadline: UInt64 = .max
 
     init(bodyLimit: Int) {
         parser.keepsHeaders = true
@@ -70,9 +72,14 @@ final class VUConnectionHandler: ChannelInboundHandler, RemovableChannelHandler 
         case .needMore:
             return
         case .complete:
-            finish(.response(response(keepAlive: parser.keepAlive)))
-            if !parser.keepAlive { context.close(promise: nil) }
+            let keepAlive = parser.keepAlive
+            // Marked closed before the VU hears of it: its next step must open a new
+            // connection instead of writing to this closing one.
+            if !keepAlive { isOpen = false }
+            finish(.response(response(keepAlive: keepAlive)))
+            if !keepAlive { context.close(promise: nil) }
         case .malformed(let reason):
+            isOpen = false
             finish(.failure(.malformed, reason, bytesIn: parser.bytesReceived))
             context.close(promise: nil)
         }
@@ -89,6 +96,7 @@ final class VUConnectionHandler: ChannelInboundHandler, RemovableChannelHandler 
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        isOpen = false
         if pendingError == nil { pendingError = error }
         context.close(promise: nil)
     }
@@ -122,6 +130,7 @@ final class VUConnectionHandler: ChannelInboundHandler, RemovableChannelHandler 
     /// Ends the outstanding request with `error` (timeout, interrupt) and closes.
     func abort(_ error: TransportErrorClass, _ message: String) {
         guard pending != nil else { return }
+        isOpen = false
         finish(.failure(error, message, bytesIn: parser.bytesReceived))
         context?.close(promise: nil)
     }
