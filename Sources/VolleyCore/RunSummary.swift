@@ -342,6 +342,8 @@ public struct NamedRequestStats: Equatable, Sendable, Codable {
     public var transportErrors: [String: Int]
     /// Steps not sent because a variable they need had no value.
     public var skipped: Int
+    /// Why the first skipped step was not sent (`${id} has no value`).
+    public var skipReason: String?
     /// Captures of this step that found nothing.
     public var captureFailures: Int
 
@@ -352,6 +354,7 @@ public struct NamedRequestStats: Equatable, Sendable, Codable {
         case status
         case transportErrors = "transport_errors"
         case skipped
+        case skipReason = "skip_reason"
         case captureFailures = "capture_failures"
     }
 

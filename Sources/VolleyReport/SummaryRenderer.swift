@@ -120,7 +120,10 @@ public struct SummaryRenderer: Sendable {
             for n in named {
                 var statuses = n.status.sorted { $0.key < $1.key }.map { "\($0.key):\(Fmt.int($0.value))" }
                 statuses += n.transportErrors.sorted { $0.key < $1.key }.map { "\($0.key):\(Fmt.int($0.value))" }
-                if n.skipped > 0 { statuses.append(style.yellow("skipped:\(Fmt.int(n.skipped))")) }
+                if n.skipped > 0 {
+                    let why = n.skipReason.map { " (\($0))" } ?? ""
+                    statuses.append(style.yellow("skipped:\(Fmt.int(n.skipped))\(why)"))
+                }
                 if n.captureFailures > 0 {
                     statuses.append(style.yellow("capture failed:\(Fmt.int(n.captureFailures))"))
                 }

@@ -55,6 +55,7 @@ import VolleyTestSupport
         #expect(byName["create todo"]?.captureFailures == 40)
         #expect(byName["DELETE /api/v1/todos/{id}"]?.status == ["200": 40], "every id was captured and deleted once")
         #expect(byName["never sent"]?.skipped == 40)
+        #expect(byName["never sent"]?.skipReason == "${nothere} has no value")
         #expect(byName["never sent"]?.requests == 0)
         #expect(s.iterations == IterationStats(completed: 40, interrupted: 0, dropped: 0))
         let checks = Dictionary(uniqueKeysWithValues: (s.checks ?? []).map { ($0.name, $0) })

@@ -255,6 +255,7 @@ public final class PlanEngine: Sendable {
                     captureFailures: merged.captureFailures[id]
                 )
             )
+            stats[stats.count - 1].skipReason = merged.skipReasons[id]
         }
         summary.requestsByName = stats
         summary.abortedBy = abortedBy.withLock { $0 }

@@ -89,8 +89,6 @@ final class ScenarioLoop: @unchecked Sendable {
     private let donePromise: EventLoopPromise<Void>
     /// The variables of the last VU that retired: how setup steps hand their captures on.
     private(set) var retiredVariables: [String: String] = [:]
-    /// First message per missing variable, for the summary.
-    private(set) var skipReasons: [String: String] = [:]
 
     // Arrival-rate executors.
     private var schedule: ArrivalSchedule?
@@ -133,10 +131,6 @@ final class ScenarioLoop: @unchecked Sendable {
         requestSequence &+= 1
         let value = UInt64(index & 0xFF) << 56 | (requestSequence & 0x00FF_FFFF_FFFF_FFFF)
         return run.runPrefix + "-" + String(decoding: RequestEncoder.hex(value, digits: 16), as: UTF8.self)
-    }
-
-    func noteSkip(_ name: String, missing: String) {
-        if skipReasons[name] == nil { skipReasons[name] = "${\(missing)} has no value" }
     }
 
     /// Picks this iteration's row of every feed; false when a unique feed is exhausted.

@@ -16,6 +16,8 @@ struct ScenarioRecorder: Sendable {
     var skippedSteps: [Int] = []
     /// Captures that found nothing, by request-name id.
     var captureFailures: [Int] = []
+    /// Why the first skipped step of each request name was not sent, by request-name id.
+    var skipReasons: [String?] = []
     var iterationsCompleted = 0
     /// Ended early: a check with abort_on_fail failed, or the run stopped mid-iteration.
     var iterationsInterrupted = 0
@@ -29,6 +31,7 @@ struct ScenarioRecorder: Sendable {
         groups = Array(repeating: nil, count: names.groups.count)
         skippedSteps = Array(repeating: 0, count: names.requests.count)
         captureFailures = Array(repeating: 0, count: names.requests.count)
+        skipReasons = Array(repeating: nil, count: names.requests.count)
     }
 
     mutating func withName(_ id: Int, _ body: (inout Recorder) -> Void) {
@@ -64,6 +67,7 @@ struct ScenarioRecorder: Sendable {
         for i in skippedSteps.indices {
             skippedSteps[i] += other.skippedSteps[i]
             captureFailures[i] += other.captureFailures[i]
+            if skipReasons[i] == nil { skipReasons[i] = other.skipReasons[i] }
         }
         iterationsCompleted += other.iterationsCompleted
         iterationsInterrupted += other.iterationsInterrupted

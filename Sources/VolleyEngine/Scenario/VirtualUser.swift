@@ -131,7 +131,9 @@ final class VirtualUser {
         case .success(let b): built = b
         case .failure(let missing):
             runner.recorder.skippedSteps[compiled.nameID] += 1
-            runner.noteSkip(step.name, missing: missing.name)
+            if runner.recorder.skipReasons[compiled.nameID] == nil {
+                runner.recorder.skipReasons[compiled.nameID] = "${\(missing.name)} has no value"
+            }
             next()
             return
         }
