@@ -27,20 +27,11 @@ struct ResponseInspector {
     let response: VUResponse
     let latencyNanos: UInt64
     let patterns: PatternCache
-    private var parsedJSON: Any??
 
     init(response: VUResponse, latencyNanos: UInt64, patterns: PatternCache = PatternCache()) {
         self.response = response
         self.latencyNanos = latencyNanos
         self.patterns = patterns
-    }
-
-    /// The body parsed as JSON once, on first use; nil when it is not JSON.
-    mutating func json() -> Any? {
-        if let parsedJSON { return parsedJSON }
-        let value = try? JSONSerialization.jsonObject(with: Data(response.body), options: [.fragmentsAllowed])
-        parsedJSON = .some(value)
-        return value
     }
 
     var bodyText: String { String(decoding: response.body, as: UTF8.self) }
@@ -66,10 +57,10 @@ struct ResponseInspector {
             guard let regex = patterns.regex(pattern) else { return false }
             return bodyText.contains(regex)
         case .jsonPathExists(let path):
-            guard let p = patterns.path(path), let root = json() else { return false }
-            return p.evaluate(root) != nil
+            guard let p = patterns.path(path) else { return false }
+            return JSONScanner.find(p, in: response.body) != nil
         case .jsonPathEquals(let path, let expected):
-            guard let p = patterns.path(path), let root = json(), let actual = p.evaluate(root) else {
+            guard let p = patterns.path(path), let actual = JSONScanner.find(p, in: response.body) else {
                 return false
             }
             return Self.matches(actual, expected, context: context)
@@ -78,23 +69,25 @@ struct ResponseInspector {
         }
     }
 
-    static func matches(_ actual: Any, _ expected: JSONTemplate, context: VUContext) -> Bool {
+    static func matches(_ actual: JSONScanner.Value, _ expected: JSONTemplate, context: VUContext) -> Bool {
         switch expected {
         case .null:
-            return actual is NSNull
+            return actual == .null
         case .bool(let b):
-            return JSONPath.text(of: actual) == (b ? "true" : "false")
+            return actual.text == (b ? "true" : "false")
         case .number(let n):
-            guard let s = JSONPath.text(of: actual), let d = Double(s) else { return false }
+            guard let s = actual.text, let d = Double(s) else { return false }
             return d == n
         case .string(let t):
             guard case .success(let want) = context.render(t) else { return false }
-            return JSONPath.text(of: actual) == want
+            return actual.text == want
         case .array, .object:
-            guard case .success(let want) = context.renderJSON(expected),
-                let wantValue = try? JSONSerialization.jsonObject(with: Data(want.utf8), options: [.fragmentsAllowed])
+            // Rare: compare both sides in one canonical form (sorted keys).
+            guard case .composite(let text) = actual, case .success(let want) = context.renderJSON(expected),
+                let got = try? JSONSerialization.jsonObject(with: Data(text.utf8), options: [.fragmentsAllowed]),
+                let wanted = try? JSONSerialization.jsonObject(with: Data(want.utf8), options: [.fragmentsAllowed])
             else { return false }
-            return JSONPath.text(of: actual) == JSONPath.text(of: wantValue)
+            return JSONPath.text(of: got) == JSONPath.text(of: wanted)
         }
     }
 
@@ -104,8 +97,8 @@ struct ResponseInspector {
         case .header(let name):
             return header(name)
         case .jsonPath(let path):
-            guard let p = patterns.path(path), let root = json(), let v = p.evaluate(root) else { return nil }
-            return JSONPath.text(of: v)
+            guard let p = patterns.path(path) else { return nil }
+            return JSONScanner.find(p, in: response.body)?.text
         case .regex(let pattern, let group):
             guard let regex = patterns.regex(pattern), let match = bodyText.firstMatch(of: regex),
                 group < match.output.count, let sub = match.output[group].substring
