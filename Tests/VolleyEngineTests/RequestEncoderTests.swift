@@ -42,6 +42,18 @@ import VolleyCore
         )
     }
 
+    @Test func stampingATemplateWritesTheSameBytesAsEncoding() throws {
+        let url = try TargetURL(parsing: "http://127.0.0.1:8080/a")
+        let encoder = RequestEncoder(spec: RequestSpec(method: "POST", url: url, body: Array("{}".utf8)), runPrefix: 7)
+        var template = encoder.makeTemplate(loop: 3)
+        for sequence: UInt64 in [1, 255, 0xABCDEF, 0x00FF_FFFF_FFFF_FFFF] {
+            encoder.stamp(&template, loop: 3, sequence: sequence)
+            var expected = ByteBuffer()
+            encoder.encode(into: &expected, loop: 3, sequence: sequence)
+            #expect(template == expected, "sequence \(sequence)")
+        }
+    }
+
     @Test func largeBodiesAreSharedNotCopied() throws {
         let url = try TargetURL(parsing: "http://localhost/upload")
         let body = [UInt8](repeating: 1, count: RequestEncoder.inlineBodyLimit + 1)
