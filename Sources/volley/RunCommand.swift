@@ -15,12 +15,16 @@ import Darwin
 struct RunCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run",
-        abstract: "Send load to a URL and report throughput, latency and errors.",
+        abstract: "Send load to a URL (or run a plan file) and report throughput, latency and errors.",
         discussion: """
             Closed model (default): -c connections send back-to-back, for -n requests in total or for -d.
-            Open model: --rate or --stages set the arrival rate; latency counts from each request's
-            intended start, so queueing in the server (or in Volley, when --max-connections is reached)
+
+            Open model: --rate or --stages set the arrival rate; latency counts from each request's \
+            intended start, so queueing in the server (or in Volley, when --max-connections is reached) \
             is measured, not hidden.
+
+            Plan files (.yaml): scenarios, checks, captures and thresholds; see `volley init`, \
+            `volley validate` and docs/plan-format.md. -e NAME=value sets plan variables.
 
             Examples:
               volley run http://127.0.0.1:8080/ -c 50 -d 30s

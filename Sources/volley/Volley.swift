@@ -18,7 +18,7 @@ struct Volley: AsyncParsableCommand {
         discussion: """
             Latency is measured from each request's intended send time in the open model \
             (--rate, --stages), so a stalled server shows up as the queueing real users would see.
-            Exit codes: 0 done, 1 run failed, 2 usage or input error, 130 interrupted.
+            Exit codes: 0 done, 1 run failed, 2 usage or input error, 99 thresholds failed, 130 interrupted.
             """,
         version: VolleyVersion.current,
         subcommands: [RunCommand.self, ValidateCommand.self, InitCommand.self]
