@@ -35,7 +35,6 @@ final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
     private(set) var sentAt: UInt64 = 0
     private(set) var dueAt: UInt64 = 0
     private var sequence: UInt64 = 0
-    private var requestBytes = 0
     private let isHEAD: Bool
     private let largeBody: ByteBuffer?
     /// Copied from the worker so a send touches no shared struct.
@@ -165,7 +164,7 @@ final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
         if let stampOffset {
             RequestEncoder.stamp(&writeBuffer, at: stampOffset, loop: loopIndex, sequence: sequence)
         }
-        requestBytes = writeBuffer.readableBytes
+        var requestBytes = writeBuffer.readableBytes
         if let body = largeBody {
             context.write(wrapOutboundOut(writeBuffer), promise: nil)
             context.writeAndFlush(wrapOutboundOut(body), promise: nil)

@@ -4,6 +4,23 @@ import VolleyCore
 import VolleyEngine
 import VolleyTestSupport
 
+/// Runs one scenario named "s" of `steps` under `executor` against `server`.
+private func runScenario(
+    _ steps: [Step],
+    _ executor: Executor,
+    on server: TestServer,
+    threads: Int = 1,
+    thresholds: [Threshold] = []
+) async throws -> RunSummary {
+    let plan = Plan(
+        name: "test",
+        baseURL: server.baseURL,
+        scenarios: [Scenario(name: "s", executor: executor, steps: steps)],
+        thresholds: thresholds
+    )
+    return try await PlanEngine(plan: plan, threads: threads).run()
+}
+
 /// Plans executed end to end against the in-process server's todos API.
 @Suite(.serialized) struct PlanEngineTests {
     private func plannerSteps() -> [Step] {
@@ -74,18 +91,11 @@ import VolleyTestSupport
             ),
             .request(RequestStep(name: "after", method: "GET", url: "/")),
         ]
-        let plan = Plan(
-            name: "mix",
-            baseURL: server.baseURL,
-            scenarios: [
-                Scenario(
-                    name: "s",
-                    executor: .perVUIterations(vus: 2, iterations: 10, maxDuration: .seconds(10)),
-                    steps: steps
-                )
-            ]
+        let s = try await runScenario(
+            steps,
+            .perVUIterations(vus: 2, iterations: 10, maxDuration: .seconds(10)),
+            on: server
         )
-        let s = try await PlanEngine(plan: plan, threads: 1).run()
         try await server.shutdown()
         let checks = try #require(s.checks?.first)
         #expect(checks.passes == 16)
@@ -191,18 +201,11 @@ import VolleyTestSupport
                 )
             ),
         ]
-        let plan = Plan(
-            name: "r",
-            baseURL: server.baseURL,
-            scenarios: [
-                Scenario(
-                    name: "s",
-                    executor: .perVUIterations(vus: 2, iterations: 2, maxDuration: .seconds(10)),
-                    steps: steps
-                )
-            ]
+        let s = try await runScenario(
+            steps,
+            .perVUIterations(vus: 2, iterations: 2, maxDuration: .seconds(10)),
+            on: server
         )
-        let s = try await PlanEngine(plan: plan, threads: 1).run()
         try await server.shutdown()
         #expect((s.checks ?? []).allSatisfy { $0.fails == 0 && $0.passes == 4 }, "\(s.checks ?? [])")
         let byName = Dictionary(uniqueKeysWithValues: (s.requestsByName ?? []).map { ($0.name, $0) })
@@ -217,18 +220,11 @@ import VolleyTestSupport
         let steps: [Step] = [
             .group(name: "browse", steps: [.get("/"), .think(.milliseconds(50)), .get("/")], location: nil)
         ]
-        let plan = Plan(
-            name: "g",
-            baseURL: server.baseURL,
-            scenarios: [
-                Scenario(
-                    name: "s",
-                    executor: .perVUIterations(vus: 2, iterations: 3, maxDuration: .seconds(10)),
-                    steps: steps
-                )
-            ]
+        let s = try await runScenario(
+            steps,
+            .perVUIterations(vus: 2, iterations: 3, maxDuration: .seconds(10)),
+            on: server
         )
-        let s = try await PlanEngine(plan: plan, threads: 1).run()
         try await server.shutdown()
         let group = try #require(s.groups?.first)
         #expect(group.name == "browse")
@@ -238,16 +234,11 @@ import VolleyTestSupport
 
     @Test func abortOnFailThresholdStopsTheRunEarly() async throws {
         let server = try await TestServer.start()
-        let plan = Plan(
-            name: "abort",
-            baseURL: server.baseURL,
-            scenarios: [
-                Scenario(
-                    name: "s",
-                    executor: .constantVUs(vus: 2, duration: .seconds(20)),
-                    steps: [.get("/status/500"), .think(.milliseconds(10))]
-                )
-            ],
+        let started = ContinuousClock.now
+        let s = try await runScenario(
+            [.get("/status/500"), .think(.milliseconds(10))],
+            .constantVUs(vus: 2, duration: .seconds(20)),
+            on: server,
             thresholds: [
                 Threshold(
                     metric: .errorRate,
@@ -258,8 +249,6 @@ import VolleyTestSupport
                 )
             ]
         )
-        let started = ContinuousClock.now
-        let s = try await PlanEngine(plan: plan, threads: 1).run()
         try await server.shutdown()
         #expect(ContinuousClock.now - started < .seconds(5))
         #expect(s.abortedBy == "error_rate < 1%")
@@ -321,19 +310,12 @@ import VolleyTestSupport
     @Test func slowStepsTimeOutOnTheirOwnTimeout() async throws {
         let server = try await TestServer.start()
         let slow = RequestStep(name: "slow", method: "GET", url: "/delay/3000", timeout: .milliseconds(200))
-        let plan = Plan(
-            name: "t",
-            baseURL: server.baseURL,
-            scenarios: [
-                Scenario(
-                    name: "s",
-                    executor: .perVUIterations(vus: 2, iterations: 2, maxDuration: .seconds(10)),
-                    steps: [.request(slow), .get("/")]
-                )
-            ]
-        )
         let started = ContinuousClock.now
-        let s = try await PlanEngine(plan: plan, threads: 1).run()
+        let s = try await runScenario(
+            [.request(slow), .get("/")],
+            .perVUIterations(vus: 2, iterations: 2, maxDuration: .seconds(10)),
+            on: server
+        )
         try await server.shutdown()
         #expect(ContinuousClock.now - started < .seconds(2))
         let byName = Dictionary(uniqueKeysWithValues: (s.requestsByName ?? []).map { ($0.name, $0) })
@@ -343,18 +325,11 @@ import VolleyTestSupport
 
     @Test func connectionCloseResponsesMakeTheNextStepReconnect() async throws {
         let server = try await TestServer.start()
-        let plan = Plan(
-            name: "close",
-            baseURL: server.baseURL,
-            scenarios: [
-                Scenario(
-                    name: "s",
-                    executor: .perVUIterations(vus: 2, iterations: 5, maxDuration: .seconds(10)),
-                    steps: [.get("/close", name: "close"), .get("/http10", name: "http10"), .get("/", name: "root")]
-                )
-            ]
+        let s = try await runScenario(
+            [.get("/close", name: "close"), .get("/http10", name: "http10"), .get("/", name: "root")],
+            .perVUIterations(vus: 2, iterations: 5, maxDuration: .seconds(10)),
+            on: server
         )
-        let s = try await PlanEngine(plan: plan, threads: 1).run()
         try await server.shutdown()
         #expect(s.status == ["200": 30])
         #expect(s.failed == 0)
@@ -375,18 +350,11 @@ import VolleyTestSupport
     @Test func arrivalRateDropsIterationsThatFindNoVU() async throws {
         let server = try await TestServer.start()
         let steps: [Step] = [.request(RequestStep(method: "GET", url: "/delay/200"))]
-        let plan = Plan(
-            name: "a",
-            baseURL: server.baseURL,
-            scenarios: [
-                Scenario(
-                    name: "s",
-                    executor: .constantArrivalRate(rate: 50, duration: .seconds(1), preAllocatedVUs: 2, maxVUs: 5),
-                    steps: steps
-                )
-            ]
+        let s = try await runScenario(
+            steps,
+            .constantArrivalRate(rate: 50, duration: .seconds(1), preAllocatedVUs: 2, maxVUs: 5),
+            on: server
         )
-        let s = try await PlanEngine(plan: plan, threads: 1).run()
         try await server.shutdown()
         let it = try #require(s.iterations)
         // 50 arrivals; 5 VUs each finish an iteration every ~200 ms → about 25 run, the rest drop.

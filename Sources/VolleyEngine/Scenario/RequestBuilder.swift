@@ -69,11 +69,15 @@ struct RequestBuilder: Sendable {
         var headers: [(String, String)] = []
         var names: [String] = []
         func given(_ name: String) -> Bool { names.contains { $0.equalsIgnoringASCIICase(name) } }
-        for list in [step.headers, defaults.headers] {
-            for h in list where !given(h.name) {
-                names.append(h.name)
-                headers.append((h.name, try context.render(h.value).get()))
-            }
+        // Step headers first, then defaults the step did not set (no array of arrays: this
+        // runs for every request).
+        for h in step.headers where !given(h.name) {
+            names.append(h.name)
+            headers.append((h.name, try context.render(h.value).get()))
+        }
+        for h in defaults.headers where !given(h.name) {
+            names.append(h.name)
+            headers.append((h.name, try context.render(h.value).get()))
         }
         var body: [UInt8]?
         var contentType: String?

@@ -34,7 +34,15 @@ struct ResponseInspector {
         self.patterns = patterns
     }
 
-    var bodyText: String { String(decoding: response.body, as: UTF8.self) }
+    private var decodedBody: String?
+
+    /// The body as text, decoded once however many checks and captures read it.
+    mutating func bodyText() -> String {
+        if let decodedBody { return decodedBody }
+        let text = String(decoding: response.body, as: UTF8.self)
+        decodedBody = text
+        return text
+    }
 
     func header(_ name: String) -> String? {
         response.headers.first { $0.name.equalsIgnoringASCIICase(name) }?.value
@@ -52,10 +60,10 @@ struct ResponseInspector {
         case .headerExists(let name):
             return header(name) != nil
         case .bodyContains(let text):
-            return bodyText.contains(text)
+            return bodyText().contains(text)
         case .bodyMatches(let pattern):
             guard let regex = patterns.regex(pattern) else { return false }
-            return bodyText.contains(regex)
+            return bodyText().contains(regex)
         case .jsonPathExists(let path):
             guard let p = patterns.path(path) else { return false }
             return JSONScanner.find(p, in: response.body) != nil
@@ -100,7 +108,7 @@ struct ResponseInspector {
             guard let p = patterns.path(path) else { return nil }
             return JSONScanner.find(p, in: response.body)?.text
         case .regex(let pattern, let group):
-            guard let regex = patterns.regex(pattern), let match = bodyText.firstMatch(of: regex),
+            guard let regex = patterns.regex(pattern), let match = bodyText().firstMatch(of: regex),
                 group < match.output.count, let sub = match.output[group].substring
             else { return nil }
             return String(sub)

@@ -251,7 +251,6 @@ final class ScenarioLoop: @unchecked Sendable {
         guard !finished else { return }
         let active = vus.contains { $0.isRunning }
         guard stopped || (vus.isEmpty && controller == nil && schedule == nil), !active else { return }
-        guard vus.allSatisfy({ !$0.isRunning }) else { return }
         for vu in vus { vu.closeConnections() }
         finished = true
         sweep?.cancel()
