@@ -24,6 +24,12 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.35.2"),
+        .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
     ],
     targets: [
         // Vocabulary: load models, pacing, outcomes, recorders and the run result. No NIO.
@@ -60,11 +66,26 @@ let package = Package(
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ]
         ),
+        // The lab: a real HTTP service (Hummingbird + SQLite through GRDB) whose bottlenecks
+        // are knobs — a QueuePool-style connection pool, query latency, synchronous logging,
+        // a response cache, a worker/backlog model and CPU work per request.
+        .target(
+            name: "VolleyLab",
+            dependencies: [
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // The thin command-line front end: parse, call the libraries, map errors to exit codes.
         .executableTarget(
             name: "volley",
             dependencies: [
-                "VolleyCore", "VolleyEngine", "VolleyPlan", "VolleyReport",
+                "VolleyCore", "VolleyEngine", "VolleyPlan", "VolleyReport", "VolleyLab",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

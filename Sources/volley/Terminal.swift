@@ -69,9 +69,14 @@ final class InterruptWatcher: Sendable {
     // they are just not annotated Sendable.
     nonisolated(unsafe) private let source: any DispatchSourceSignal
     private let handler: @Sendable () -> Void
+    private let message: String
 
-    init(onInterrupt handler: @escaping @Sendable () -> Void) {
+    init(
+        message: String = "stopping (in-flight requests get a short grace; Ctrl-C again to quit now)",
+        onInterrupt handler: @escaping @Sendable () -> Void
+    ) {
         self.handler = handler
+        self.message = message
         self.source = DispatchSource.makeSignalSource(signal: SIGINT, queue: .global())
     }
 
@@ -81,9 +86,7 @@ final class InterruptWatcher: Sendable {
         s.setEventHandler { [self] in
             let n = presses.add(1, ordering: .relaxed).newValue
             if n == 1 {
-                Terminal.writeError(
-                    "\nvolley: stopping (in-flight requests get a short grace; Ctrl-C again to quit now)\n"
-                )
+                Terminal.writeError("\nvolley: \(message)\n")
                 handler()
             } else {
                 exit(VolleyExit.interrupted.rawValue)
