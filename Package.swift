@@ -30,6 +30,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.35.2"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
     ],
     targets: [
         // Vocabulary: load models, pacing, outcomes, recorders and the run result. No NIO.
@@ -79,6 +80,7 @@ let package = Package(
                 .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         // The thin command-line front end: parse, call the libraries, map errors to exit codes.
@@ -109,6 +111,10 @@ let package = Package(
             name: "VolleyPlanTests",
             dependencies: ["VolleyCore", "VolleyPlan"],
             resources: [.copy("Fixtures")]
+        ),
+        .testTarget(
+            name: "VolleyLabTests",
+            dependencies: ["VolleyLab", "VolleyCore", "VolleyEngine"]
         ),
         .testTarget(name: "VolleyReportTests", dependencies: ["VolleyCore", "VolleyReport"]),
         .testTarget(

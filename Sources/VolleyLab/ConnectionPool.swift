@@ -77,9 +77,14 @@ final class ConnectionPool: Sendable {
         let waiting = slots.waiting
         return state.withLock { s in
             Statistics(
-                checkedOut: s.open - s.idle.count, idle: s.idle.count, overflow: s.open - size,
-                waiting: waiting, checkouts: s.checkouts, timeouts: s.timeouts,
-                waitSeconds: Double(s.waitNanoseconds) / 1e9, queries: s.queries
+                checkedOut: s.open - s.idle.count,
+                idle: s.idle.count,
+                overflow: s.open - size,
+                waiting: waiting,
+                checkouts: s.checkouts,
+                timeouts: s.timeouts,
+                waitSeconds: Double(s.waitNanoseconds) / 1e9,
+                queries: s.queries
             )
         }
     }

@@ -14,14 +14,18 @@ final class LabMetrics: Sendable {
     func recordRequest(route: String, method: String, status: Int, duration: Duration) {
         registry.makeCounter(
             descriptor: .init(
-                namespace: "lab", metricName: "http_requests", unitName: "total",
+                namespace: "lab",
+                metricName: "http_requests",
+                unitName: "total",
                 helpText: "Requests answered, by route, method and status."
             ),
             labels: [("route", route), ("method", method), ("status", String(status))]
         ).increment()
         registry.makeDurationHistogram(
             descriptor: .init(
-                namespace: "lab", metricName: "http_request_duration", unitName: "seconds",
+                namespace: "lab",
+                metricName: "http_request_duration",
+                unitName: "seconds",
                 helpText: "Time from the request reaching the handler to its response."
             ),
             labels: [("route", route)],
@@ -38,24 +42,69 @@ final class LabMetrics: Sendable {
             text += "\(name) \(rendered)\n"
         }
         let pool = state.pool
-        series("lab_db_pool_size", "gauge", "Connections the pool keeps open (QueuePool pool_size).", Double(state.configuration.poolSize))
-        series("lab_db_pool_max_overflow", "gauge", "Extra connections allowed beyond the pool size.", Double(state.configuration.poolOverflow))
+        series(
+            "lab_db_pool_size",
+            "gauge",
+            "Connections the pool keeps open (QueuePool pool_size).",
+            Double(state.configuration.poolSize)
+        )
+        series(
+            "lab_db_pool_max_overflow",
+            "gauge",
+            "Extra connections allowed beyond the pool size.",
+            Double(state.configuration.poolOverflow)
+        )
         series("lab_db_pool_checked_out", "gauge", "Connections in use right now.", Double(pool.checkedOut))
         series("lab_db_pool_idle", "gauge", "Open connections not in use.", Double(pool.idle))
-        series("lab_db_pool_overflow", "gauge", "Open connections beyond the pool size (negative while fewer are open).", Double(pool.overflow))
+        series(
+            "lab_db_pool_overflow",
+            "gauge",
+            "Open connections beyond the pool size (negative while fewer are open).",
+            Double(pool.overflow)
+        )
         series("lab_db_pool_waiting", "gauge", "Requests waiting for a connection.", Double(pool.waiting))
         series("lab_db_pool_checkouts_total", "counter", "Connections handed out.", Double(pool.checkouts))
-        series("lab_db_pool_timeouts_total", "counter", "Checkouts that gave up after the pool timeout (answered 500).", Double(pool.timeouts))
-        series("lab_db_pool_wait_seconds_total", "counter", "Time requests spent waiting for a connection.", pool.waitSeconds)
+        series(
+            "lab_db_pool_timeouts_total",
+            "counter",
+            "Checkouts that gave up after the pool timeout (answered 500).",
+            Double(pool.timeouts)
+        )
+        series(
+            "lab_db_pool_wait_seconds_total",
+            "counter",
+            "Time requests spent waiting for a connection.",
+            pool.waitSeconds
+        )
         series("lab_db_queries_total", "counter", "Queries run.", Double(pool.queries))
         series("lab_workers", "gauge", "Worker limit (0 = unlimited).", Double(state.configuration.workers))
         series("lab_workers_busy", "gauge", "Requests being handled by a worker.", Double(state.workersBusy))
-        series("lab_worker_queue_depth", "gauge", "Requests in the backlog waiting for a worker.", Double(state.workerQueue))
-        series("lab_backlog_rejected_total", "counter", "Connections closed without a response because the backlog was full.", Double(state.backlogRejected))
+        series(
+            "lab_worker_queue_depth",
+            "gauge",
+            "Requests in the backlog waiting for a worker.",
+            Double(state.workerQueue)
+        )
+        series(
+            "lab_backlog_rejected_total",
+            "counter",
+            "Connections closed without a response because the backlog was full.",
+            Double(state.backlogRejected)
+        )
         series("lab_log_lines_total", "counter", "Log lines written on the request path.", Double(state.logLines))
-        series("lab_log_seconds_total", "counter", "Time requests spent in synchronous logging, lock waits included.", state.logSeconds)
+        series(
+            "lab_log_seconds_total",
+            "counter",
+            "Time requests spent in synchronous logging, lock waits included.",
+            state.logSeconds
+        )
         series("lab_cache_hits_total", "counter", "GET responses served from the cache.", Double(state.cacheHits))
-        series("lab_cache_misses_total", "counter", "Cacheable GETs that went to the database.", Double(state.cacheMisses))
+        series(
+            "lab_cache_misses_total",
+            "counter",
+            "Cacheable GETs that went to the database.",
+            Double(state.cacheMisses)
+        )
         series("lab_requests_in_progress", "gauge", "Requests inside handlers right now.", Double(state.inProgress))
         return text
     }

@@ -36,9 +36,12 @@ extension LabService {
             )
         }
         router.get("/config") { _, _ in
-            let data = (try? LabService.encoder.encode(self.configuration)) ?? Data()
+            var configuration = self.configuration
+            configuration.port = self.boundPort.load(ordering: .relaxed)
+            let data = (try? LabService.encoder.encode(configuration)) ?? Data()
             return Response(
-                status: .ok, headers: [.contentType: "application/json"],
+                status: .ok,
+                headers: [.contentType: "application/json"],
                 body: .init(byteBuffer: ByteBuffer(data: data))
             )
         }
@@ -50,7 +53,9 @@ extension LabService {
             return await self.serve(request, route: "GET /api/v1/todos") {
                 let todos = try await self.query { db in
                     try Todo.fetchAll(
-                        db, sql: "SELECT * FROM todos ORDER BY id DESC LIMIT ?", arguments: [max(0, min(limit, 1000))]
+                        db,
+                        sql: "SELECT * FROM todos ORDER BY id DESC LIMIT ?",
+                        arguments: [max(0, min(limit, 1000))]
                     )
                 }
                 return try .json(todos)
@@ -78,7 +83,11 @@ extension LabService {
         router.get("/api/v1/todos/:id") { request, context in
             let id = try Self.integer(context.parameters.get("id"), name: "id")
             return await self.serve(request, route: "GET /api/v1/todos/{id}") {
-                guard let todo = try await self.query({ db in try Todo.fetchOne(db, sql: "SELECT * FROM todos WHERE id = ?", arguments: [id]) }) else {
+                guard
+                    let todo = try await self.query({ db in
+                        try Todo.fetchOne(db, sql: "SELECT * FROM todos WHERE id = ?", arguments: [id])
+                    })
+                else {
                     throw HTTPError(.notFound, message: "no todo with id \(id)")
                 }
                 return try .json(todo)
@@ -141,7 +150,9 @@ extension LabService {
             return await self.serve(request, route: "GET /businesses/ids", cacheable: true) {
                 let rows = try await self.query { db in
                     try Row.fetchAll(
-                        db, sql: "SELECT id, ref FROM businesses ORDER BY id LIMIT ?", arguments: [limit ?? -1]
+                        db,
+                        sql: "SELECT id, ref FROM businesses ORDER BY id LIMIT ?",
+                        arguments: [limit ?? -1]
                     ).map { BusinessKey(id: $0["id"], ref: $0["ref"]) }
                 }
                 return try .json(rows)
@@ -191,7 +202,11 @@ extension LabService {
         }
     }
 
-    private func business<Key: DatabaseValueConvertible & Sendable>(sql: String, key: Key, what: String) async throws -> LabReply {
+    private func business<Key: DatabaseValueConvertible & Sendable>(
+        sql: String,
+        key: Key,
+        what: String
+    ) async throws -> LabReply {
         guard let business = try await query({ db in try Business.fetchOne(db, sql: sql, arguments: [key]) }) else {
             throw HTTPError(.notFound, message: "no business with \(what)")
         }
@@ -219,7 +234,10 @@ extension LabService {
     /// A path or query integer, or a 400 that says which one was wrong.
     static func integer(_ text: String?, name: String) throws -> Int64 {
         guard let text, let value = Int64(text) else {
-            throw HTTPError(.badRequest, message: "\(name) must be an integer, got \(text.map { "'\($0)'" } ?? "nothing")")
+            throw HTTPError(
+                .badRequest,
+                message: "\(name) must be an integer, got \(text.map { "'\($0)'" } ?? "nothing")"
+            )
         }
         return value
     }

@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import Logging
 import NIOCore
+import ServiceLifecycle
 
 /// The lab, running: a Hummingbird HTTP/1.1 server on its own task, with the database seeded
 /// and every knob applied. Start it in-process (tests, `volley demo`) or from `volley lab`.
@@ -10,6 +11,7 @@ public final class LabServer: Sendable {
     public let configuration: LabConfiguration
     private let service: LabService
     private let task: Task<Void, any Error>
+    private let group: ServiceGroup
     private let temporaryDirectory: URL?
 
     /// `http://host:port` of the running server.
@@ -22,12 +24,16 @@ public final class LabServer: Sendable {
     public var snapshot: LabSnapshot { service.snapshot }
 
     private init(
-        configuration: LabConfiguration, service: LabService, task: Task<Void, any Error>,
+        configuration: LabConfiguration,
+        service: LabService,
+        task: Task<Void, any Error>,
+        group: ServiceGroup,
         temporaryDirectory: URL?
     ) {
         self.configuration = configuration
         self.service = service
         self.task = task
+        self.group = group
         self.temporaryDirectory = temporaryDirectory
     }
 
@@ -83,9 +89,19 @@ public final class LabServer: Sendable {
             },
             logger: logger
         )
+        // Graceful stop (idle keep-alive connections closed, requests in flight finished),
+        // bounded so that a stuck client cannot hold the lab open.
+        var groupConfiguration = ServiceGroupConfiguration(
+            services: [.init(service: application)],
+            gracefulShutdownSignals: [],
+            cancellationSignals: [],
+            logger: logger
+        )
+        groupConfiguration.maximumGracefulShutdownDuration = .seconds(2)
+        let group = ServiceGroup(configuration: groupConfiguration)
         let task = Task {
             do {
-                try await application.run()
+                try await group.run()
                 boundContinuation.finish()
             } catch {
                 boundContinuation.finish(throwing: error)
@@ -109,21 +125,25 @@ public final class LabServer: Sendable {
         }
         var configuration = requested
         configuration.port = port
+        service.boundPort.store(port, ordering: .relaxed)
         return LabServer(
-            configuration: configuration, service: service, task: task,
+            configuration: configuration,
+            service: service,
+            task: task,
+            group: group,
             temporaryDirectory: temporaryDirectory
         )
     }
 
     /// Stops accepting, closes connections and removes the temporary database.
     public func stop() async {
-        task.cancel()
+        await group.triggerGracefulShutdown()
         _ = await task.result
         service.close()
         if let temporaryDirectory { try? FileManager.default.removeItem(at: temporaryDirectory) }
     }
 
-    /// Serves until the task is cancelled (the CLI cancels it on Ctrl-C).
+    /// Serves until `stop` (the CLI calls it on Ctrl-C).
     public func wait() async {
         _ = await task.result
     }

@@ -33,6 +33,8 @@ final class LabService: Sendable {
     let workers: WorkerPool?
     let metrics = LabMetrics()
     private let inProgress = Atomic<Int>(0)
+    /// The port actually bound (the configuration may say 0), for `/config`.
+    let boundPort = Atomic<Int>(0)
     private let requestCounter = Atomic<Int>(0)
 
     static let encoder: JSONEncoder = {
@@ -44,8 +46,11 @@ final class LabService: Sendable {
     init(configuration: LabConfiguration, databasePath: String) throws {
         self.configuration = configuration
         self.pool = ConnectionPool(
-            path: databasePath, size: configuration.poolSize, overflow: configuration.poolOverflow,
-            timeout: configuration.poolTimeout, queryLatency: configuration.queryLatency
+            path: databasePath,
+            size: configuration.poolSize,
+            overflow: configuration.poolOverflow,
+            timeout: configuration.poolTimeout,
+            queryLatency: configuration.queryLatency
         )
         self.logger = try SyncLogger(latencyPerLine: configuration.syncLogLatency, path: configuration.logFile)
         self.cache = configuration.cache ? ResponseCache(ttl: configuration.cacheTTL) : nil
@@ -59,9 +64,15 @@ final class LabService: Sendable {
         let log = logger.statistics
         let cacheStats = cache?.statistics ?? (hits: 0, misses: 0, entries: 0)
         return LabSnapshot(
-            configuration: configuration, pool: pool.statistics, workersBusy: workerStats.busy,
-            workerQueue: workerStats.queued, backlogRejected: workerStats.rejected, logLines: log.lines,
-            logSeconds: log.seconds, cacheHits: cacheStats.hits, cacheMisses: cacheStats.misses,
+            configuration: configuration,
+            pool: pool.statistics,
+            workersBusy: workerStats.busy,
+            workerQueue: workerStats.queued,
+            backlogRejected: workerStats.rejected,
+            logLines: log.lines,
+            logSeconds: log.seconds,
+            cacheHits: cacheStats.hits,
+            cacheMisses: cacheStats.misses,
             inProgress: inProgress.load(ordering: .relaxed)
         )
     }
@@ -90,7 +101,10 @@ final class LabService: Sendable {
         }
         let elapsed = ContinuousClock.now - started
         metrics.recordRequest(
-            route: route, method: request.method.rawValue, status: reply.status.code, duration: elapsed
+            route: route,
+            method: request.method.rawValue,
+            status: reply.status.code,
+            duration: elapsed
         )
         var headers: HTTPFields = [.contentType: "application/json"]
         headers[HTTPField.Name("X-Request-ID")!] = requestID
@@ -110,8 +124,10 @@ final class LabService: Sendable {
         let lines = configuration.logLines
         if lines >= 2 {
             await logger.log(
-                ["level": "info", "event": "request.start", "method": request.method.rawValue,
-                 "path": request.uri.description, "route": route],
+                [
+                    "level": "info", "event": "request.start", "method": request.method.rawValue,
+                    "path": request.uri.description, "route": route,
+                ],
                 requestID: requestID
             )
         }
@@ -147,9 +163,11 @@ final class LabService: Sendable {
         if lines >= 1 {
             let ms = (ContinuousClock.now - started).labSeconds * 1000
             await logger.log(
-                ["level": reply.status.code >= 500 ? "error" : "info", "event": "request.end",
-                 "status": String(reply.status.code), "duration_ms": String(format: "%.3f", ms),
-                 "route": route],
+                [
+                    "level": reply.status.code >= 500 ? "error" : "info", "event": "request.end",
+                    "status": String(reply.status.code), "duration_ms": String(format: "%.3f", ms),
+                    "route": route,
+                ],
                 requestID: requestID
             )
         }

@@ -31,7 +31,9 @@ final class WorkerPool: Sendable {
         var current = admitted.load(ordering: .relaxed)
         while current < workers + backlog {
             let (exchanged, original) = admitted.compareExchange(
-                expected: current, desired: current + 1, ordering: .acquiringAndReleasing
+                expected: current,
+                desired: current + 1,
+                ordering: .acquiringAndReleasing
             )
             if exchanged { return true }
             current = original
