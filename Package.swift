@@ -83,11 +83,16 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        // `volley demo`: the lab, a stepped load, the knee, one knob changed — told in words.
+        .target(
+            name: "VolleyDemo",
+            dependencies: ["VolleyCore", "VolleyEngine", "VolleyLab", "VolleyReport"]
+        ),
         // The thin command-line front end: parse, call the libraries, map errors to exit codes.
         .executableTarget(
             name: "volley",
             dependencies: [
-                "VolleyCore", "VolleyEngine", "VolleyPlan", "VolleyReport", "VolleyLab",
+                "VolleyCore", "VolleyEngine", "VolleyPlan", "VolleyReport", "VolleyLab", "VolleyDemo",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

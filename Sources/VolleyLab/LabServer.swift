@@ -63,12 +63,19 @@ public final class LabServer: Sendable {
                 hint: "pass --db with a writable path, or leave it out for a temporary file"
             )
         }
-        let service = try LabService(configuration: requested, databasePath: databasePath)
+        let logger: SyncLogger
+        do {
+            logger = try SyncLogger.open(latencyPerLine: requested.syncLogLatency, path: requested.logFile)
+        } catch {
+            if let temporaryDirectory { try? FileManager.default.removeItem(at: temporaryDirectory) }
+            throw error
+        }
+        let service = LabService(configuration: requested, databasePath: databasePath, logger: logger)
         let router = Router()
         service.addRoutes(to: router)
 
-        var logger = Logger(label: "volley.lab")
-        logger.logLevel = logLevel
+        var serverLogger = Logger(label: "volley.lab")
+        serverLogger.logLevel = logLevel
         let (bound, boundContinuation) = AsyncThrowingStream<Int, any Error>.makeStream()
         let workers = service.workers
         let application = Application(
@@ -87,7 +94,7 @@ public final class LabServer: Sendable {
                 boundContinuation.yield(channel.localAddress?.port ?? requested.port)
                 boundContinuation.finish()
             },
-            logger: logger
+            logger: serverLogger
         )
         // Graceful stop (idle keep-alive connections closed, requests in flight finished),
         // bounded so that a stuck client cannot hold the lab open.
@@ -95,7 +102,7 @@ public final class LabServer: Sendable {
             services: [.init(service: application)],
             gracefulShutdownSignals: [],
             cancellationSignals: [],
-            logger: logger
+            logger: serverLogger
         )
         groupConfiguration.maximumGracefulShutdownDuration = .seconds(2)
         let group = ServiceGroup(configuration: groupConfiguration)

@@ -43,7 +43,8 @@ final class LabService: Sendable {
         return encoder
     }()
 
-    init(configuration: LabConfiguration, databasePath: String) throws {
+    // Non-throwing on purpose (see SyncLogger.init): callers open the logger first.
+    init(configuration: LabConfiguration, databasePath: String, logger: SyncLogger) {
         self.configuration = configuration
         self.pool = ConnectionPool(
             path: databasePath,
@@ -52,7 +53,7 @@ final class LabService: Sendable {
             timeout: configuration.poolTimeout,
             queryLatency: configuration.queryLatency
         )
-        self.logger = try SyncLogger(latencyPerLine: configuration.syncLogLatency, path: configuration.logFile)
+        self.logger = logger
         self.cache = configuration.cache ? ResponseCache(ttl: configuration.cacheTTL) : nil
         self.workers =
             configuration.workers > 0

@@ -12,25 +12,29 @@ final class SyncLogger: Sendable {
     private let sink: FileHandle?
     private let counters = Mutex((lines: 0, nanoseconds: Int64(0)))
 
-    init(latencyPerLine: Duration, path: String?) throws {
+    // Non-throwing on purpose: a throwing initializer of a class with a `Mutex` property
+    // crashes the Swift 6.3 optimizer ("Found ownership error"); `open` does the failing part.
+    private init(latencyPerLine: Duration, sink: FileHandle?) {
         self.latencyPerLine = latencyPerLine
-        if let path {
-            if !FileManager.default.fileExists(atPath: path) {
-                guard FileManager.default.createFile(atPath: path, contents: nil) else {
-                    throw LabConfigurationError(
-                        "cannot create the log file \(path)",
-                        hint: "check that its directory exists and is writable"
-                    )
-                }
+        self.sink = sink
+    }
+
+    /// A logger writing to `path` (appending), or discarding lines when `path` is nil.
+    static func open(latencyPerLine: Duration, path: String?) throws -> SyncLogger {
+        guard let path else { return SyncLogger(latencyPerLine: latencyPerLine, sink: nil) }
+        if !FileManager.default.fileExists(atPath: path) {
+            guard FileManager.default.createFile(atPath: path, contents: nil) else {
+                throw LabConfigurationError(
+                    "cannot create the log file \(path)",
+                    hint: "check that its directory exists and is writable"
+                )
             }
-            guard let handle = FileHandle(forWritingAtPath: path) else {
-                throw LabConfigurationError("cannot open the log file \(path) for writing")
-            }
-            handle.seekToEndOfFile()
-            sink = handle
-        } else {
-            sink = nil
         }
+        guard let handle = FileHandle(forWritingAtPath: path) else {
+            throw LabConfigurationError("cannot open the log file \(path) for writing")
+        }
+        handle.seekToEndOfFile()
+        return SyncLogger(latencyPerLine: latencyPerLine, sink: handle)
     }
 
     /// Lines written and the time requests spent writing them (waiting for the lock included).

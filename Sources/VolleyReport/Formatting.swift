@@ -2,9 +2,9 @@ import VolleyCore
 
 /// Number formatting shared by every terminal renderer, independent of the locale so that
 /// golden files and CI logs read the same everywhere.
-enum Fmt {
+package enum Fmt {
     /// 1234567 → "1,234,567".
-    static func int(_ n: Int) -> String {
+    package static func int(_ n: Int) -> String {
         let digits = String(n.magnitude)
         var out = ""
         for (i, c) in digits.enumerated() {
@@ -14,10 +14,10 @@ enum Fmt {
         return n < 0 ? "-" + out : out
     }
 
-    static func int(_ n: UInt64) -> String { int(Int(clamping: n)) }
+    package static func int(_ n: UInt64) -> String { int(Int(clamping: n)) }
 
     /// Fixed decimals without Foundation: 3.14159, 2 → "3.14".
-    static func fixed(_ x: Double, _ decimals: Int) -> String {
+    package static func fixed(_ x: Double, _ decimals: Int) -> String {
         guard x.isFinite else { return x.isNaN ? "nan" : (x < 0 ? "-inf" : "inf") }
         var scale = 1.0
         for _ in 0..<decimals { scale *= 10 }
@@ -35,17 +35,17 @@ enum Fmt {
     }
 
     /// Milliseconds with precision that suits the size: 0.123, 12.3, 1,234.
-    static func ms(_ x: Double) -> String {
+    package static func ms(_ x: Double) -> String {
         if x < 10 { return fixed(x, 2) }
         if x < 1000 { return fixed(x, 1) }
         return fixed(x, 0)
     }
 
-    static func percent(_ fraction: Double) -> String {
+    package static func percent(_ fraction: Double) -> String {
         fixed(fraction * 100, 2) + "%"
     }
 
-    static func bytes(_ n: UInt64) -> String {
+    package static func bytes(_ n: UInt64) -> String {
         let x = Double(n)
         if x < 1024 { return "\(n) B" }
         if x < 1024 * 1024 { return fixed(x / 1024, 1) + " KiB" }
@@ -53,13 +53,13 @@ enum Fmt {
         return fixed(x / 1024 / 1024 / 1024, 2) + " GiB"
     }
 
-    static func seconds(_ s: Double) -> String {
+    package static func seconds(_ s: Double) -> String {
         if s < 60 { return fixed(s, 2) + " s" }
         let m = Int(s / 60)
         return "\(m)m" + fixed(s - Double(m) * 60, 1) + "s"
     }
 
-    static func pad(_ s: String, _ width: Int, right: Bool = true) -> String {
+    package static func pad(_ s: String, _ width: Int, right: Bool = true) -> String {
         let n = s.count
         guard n < width else { return s }
         let fill = String(repeating: " ", count: width - n)
@@ -73,12 +73,12 @@ public struct Style: Sendable {
 
     public init(enabled: Bool) { self.enabled = enabled }
 
-    func bold(_ s: String) -> String { wrap(s, "1") }
-    func dim(_ s: String) -> String { wrap(s, "2") }
-    func red(_ s: String) -> String { wrap(s, "31") }
-    func green(_ s: String) -> String { wrap(s, "32") }
-    func yellow(_ s: String) -> String { wrap(s, "33") }
-    func cyan(_ s: String) -> String { wrap(s, "36") }
+    package func bold(_ s: String) -> String { wrap(s, "1") }
+    package func dim(_ s: String) -> String { wrap(s, "2") }
+    package func red(_ s: String) -> String { wrap(s, "31") }
+    package func green(_ s: String) -> String { wrap(s, "32") }
+    package func yellow(_ s: String) -> String { wrap(s, "33") }
+    package func cyan(_ s: String) -> String { wrap(s, "36") }
 
     private func wrap(_ s: String, _ code: String) -> String {
         enabled ? "\u{1B}[\(code)m\(s)\u{1B}[0m" : s

@@ -21,7 +21,9 @@ struct Volley: AsyncParsableCommand {
             Exit codes: 0 done, 1 run failed, 2 usage or input error, 99 thresholds failed, 130 interrupted.
             """,
         version: VolleyVersion.current,
-        subcommands: [RunCommand.self, ValidateCommand.self, InitCommand.self, LabCommand.self]
+        subcommands: [
+            DemoCommand.self, RunCommand.self, ValidateCommand.self, InitCommand.self, LabCommand.self,
+        ]
     )
 }
 

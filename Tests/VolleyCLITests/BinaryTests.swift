@@ -5,7 +5,7 @@ import VolleyReport
 import VolleyTestSupport
 
 /// The built `volley` binary, next to the test bundle in SwiftPM's products directory.
-private func volleyBinary() throws -> URL {
+func volleyBinary() throws -> URL {
     var dir = Bundle.main.bundleURL
     for _ in 0..<3 {
         let candidate = dir.appendingPathComponent("volley")
@@ -28,14 +28,14 @@ private func writePlan(_ name: String, _ text: String) throws -> URL {
     return url
 }
 
-private struct Outcome {
+struct Outcome {
     var status: Int32
     var stdout: String
     var stderr: String
 }
 
 /// Runs the binary with a hard time limit; `interruptAfter` sends SIGINT like Ctrl-C.
-private func runVolley(_ args: [String], interruptAfter: Double? = nil, limit: Double = 30) throws -> Outcome {
+func runVolley(_ args: [String], interruptAfter: Double? = nil, limit: Double = 30) throws -> Outcome {
     let process = Process()
     process.executableURL = try volleyBinary()
     process.arguments = args
