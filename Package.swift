@@ -86,7 +86,7 @@ let package = Package(
         // `volley demo`: the lab, a stepped load, the knee, one knob changed — told in words.
         .target(
             name: "VolleyDemo",
-            dependencies: ["VolleyCore", "VolleyEngine", "VolleyLab", "VolleyReport"]
+            dependencies: ["VolleyCore", "VolleyEngine", "VolleyLab", "VolleyPlan", "VolleyReport"]
         ),
         // The thin command-line front end: parse, call the libraries, map errors to exit codes.
         .executableTarget(

@@ -15,6 +15,8 @@ public struct DemoOptions: Sendable {
     public var lab: LabConfiguration = DemoOptions.constrainedLab
     /// The levels the knobs are compared at (default: the two highest).
     public var comparisonLevels: [Int]?
+    /// How long the user-journey plan runs against each lab (zero skips that act).
+    public var journeyDuration: Duration = .seconds(6)
 
     public init() {}
 
@@ -35,6 +37,7 @@ public struct DemoOptions: Sendable {
         var o = DemoOptions()
         o.levels = [1, 4, 32]
         o.stepDuration = .seconds(1)
+        o.journeyDuration = .seconds(1)
         return o
     }
 }
@@ -94,5 +97,17 @@ public struct DemoReport: Sendable, Codable, Equatable {
     /// The bottleneck in a few words, when the evidence names one.
     public var bottleneck: String?
     public var comparisons: [DemoComparison]
+    /// The user-journey plan against the lab as it was and with the cache on.
+    public var journey: [DemoJourney]
     public var interrupted: Bool
+}
+
+/// One run of the journey plan.
+public struct DemoJourney: Sendable, Codable, Equatable {
+    public var lab: String
+    public var requests: [NamedRequestStats]
+    public var thresholds: [ThresholdResult]
+    public var checks: [CheckResult]
+    /// The full run summary, relative to the output directory.
+    public var summaryFile: String
 }

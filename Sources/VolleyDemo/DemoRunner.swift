@@ -3,6 +3,7 @@ import Synchronization
 import VolleyCore
 import VolleyEngine
 import VolleyLab
+import VolleyPlan
 import VolleyReport
 
 /// `volley demo`: the whole story on the lab — raise the load until the service breaks, say
@@ -17,6 +18,9 @@ public final class DemoRunner: Sendable {
     private let stopped = Atomic<Bool>(false)
 
     static let endpoint = "/books/"
+    /// Readers per second in the journey: above what the constrained pool can serve without a
+    /// cache (two queries each), well below it with one.
+    static let journeyRate = 100
 
     public init(options: DemoOptions, color: Bool = false, output: @escaping @Sendable (String) -> Void) {
         self.options = options
@@ -121,6 +125,12 @@ public final class DemoRunner: Sendable {
             compare(baseline, steps, knob: knob)
         }
 
+        // 6. The same service under a user journey, judged by thresholds.
+        var journey: [DemoJourney] = []
+        if !isStopped && options.journeyDuration > .zero {
+            journey = try await journeyAct(number: 4 + knobs.count, before: lab, after: cached)
+        }
+
         // Artifacts.
         let report = DemoReport(
             volleyVersion: VolleyVersion.current,
@@ -131,6 +141,7 @@ public final class DemoRunner: Sendable {
             knee: knee,
             bottleneck: bottleneck,
             comparisons: comparisons,
+            journey: journey,
             interrupted: isStopped
         )
         let encoder = JSONEncoder()
@@ -144,6 +155,10 @@ public final class DemoRunner: Sendable {
         if !comparisons.isEmpty {
             say("  cache-on/, bigger-pool/   the same for each knob")
         }
+        if !journey.isEmpty {
+            say("  journey.yaml              the user journey; run it yourself against `volley lab`")
+            say("  journey/<lab>.json        its summaries: per request name, checks, thresholds")
+        }
         say("")
         say(style.bold("Try it yourself"))
         say(
@@ -152,11 +167,173 @@ public final class DemoRunner: Sendable {
                 + "--query-latency \(LabConfiguration.format(lab.queryLatency)) --port 8080"
         )
         say("  volley run http://127.0.0.1:8080\(Self.endpoint) -c 64 -d 10s")
+        if !journey.isEmpty {
+            say("  volley run \(out)/journey.yaml -e ENDPOINT=http://127.0.0.1:8080")
+        }
         if isStopped { say(style.yellow("Interrupted: the artifacts hold the steps that finished.")) }
         return report
     }
 
     private var isStopped: Bool { stopped.load(ordering: .relaxed) }
+
+    // MARK: The journey
+
+    /// Runs the journey plan against the lab as it was, then with the cache on, and prints
+    /// per request name and threshold what changed.
+    private func journeyAct(
+        number: Int,
+        before: LabConfiguration,
+        after: LabConfiguration
+    ) async throws
+        -> [DemoJourney]
+    {
+        let out = options.outputDirectory
+        let planPath = "\(out)/journey.yaml"
+        let seconds = Self.seconds(options.journeyDuration.demoSeconds)
+        try Self.journeyPlan(duration: seconds.replacingOccurrences(of: " ", with: ""))
+            .write(toFile: planPath, atomically: true, encoding: .utf8)
+        say("")
+        say(style.bold("\(number). A user journey, as a plan") + " — \(planPath)")
+        say("Real traffic is journeys, not one URL. The plan has two kinds of users for \(seconds):")
+        say("  • readers arrive at \(Self.journeyRate) per second whatever the service does (open model) and read")
+        say("    /books/ and one of 100 popular businesses — their latency counts from when they arrived;")
+        say("  • 5 indecisive planners create a todo, capture its id from the answer, and delete it;")
+        say("    a missing id would skip the DELETE and count it, never send DELETE /todos/undefined.")
+        say("Thresholds decide pass or fail, as in CI: p(95) < 100ms, error_rate < 1%, checks > 99%.")
+        var results: [DemoJourney] = []
+        for (label, configuration) in [("as it was", before), ("cache on", after)] where !isStopped {
+            let server = try await LabServer.start(configuration)
+            let loaded: LoadedPlan
+            do {
+                loaded = try PlanLoader.load(path: planPath, environment: ["ENDPOINT": server.baseURL])
+            } catch {
+                await server.stop()
+                throw error
+            }
+            let engine = PlanEngine(plan: loaded.plan, feeds: loaded.feeds, threads: options.threads ?? 2)
+            let summary = try await engine.run()
+            await server.stop()
+            let file = "journey/\(label == "cache on" ? "cache-on" : "baseline").json"
+            try FileManager.default.createDirectory(atPath: "\(out)/journey", withIntermediateDirectories: true)
+            try JSONReport.encode(summary).write(toFile: "\(out)/\(file)", atomically: true, encoding: .utf8)
+            results.append(
+                DemoJourney(
+                    lab: label,
+                    requests: summary.requestsByName ?? [],
+                    thresholds: summary.thresholds ?? [],
+                    checks: summary.checks ?? [],
+                    summaryFile: file
+                )
+            )
+        }
+        guard results.count == 2 else { return results }
+        let (was, now) = (results[0], results[1])
+        say("  request                        p95 ms before → after      errors before → after")
+        for named in was.requests {
+            guard let other = now.requests.first(where: { $0.name == named.name }) else { continue }
+            say(
+                "  " + Fmt.pad(named.name, 29, right: false)
+                    + Fmt.pad(Fmt.ms(named.latencyMs.p95), 11) + " → "
+                    + Fmt.pad(Fmt.ms(other.latencyMs.p95), 8, right: false)
+                    + Fmt.pad(Fmt.fixed(named.errorRate * 100, 1) + "%", 12) + " → "
+                    + Fmt.fixed(other.errorRate * 100, 1) + "%"
+            )
+        }
+        say("  thresholds                       as it was   cache on")
+        for threshold in was.thresholds {
+            let other = now.thresholds.first { $0.expression == threshold.expression }
+            say(
+                "  " + Fmt.pad(threshold.expression, 31, right: false)
+                    + mark(threshold) + (other.map { mark($0) } ?? Fmt.pad("—", 11))
+            )
+        }
+        let failedBefore = was.thresholds.filter { !$0.passed }.count
+        let failedAfter = now.thresholds.filter { !$0.passed }.count
+        if failedBefore > 0 && failedAfter == 0 {
+            say(
+                "As it was, the journey fails \(failedBefore) threshold\(failedBefore == 1 ? "" : "s") "
+                    + "(`volley run` would exit 99 and fail the CI job); with the cache on, it passes."
+            )
+        } else if failedAfter > 0 {
+            say(
+                "With the cache on, \(failedAfter) threshold\(failedAfter == 1 ? "" : "s") still fail: "
+                    + "the planners' writes do not go through the cache and still need the pool."
+            )
+        } else {
+            say("Both pass at this load: the journey is lighter than the stepped load above.")
+        }
+        return results
+    }
+
+    /// "✓ 21.6ms", "✗ 3.67%": the measured value in the threshold's own unit, padded before
+    /// colouring so that the columns line up on a terminal too.
+    private func mark(_ t: ThresholdResult, width: Int = 11) -> String {
+        let metric = t.expression.trimmingCharacters(in: .whitespaces).lowercased()
+        let value: String
+        if let actual = t.actual {
+            if metric.hasPrefix("error_rate") || metric.hasPrefix("checks") {
+                value = Fmt.fixed(actual * 100, 2) + "%"
+            } else if metric.hasPrefix("rps") {
+                value = Fmt.fixed(actual, 1) + "/s"
+            } else {
+                value = Fmt.ms(actual) + "ms"
+            }
+        } else {
+            value = "—"
+        }
+        let symbol = t.passed ? "✓" : "✗"
+        let padded = Fmt.pad(symbol + " " + value, width)
+        return padded.replacingOccurrences(of: symbol, with: t.passed ? style.green(symbol) : style.red(symbol))
+    }
+
+    /// The journey, as a plan file a user can run again.
+    static func journeyPlan(duration: String) -> String {
+        """
+        # The user journey of `volley demo`, against the lab. Run it yourself:
+        #   volley lab --pool-size 2 --pool-overflow 2 --pool-timeout 250ms --query-latency 20ms --port 8080
+        #   volley run journey.yaml -e ENDPOINT=http://127.0.0.1:8080
+        name: demo-journey
+        base_url: ${ENDPOINT:-http://127.0.0.1:8080}
+        defaults:
+          timeout: 5s
+
+        thresholds:
+          - "p(95) < 100ms"
+          - "error_rate < 1%"
+          - "checks > 99%"
+
+        scenarios:
+          readers:
+            executor: constant-arrival-rate
+            rate: \(journeyRate)
+            duration: ${DURATION:-\(duration)}
+            pre_allocated_vus: 20
+            max_vus: 200
+            steps:
+              - request: GET /books/
+                check: { status: 200 }
+              - request: GET /businesses/id/${randomInt(1,100)}
+                name: GET /businesses/id/{id}
+                check: { status: 200, json_exists: $.ref }
+
+          planners:
+            executor: constant-vus
+            vus: 5
+            duration: ${DURATION:-\(duration)}
+            steps:
+              - request: POST /api/v1/todos
+                json: { title: "Wirte the report", completed: false }
+                check: { status: 201 }
+                capture:
+                  id: json $.id
+              - think: 200ms
+              - request: DELETE /api/v1/todos/${id}
+                name: DELETE /api/v1/todos/{id}
+                check: { status: 200, json_exists: $.id }
+              - think: 200ms
+
+        """
+    }
 
     private func say(_ line: String) { write(line + "\n") }
 

@@ -114,12 +114,14 @@ extension LabService {
         router.delete("/api/v1/todos/:id") { request, context in
             let id = try Self.integer(context.parameters.get("id"), name: "id")
             return await self.serve(request, route: "DELETE /api/v1/todos/{id}") {
-                let deleted = try await self.update { db -> Int in
+                // 200 with the deleted todo, as the field's TaskOverflow API answered DELETE.
+                let deleted = try await self.update { db -> Todo? in
+                    let todo = try Todo.fetchOne(db, sql: "SELECT * FROM todos WHERE id = ?", arguments: [id])
                     try db.execute(sql: "DELETE FROM todos WHERE id = ?", arguments: [id])
-                    return db.changesCount
+                    return todo
                 }
-                guard deleted > 0 else { throw HTTPError(.notFound, message: "no todo with id \(id)") }
-                return LabReply(status: .noContent, body: ByteBuffer())
+                guard let deleted else { throw HTTPError(.notFound, message: "no todo with id \(id)") }
+                return try .json(deleted)
             }
         }
     }

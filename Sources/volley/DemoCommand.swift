@@ -12,7 +12,8 @@ struct DemoCommand: AsyncParsableCommand {
             Starts the lab in-process on a free 127.0.0.1 port (a books API on SQLite with a small \
             database pool), raises the number of connections step by step, says where throughput \
             stopped growing and why, then turns the cache on and enlarges the pool and shows each \
-            before/after. Artifacts (JSON) go to --out.
+            before/after, and ends with a user-journey plan judged by thresholds before and after \
+            the fix. About 80 s. Artifacts (JSON, and the plan file) go to --out.
             """
     )
 
@@ -25,7 +26,7 @@ struct DemoCommand: AsyncParsableCommand {
     @Option(help: "How long each level runs, e.g. 6s.")
     var stepDuration: String?
 
-    @Flag(help: "A short version (3 levels of 1 s) to check that everything works.")
+    @Flag(help: "A short version (3 levels of 1 s, a 1 s journey) to check that everything works.")
     var quick = false
 
     @Option(help: "Event loops for the load generator; default one per core.")

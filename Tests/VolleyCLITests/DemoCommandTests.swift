@@ -28,6 +28,18 @@ import Testing
         #expect(top["max_checked_out"] as? Int == 4)
         #expect((top["max_waiting"] as? Int ?? 0) > 0)
 
+        // The journey plan ran against both labs and its file can be run again.
+        let journey = try #require(report["journey"] as? [[String: Any]])
+        #expect(journey.map { $0["lab"] as? String } == ["as it was", "cache on"])
+        #expect(FileManager.default.fileExists(atPath: out.appendingPathComponent("journey.yaml").path))
+        for run in journey {
+            #expect((run["thresholds"] as? [Any])?.count == 3)
+            let names = (run["requests"] as? [[String: Any]])?.compactMap { $0["name"] as? String } ?? []
+            #expect(names.contains("DELETE /api/v1/todos/{id}"))
+        }
+        let validate = try runVolley(["validate", out.appendingPathComponent("journey.yaml").path])
+        #expect(validate.status == 0, "\(validate.stderr)")
+
         let comparisons = try #require(report["comparisons"] as? [[String: Any]])
         #expect(comparisons.map { $0["knob"] as? String } == ["cache on", "bigger pool"])
         let baselineTop = try #require(baseline.last?["goodput"] as? Double)

@@ -63,7 +63,9 @@ func smallLab(_ adjust: (inout LabConfiguration) -> Void = { _ in }) -> LabConfi
         let list = try await exchange("GET", "\(base)/api/v1/todos")
         #expect((list.json as? [[String: Any]])?.count == 11)
 
-        #expect(try await exchange("DELETE", "\(base)/api/v1/todos/\(id)").status == 204)
+        let deleted = try await exchange("DELETE", "\(base)/api/v1/todos/\(id)")
+        #expect(deleted.status == 200)
+        #expect((deleted.json as? [String: Any])?["id"] as? Int == id)
         #expect(try await exchange("DELETE", "\(base)/api/v1/todos/\(id)").status == 404)
         #expect(try await exchange("GET", "\(base)/api/v1/todos/\(id)").status == 404)
         let bad = try await exchange("POST", "\(base)/api/v1/todos", body: "not json")
