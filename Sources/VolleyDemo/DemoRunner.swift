@@ -160,7 +160,7 @@ public final class DemoRunner: Sendable {
             say("  journey/<lab>.json        its summaries: per request name, checks, thresholds")
         }
         say("")
-        say(style.bold("Try it yourself"))
+        say(style.bold("Try it yourself") + style.dim(" (the lab in one terminal, the load in another)"))
         say(
             "  volley lab --pool-size \(lab.poolSize) --pool-overflow \(lab.poolOverflow) "
                 + "--pool-timeout \(LabConfiguration.format(lab.poolTimeout)) "
@@ -237,6 +237,15 @@ public final class DemoRunner: Sendable {
                     + Fmt.pad(Fmt.ms(other.latencyMs.p95), 8, right: false)
                     + Fmt.pad(Fmt.fixed(named.errorRate * 100, 1) + "%", 12) + " → "
                     + Fmt.fixed(other.errorRate * 100, 1) + "%"
+            )
+        }
+        for named in was.requests where named.skipped > 0 {
+            say(
+                style.dim(
+                    "  \(Fmt.int(named.skipped)) × \(named.name) skipped as it was: "
+                        + (named.skipReason ?? "a value it needs was never captured")
+                        + " — counted, never sent as /todos/undefined"
+                )
             )
         }
         say("  thresholds                       as it was   cache on")
