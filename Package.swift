@@ -83,6 +83,15 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        // The run history: every run, its summary and histograms, in SQLite (GRDB, WAL).
+        .target(
+            name: "VolleyStore",
+            dependencies: [
+                "VolleyCore", "VolleyReport",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+            ]
+        ),
         // `volley demo`: the lab, a stepped load, the knee, one knob changed — told in words.
         .target(
             name: "VolleyDemo",
@@ -92,7 +101,7 @@ let package = Package(
         .executableTarget(
             name: "volley",
             dependencies: [
-                "VolleyCore", "VolleyEngine", "VolleyPlan", "VolleyReport", "VolleyLab", "VolleyDemo",
+                "VolleyCore", "VolleyEngine", "VolleyPlan", "VolleyReport", "VolleyLab", "VolleyDemo", "VolleyStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -102,7 +111,10 @@ let package = Package(
             dependencies: ["VolleyCore", "VolleyEngine", "VolleyReport", "VolleyTestSupport"],
             path: "Examples/SwiftAPI"
         ),
-        .testTarget(name: "VolleyCoreTests", dependencies: ["VolleyCore"]),
+        .testTarget(
+            name: "VolleyCoreTests",
+            dependencies: ["VolleyCore", .product(name: "Histogram", package: "hdrhistogram-swift")]
+        ),
         .testTarget(
             name: "VolleyEngineTests",
             dependencies: [
@@ -121,10 +133,13 @@ let package = Package(
             name: "VolleyLabTests",
             dependencies: ["VolleyLab", "VolleyCore", "VolleyEngine"]
         ),
+        .testTarget(name: "VolleyStoreTests", dependencies: ["VolleyStore", "VolleyCore"]),
         .testTarget(name: "VolleyReportTests", dependencies: ["VolleyCore", "VolleyReport"]),
         .testTarget(
             name: "VolleyCLITests",
-            dependencies: ["volley", "VolleyCore", "VolleyEngine", "VolleyReport", "VolleyTestSupport"]
+            dependencies: [
+                "volley", "VolleyCore", "VolleyEngine", "VolleyReport", "VolleyStore", "VolleyTestSupport",
+            ]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -28,11 +28,15 @@ public final class LoadEngine: Sendable {
     private struct State {
         var workers: [LoopWorker] = []
         var interrupted = false
+        var histograms: RunHistograms?
     }
 
     public init(configuration: RunConfiguration) {
         self.configuration = configuration
     }
+
+    /// The merged histograms of the finished run, for the history; `nil` before `run` returns.
+    public var histograms: RunHistograms? { state.withLock { $0.histograms } }
 
     /// Stops issuing requests; in-flight ones get the configured grace period. Idempotent.
     public func interrupt() {
@@ -123,7 +127,10 @@ public final class LoadEngine: Sendable {
             let r = try await w.loop.submit { w.recorder }.get()
             merged.merge(r)
         }
-        state.withLock { $0.workers = [] }
+        state.withLock {
+            $0.workers = []
+            $0.histograms = RunHistograms(latency: merged.latency, serviceTime: merged.serviceTime)
+        }
         try await group.shutdownGracefully()
         let interrupted = state.withLock { $0.interrupted }
         return RunSummary(

@@ -5,9 +5,11 @@ import VolleyCore
 /// a stable interface for scripts and CI, so they are spelled out in `RunSummary.CodingKeys`
 /// rather than derived.
 public enum JSONReport {
-    public static func encode(_ summary: RunSummary) throws -> String {
+    /// `compact` drops the indentation (the history stores summaries this way).
+    public static func encode(_ summary: RunSummary, compact: Bool = false) throws -> String {
         let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        encoder.outputFormatting =
+            compact ? [.sortedKeys, .withoutEscapingSlashes] : [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         encoder.nonConformingFloatEncodingStrategy = .convertToString(
             positiveInfinity: "inf",
             negativeInfinity: "-inf",
@@ -18,6 +20,12 @@ public enum JSONReport {
     }
 
     public static func decode(_ text: String) throws -> RunSummary {
-        try JSONDecoder().decode(RunSummary.self, from: Data(text.utf8))
+        let decoder = JSONDecoder()
+        decoder.nonConformingFloatDecodingStrategy = .convertFromString(
+            positiveInfinity: "inf",
+            negativeInfinity: "-inf",
+            nan: "nan"
+        )
+        return try decoder.decode(RunSummary.self, from: Data(text.utf8))
     }
 }

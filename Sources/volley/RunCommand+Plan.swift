@@ -63,6 +63,7 @@ extension RunCommand {
             enabled: !quiet
         )
         let summary: RunSummary
+        let startedAt = Date()
         do {
             summary = try await engine.run { entry in progress.update(entry) }
         } catch let error as InputError {
@@ -71,7 +72,12 @@ extension RunCommand {
             throw CLIError(message: "the plan could not run: \(error)", hint: nil, code: .failure)
         }
         progress.finish()
-        try finish(summary, humanFD: json ? STDERR_FILENO : STDOUT_FILENO, interrupted: watcher.interrupted)
+        try finish(
+            summary,
+            humanFD: json ? STDERR_FILENO : STDOUT_FILENO,
+            interrupted: watcher.interrupted,
+            saving: (kind: "plan", startedAt: startedAt, histograms: engine.histograms)
+        )
     }
 
     /// The planned length for the progress bar, when every scenario is time-bound

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import VolleyCore
 import VolleyEngine
 import VolleyReport
@@ -118,6 +119,14 @@ struct RunCommand: AsyncParsableCommand {
 
     @Option(help: "How many of the slowest requests to list.")
     var slowest: Int = 10
+
+    // MARK: History
+
+    @Option(help: "A label for this run in the history, e.g. \"cache on\".")
+    var label: String?
+
+    @Flag(help: "Do not save this run to the history ($VOLLEY_HOME or ~/.volley).")
+    var noSave = false
 
     // MARK: - Building the configuration
 
@@ -297,17 +306,29 @@ struct RunCommand: AsyncParsableCommand {
             enabled: !quiet
         )
         let summary: RunSummary
+        let startedAt = Date()
         do {
             summary = try await engine.run { entry in progress.update(entry) }
         } catch let error as EngineError {
             throw CLIError(message: error.message, hint: error.hint, code: .failure)
         }
         progress.finish()
-        try finish(summary, humanFD: humanFD, interrupted: watcher.interrupted)
+        try finish(
+            summary,
+            humanFD: humanFD,
+            interrupted: watcher.interrupted,
+            saving: (kind: "url", startedAt: startedAt, histograms: engine.histograms)
+        )
     }
 
-    /// Prints the summary (human and JSON) and maps the outcome to the exit code.
-    func finish(_ summary: RunSummary, humanFD: Int32, interrupted: Bool) throws {
+    /// Prints the summary (human and JSON), saves the run unless `--no-save`, and maps the
+    /// outcome to the exit code.
+    func finish(
+        _ summary: RunSummary,
+        humanFD: Int32,
+        interrupted: Bool,
+        saving: (kind: String, startedAt: Date, histograms: RunHistograms?)
+    ) throws {
         let human = SummaryRenderer(style: Style(enabled: Terminal.colorEnabled(fd: humanFD))).render(summary)
         if json {
             Terminal.writeError("\n" + human)
@@ -315,15 +336,25 @@ struct RunCommand: AsyncParsableCommand {
         } else {
             Terminal.writeOut("\n" + human)
         }
-        if summary.interrupted || interrupted {
-            throw ExitCode(VolleyExit.interrupted.rawValue)
+        let exit = Self.exitCode(summary, interrupted: interrupted)
+        if !noSave {
+            HistorySaver.save(
+                summary,
+                kind: saving.kind,
+                label: label,
+                startedAt: saving.startedAt,
+                histograms: saving.histograms,
+                exitCode: exit
+            )
         }
-        if summary.completed == 0 {
-            throw ExitCode(VolleyExit.failure.rawValue)
-        }
-        if summary.thresholds?.contains(where: { !$0.passed }) == true {
-            throw ExitCode(VolleyExit.thresholdsFailed.rawValue)
-        }
+        if exit != .success { throw ExitCode(exit.rawValue) }
+    }
+
+    static func exitCode(_ summary: RunSummary, interrupted: Bool) -> VolleyExit {
+        if summary.interrupted || interrupted { return .interrupted }
+        if summary.completed == 0 { return .failure }
+        if summary.thresholds?.contains(where: { !$0.passed }) == true { return .thresholdsFailed }
+        return .success
     }
 
     static func expectations(_ model: LoadModel) -> (requests: Int?, seconds: Double?) {

@@ -23,6 +23,8 @@ struct Volley: AsyncParsableCommand {
         version: VolleyVersion.current,
         subcommands: [
             DemoCommand.self, RunCommand.self, ValidateCommand.self, InitCommand.self, LabCommand.self,
+            HistoryCommand.self, ShowCommand.self, ExportCommand.self, DeleteCommand.self,
+            HistoryStressCommand.self,
         ]
     )
 }

@@ -17,6 +17,15 @@ func volleyBinary() throws -> URL {
 
 private struct CLIBinaryMissing: Error {}
 
+/// The history directory of every CLI test that does not ask for its own.
+let testHistoryHome = FileManager.default.temporaryDirectory
+    .appendingPathComponent("volley-test-home-\(ProcessInfo.processInfo.processIdentifier)").path
+
+/// A fresh, empty history directory.
+func freshHistoryHome() -> String {
+    FileManager.default.temporaryDirectory.appendingPathComponent("volley-home-\(UUID().uuidString)").path
+}
+
 /// Writes `text` as a plan file `name` in a new temporary directory.
 private func writePlan(_ name: String, _ text: String) throws -> URL {
     let dir = FileManager.default.temporaryDirectory.appendingPathComponent(
@@ -35,12 +44,19 @@ struct Outcome {
 }
 
 /// Runs the binary with a hard time limit; `interruptAfter` sends SIGINT like Ctrl-C.
-func runVolley(_ args: [String], interruptAfter: Double? = nil, limit: Double = 30) throws -> Outcome {
+func runVolley(
+    _ args: [String],
+    interruptAfter: Double? = nil,
+    limit: Double = 30,
+    home: String? = nil
+) throws -> Outcome {
     let process = Process()
     process.executableURL = try volleyBinary()
     process.arguments = args
     var env = ProcessInfo.processInfo.environment
     env["NO_COLOR"] = "1"
+    // Runs are saved to the history: never to the user's ~/.volley from a test.
+    env["VOLLEY_HOME"] = home ?? testHistoryHome
     process.environment = env
     let out = Pipe()
     let err = Pipe()

@@ -18,6 +18,11 @@ public final class PlanEngine: Sendable {
     private let state = Mutex<[ScenarioLoop]>([])
     private let interrupted = Atomic<Bool>(false)
     private let abortedBy = Mutex<String?>(nil)
+    private let finalHistograms = Mutex<RunHistograms?>(nil)
+
+    /// The merged histograms of the finished run (overall and per request name), for the
+    /// history; `nil` before `run` returns.
+    public var histograms: RunHistograms? { finalHistograms.withLock { $0 } }
 
     public init(
         plan: Plan,
@@ -275,6 +280,13 @@ public final class PlanEngine: Sendable {
         let passes = merged.checks.reduce(0) { $0 + $1.passed }
         let fails = merged.checks.reduce(0) { $0 + $1.failed }
         let byName = merged.recordersByName(names)
+        finalHistograms.withLock {
+            $0 = RunHistograms(
+                latency: merged.overall.latency,
+                serviceTime: merged.overall.serviceTime,
+                byName: byName.mapValues(\.latency)
+            )
+        }
         if !plan.thresholds.isEmpty {
             summary.thresholds = plan.thresholds.map {
                 $0.evaluate(

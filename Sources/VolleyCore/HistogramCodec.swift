@@ -1,0 +1,90 @@
+import Histogram
+
+/// The histograms of one run, kept so that a saved run can be re-analysed, re-rendered and
+/// compared later with full percentile precision (not just the percentiles printed then).
+public struct RunHistograms: Sendable {
+    /// Latency of completed responses (µs), as in the summary.
+    public var latency: Histogram<UInt64>
+    /// From the actual write to the end of the response (µs).
+    public var serviceTime: Histogram<UInt64>
+    /// Latency per request name (plans only).
+    public var byName: [String: Histogram<UInt64>]
+
+    public init(
+        latency: Histogram<UInt64>,
+        serviceTime: Histogram<UInt64>,
+        byName: [String: Histogram<UInt64>] = [:]
+    ) {
+        self.latency = latency
+        self.serviceTime = serviceTime
+        self.byName = byName
+    }
+}
+
+/// A compact, lossless encoding of a `LatencyHistogram`: only the non-empty buckets, as
+/// (value delta, count) varints. A full histogram is ~190 KB in memory and in
+/// `Histogram`'s own Codable form; a typical run's encodes to a few hundred bytes to a few
+/// KB, small enough to keep every run's histograms in the history database.
+public enum HistogramCodec {
+    static let magic: [UInt8] = Array("VHS1".utf8)
+
+    public struct DecodingError: Error, CustomStringConvertible {
+        public var description: String
+    }
+
+    public static func encode(_ histogram: Histogram<UInt64>) -> [UInt8] {
+        var out = magic
+        var previous: UInt64 = 0
+        for bucket in histogram.recordedValues() where bucket.count > 0 {
+            appendVarint(bucket.value - previous, to: &out)
+            appendVarint(bucket.count, to: &out)
+            previous = bucket.value
+        }
+        return out
+    }
+
+    public static func decode(_ bytes: [UInt8]) throws(DecodingError) -> Histogram<UInt64> {
+        guard bytes.count >= magic.count, Array(bytes[0..<magic.count]) == magic else {
+            throw DecodingError(description: "not a Volley histogram (bad header)")
+        }
+        var histogram = LatencyHistogram.make()
+        var index = magic.count
+        var value: UInt64 = 0
+        while index < bytes.count {
+            let delta = try readVarint(bytes, &index)
+            let count = try readVarint(bytes, &index)
+            let (sum, overflow) = value.addingReportingOverflow(delta)
+            guard !overflow, sum <= LatencyHistogram.highestMicroseconds else {
+                throw DecodingError(description: "histogram value out of range")
+            }
+            value = sum
+            guard histogram.record(value, count: count) else {
+                throw DecodingError(description: "histogram value \(value) cannot be recorded")
+            }
+        }
+        return histogram
+    }
+
+    static func appendVarint(_ value: UInt64, to out: inout [UInt8]) {
+        var v = value
+        while v >= 0x80 {
+            out.append(UInt8(truncatingIfNeeded: v) | 0x80)
+            v >>= 7
+        }
+        out.append(UInt8(v))
+    }
+
+    static func readVarint(_ bytes: [UInt8], _ index: inout Int) throws(DecodingError) -> UInt64 {
+        var result: UInt64 = 0
+        var shift: UInt64 = 0
+        while index < bytes.count {
+            let byte = bytes[index]
+            index += 1
+            guard shift < 64 else { break }
+            result |= UInt64(byte & 0x7F) << shift
+            if byte < 0x80 { return result }
+            shift += 7
+        }
+        throw DecodingError(description: "truncated histogram")
+    }
+}

@@ -1,0 +1,51 @@
+import Foundation
+import VolleyCore
+import VolleyStore
+
+/// Saves finished runs to the history. A failure to save never loses a result: the summary
+/// has been printed already, and the error says so.
+enum HistorySaver {
+    static func open() throws -> HistoryStore {
+        do {
+            return try HistoryStore(directory: HistoryStore.defaultDirectory())
+        } catch {
+            throw CLIError(message: error.message, hint: error.hint, code: .failure)
+        }
+    }
+
+    /// Saves and prints "saved as run #N" on stderr; returns the id, or nil when saving failed.
+    @discardableResult
+    static func save(
+        _ summary: RunSummary,
+        kind: String,
+        label: String?,
+        startedAt: Date,
+        histograms: RunHistograms?,
+        exitCode: VolleyExit
+    ) -> Int64? {
+        do {
+            let store = try HistoryStore(directory: HistoryStore.defaultDirectory())
+            let record = RunRecord(
+                startedAt: startedAt,
+                label: label,
+                kind: kind,
+                target: summary.target,
+                plan: summary.plan,
+                command: Array(CommandLine.arguments.dropFirst()),
+                environment: .current(),
+                summary: summary,
+                exitCode: exitCode.rawValue
+            )
+            let id = try store.save(record, histograms: histograms)
+            Terminal.writeError(
+                "volley: saved as run #\(id) (volley show \(id); volley report \(id) --html report.html)\n"
+            )
+            return id
+        } catch {
+            Terminal.writeError(
+                "volley: warning: \(error.message)\n" + (error.hint.map { "hint: \($0)\n" } ?? "")
+            )
+            return nil
+        }
+    }
+}
