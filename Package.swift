@@ -57,7 +57,10 @@ let package = Package(
             dependencies: ["VolleyCore", .product(name: "Yams", package: "Yams")]
         ),
         // Renderers: terminal summary and progress, JSON. Never touches NIO.
-        .target(name: "VolleyReport", dependencies: ["VolleyCore"]),
+        .target(
+            name: "VolleyReport",
+            dependencies: ["VolleyCore", .product(name: "Histogram", package: "hdrhistogram-swift")]
+        ),
         // In-process servers on 127.0.0.1:0 that misbehave on request, for tests and demos.
         .target(
             name: "VolleyTestSupport",

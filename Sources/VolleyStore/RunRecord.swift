@@ -117,6 +117,11 @@ public struct RunRecord: Sendable {
 public struct StoredRun: Sendable {
     public var record: RunRecord
     public var histograms: RunHistograms?
+
+    public init(record: RunRecord, histograms: RunHistograms?) {
+        self.record = record
+        self.histograms = histograms
+    }
 }
 
 /// One line of `volley history`.

@@ -262,3 +262,57 @@ struct HistoryStressCommand: ParsableCommand {
         }
     }
 }
+
+/// `volley report RUN --html report.html`.
+struct ReportCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "report",
+        abstract: "Write a saved run's self-contained HTML report (charts, tables; opens offline)."
+    )
+
+    @Argument(help: ArgumentHelp("The run: an id, last, or last~N.", valueName: "run"))
+    var reference: String
+
+    @Option(help: "The HTML file to write.")
+    var html: String
+
+    func run() throws {
+        let store = try HistorySaver.open()
+        let stored = try loadRun(reference, from: store)
+        try HTMLWriter.write(stored, to: html)
+    }
+}
+
+/// Renders and writes a run's HTML report, for `volley report` and `volley run --html`.
+enum HTMLWriter {
+    static func context(_ record: RunRecord) -> ReportContext {
+        let formatter = ISO8601DateFormatter()
+        let e = record.environment
+        return ReportContext(
+            runID: record.id,
+            label: record.label,
+            startedAt: formatter.string(from: record.startedAt),
+            machine: "\(e.host), \(e.cores) cores, Volley \(e.volleyVersion)",
+            command: "volley " + record.command.joined(separator: " "),
+            gitCommit: e.gitCommit
+        )
+    }
+
+    static func write(_ stored: StoredRun, to path: String) throws {
+        let html = HTMLReport.render(
+            stored.record.summary,
+            histograms: stored.histograms,
+            context: context(stored.record)
+        )
+        do {
+            try html.write(toFile: path, atomically: true, encoding: .utf8)
+        } catch {
+            throw CLIError(
+                message: "cannot write the report to \(path): \(error.localizedDescription)",
+                hint: "check that the directory exists and is writable",
+                code: .failure
+            )
+        }
+        Terminal.writeError("volley: wrote the HTML report to \(path)\n")
+    }
+}

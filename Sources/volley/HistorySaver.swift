@@ -13,29 +13,32 @@ enum HistorySaver {
         }
     }
 
-    /// Saves and prints "saved as run #N" on stderr; returns the id, or nil when saving failed.
-    @discardableResult
-    static func save(
+    /// The history's record of a run made by this process.
+    static func record(
         _ summary: RunSummary,
         kind: String,
         label: String?,
         startedAt: Date,
-        histograms: RunHistograms?,
         exitCode: VolleyExit
-    ) -> Int64? {
+    ) -> RunRecord {
+        RunRecord(
+            startedAt: startedAt,
+            label: label,
+            kind: kind,
+            target: summary.target,
+            plan: summary.plan,
+            command: Array(CommandLine.arguments.dropFirst()),
+            environment: .current(),
+            summary: summary,
+            exitCode: exitCode.rawValue
+        )
+    }
+
+    /// Saves and prints "saved as run #N" on stderr; returns the id, or nil when saving failed.
+    @discardableResult
+    static func save(_ record: RunRecord, histograms: RunHistograms?) -> Int64? {
         do {
             let store = try HistoryStore(directory: HistoryStore.defaultDirectory())
-            let record = RunRecord(
-                startedAt: startedAt,
-                label: label,
-                kind: kind,
-                target: summary.target,
-                plan: summary.plan,
-                command: Array(CommandLine.arguments.dropFirst()),
-                environment: .current(),
-                summary: summary,
-                exitCode: exitCode.rawValue
-            )
             let id = try store.save(record, histograms: histograms)
             Terminal.writeError(
                 "volley: saved as run #\(id) (volley show \(id); volley report \(id) --html report.html)\n"

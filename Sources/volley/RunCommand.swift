@@ -3,6 +3,7 @@ import Foundation
 import VolleyCore
 import VolleyEngine
 import VolleyReport
+import VolleyStore
 
 #if canImport(Glibc)
 import Glibc
@@ -127,6 +128,9 @@ struct RunCommand: AsyncParsableCommand {
 
     @Flag(help: "Do not save this run to the history ($VOLLEY_HOME or ~/.volley).")
     var noSave = false
+
+    @Option(help: "Also write the run's self-contained HTML report to this file.")
+    var html: String?
 
     // MARK: - Building the configuration
 
@@ -337,15 +341,17 @@ struct RunCommand: AsyncParsableCommand {
             Terminal.writeOut("\n" + human)
         }
         let exit = Self.exitCode(summary, interrupted: interrupted)
-        if !noSave {
-            HistorySaver.save(
-                summary,
-                kind: saving.kind,
-                label: label,
-                startedAt: saving.startedAt,
-                histograms: saving.histograms,
-                exitCode: exit
-            )
+        let record = HistorySaver.record(
+            summary,
+            kind: saving.kind,
+            label: label,
+            startedAt: saving.startedAt,
+            exitCode: exit
+        )
+        var saved = record
+        if !noSave, let id = HistorySaver.save(record, histograms: saving.histograms) { saved.id = id }
+        if let html {
+            try HTMLWriter.write(StoredRun(record: saved, histograms: saving.histograms), to: html)
         }
         if exit != .success { throw ExitCode(exit.rawValue) }
     }

@@ -24,7 +24,7 @@ struct Volley: AsyncParsableCommand {
         subcommands: [
             DemoCommand.self, RunCommand.self, ValidateCommand.self, InitCommand.self, LabCommand.self,
             HistoryCommand.self, ShowCommand.self, ExportCommand.self, DeleteCommand.self,
-            HistoryStressCommand.self,
+            ReportCommand.self, HistoryStressCommand.self,
         ]
     )
 }
