@@ -18,13 +18,14 @@ struct Volley: AsyncParsableCommand {
         discussion: """
             Latency is measured from each request's intended send time in the open model \
             (--rate, --stages), so a stalled server shows up as the queueing real users would see.
-            Exit codes: 0 done, 1 run failed, 2 usage or input error, 99 thresholds failed, 130 interrupted.
+            Exit codes: 0 done, 1 run failed, 2 usage or input error, 98 regression (compare), 99 thresholds failed, \
+            130 interrupted.
             """,
         version: VolleyVersion.current,
         subcommands: [
             DemoCommand.self, RunCommand.self, ValidateCommand.self, InitCommand.self, LabCommand.self,
             HistoryCommand.self, ShowCommand.self, ExportCommand.self, DeleteCommand.self,
-            ReportCommand.self, HistoryStressCommand.self,
+            ReportCommand.self, CompareCommand.self, HistoryStressCommand.self,
         ]
     )
 }
@@ -36,6 +37,8 @@ enum VolleyExit: Int32 {
     case failure = 1
     /// Bad flags or input.
     case usage = 2
+    /// `compare --fail-on-regression`: a metric got significantly worse beyond the limit.
+    case regression = 98
     /// A plan's threshold failed (k6's code).
     case thresholdsFailed = 99
     /// Stopped by Ctrl-C (the summary is still printed).
