@@ -395,3 +395,48 @@ public struct SplitMix64: RandomNumberGenerator, Sendable {
         return z ^ (z >> 31)
     }
 }
+
+extension RunComparator {
+    /// Several runs of the same side of an A/B experiment as one: their full seconds in a row,
+    /// counts added, percentiles from the merged histograms (when every run has them).
+    /// Per-request-name tables are not pooled.
+    public static func pool(_ runs: [(summary: RunSummary, histograms: RunHistograms?)]) -> (RunSummary, RunHistograms?)
+    {
+        guard var pooled = runs.first?.summary else {
+            preconditionFailure("pool needs at least one run")
+        }
+        var timeline: [TimelineEntry] = []
+        var t = 0.0
+        for run in runs {
+            for var entry in fullSeconds(run.summary.timeline) {
+                t += 1
+                entry.t = t
+                timeline.append(entry)
+            }
+        }
+        let sum = { (key: (RunSummary) -> Int) in runs.reduce(0) { $0 + key($1.summary) } }
+        pooled.timeline = timeline
+        pooled.completed = sum(\.completed)
+        pooled.failed = sum(\.failed)
+        pooled.requests = sum(\.requests)
+        pooled.errors = sum(\.errors)
+        pooled.unsent = sum(\.unsent)
+        pooled.scheduled = sum(\.scheduled)
+        pooled.durationS = runs.reduce(0) { $0 + $1.summary.durationS }
+        pooled.rps = pooled.durationS > 0 ? Double(pooled.completed) / pooled.durationS : 0
+        pooled.errorRate = pooled.requests > 0 ? Double(pooled.errors) / Double(pooled.requests) : 0
+        pooled.requestsByName = nil
+        var histograms: RunHistograms?
+        if runs.allSatisfy({ $0.histograms != nil }) {
+            var latency = LatencyHistogram.make()
+            var service = LatencyHistogram.make()
+            for run in runs {
+                latency.add(run.histograms!.latency)
+                service.add(run.histograms!.serviceTime)
+            }
+            pooled.latencyMs = LatencyStats(latency)
+            histograms = RunHistograms(latency: latency, serviceTime: service)
+        }
+        return (pooled, histograms)
+    }
+}

@@ -72,7 +72,7 @@ public struct ComparisonRenderer: Sendable {
         return out + "\n_\(method)_\n"
     }
 
-    private func short(_ label: String) -> String { label.count <= 11 ? label : String(label.prefix(10)) + "…" }
+    private func short(_ label: String) -> String { label.count <= 14 ? label : String(label.prefix(13)) + "…" }
 
     private func value(_ m: MetricComparison, _ x: Double) -> String {
         switch m.unit {

@@ -34,6 +34,16 @@ enum HistorySaver {
         )
     }
 
+    /// Saves without the "saved as" line (callers print the id themselves).
+    static func saveQuietly(_ record: RunRecord, histograms: RunHistograms?) -> Int64? {
+        do {
+            return try HistoryStore(directory: HistoryStore.defaultDirectory()).save(record, histograms: histograms)
+        } catch {
+            Terminal.writeError("volley: warning: \(error.message)\n")
+            return nil
+        }
+    }
+
     /// Saves and prints "saved as run #N" on stderr; returns the id, or nil when saving failed.
     @discardableResult
     static func save(_ record: RunRecord, histograms: RunHistograms?) -> Int64? {

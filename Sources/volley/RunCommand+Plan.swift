@@ -28,7 +28,7 @@ extension RunCommand {
         }
     }
 
-    func runPlan() async throws {
+    func performPlan() async throws -> Outcome {
         try rejectURLOnlyFlags()
         let env = try PlanEnvironment.make(overrides: environment)
         let loaded: LoadedPlan
@@ -72,11 +72,12 @@ extension RunCommand {
             throw CLIError(message: "the plan could not run: \(error)", hint: nil, code: .failure)
         }
         progress.finish()
-        try finish(
-            summary,
-            humanFD: json ? STDERR_FILENO : STDOUT_FILENO,
-            interrupted: watcher.interrupted,
-            saving: (kind: "plan", startedAt: startedAt, histograms: engine.histograms)
+        return Outcome(
+            summary: summary,
+            histograms: engine.histograms,
+            kind: "plan",
+            startedAt: startedAt,
+            interrupted: watcher.interrupted
         )
     }
 

@@ -132,6 +132,9 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "Also write the run's self-contained HTML report to this file.")
     var html: String?
 
+    @Option(help: "Compare this run with a saved one (an id, last, or last~N) right after it.")
+    var baseline: String?
+
     // MARK: - Building the configuration
 
     /// Turns the flags into a run configuration; every mistake is an `InputError` with a hint.
@@ -288,8 +291,26 @@ struct RunCommand: AsyncParsableCommand {
 
     // MARK: - Running
 
+    /// What one run produced, before it is printed and saved.
+    struct Outcome {
+        var summary: RunSummary
+        var histograms: RunHistograms?
+        var kind: String
+        var startedAt: Date
+        var interrupted: Bool
+    }
+
     func run() async throws {
-        if Self.isPlanPath(url) { return try await runPlan() }
+        // The baseline is found before the run: a bad reference must not cost a load test,
+        // and `--baseline last` means the last run before this one.
+        let base = try baseline.map { try loadRun($0, from: HistorySaver.open()) }
+        let outcome = try await perform()
+        try finish(outcome, humanFD: json ? STDERR_FILENO : STDOUT_FILENO, baseline: base)
+    }
+
+    /// Runs the load (URL or plan) with live progress; `volley run` and `volley ab` share it.
+    func perform() async throws -> Outcome {
+        if Self.isPlanPath(url) { return try await performPlan() }
         let config = try makeConfiguration()
         Terminal.raiseFileLimit()
         let engine = LoadEngine(configuration: config)
@@ -297,7 +318,6 @@ struct RunCommand: AsyncParsableCommand {
         watcher.start()
         defer { watcher.stop() }
 
-        let humanFD = json ? STDERR_FILENO : STDOUT_FILENO
         let progressStyle = Style(enabled: Terminal.colorEnabled(fd: STDERR_FILENO))
         let expected = Self.expectations(config.model)
         let progress = ProgressBox(
@@ -317,22 +337,19 @@ struct RunCommand: AsyncParsableCommand {
             throw CLIError(message: error.message, hint: error.hint, code: .failure)
         }
         progress.finish()
-        try finish(
-            summary,
-            humanFD: humanFD,
-            interrupted: watcher.interrupted,
-            saving: (kind: "url", startedAt: startedAt, histograms: engine.histograms)
+        return Outcome(
+            summary: summary,
+            histograms: engine.histograms,
+            kind: "url",
+            startedAt: startedAt,
+            interrupted: watcher.interrupted
         )
     }
 
     /// Prints the summary (human and JSON), saves the run unless `--no-save`, and maps the
     /// outcome to the exit code.
-    func finish(
-        _ summary: RunSummary,
-        humanFD: Int32,
-        interrupted: Bool,
-        saving: (kind: String, startedAt: Date, histograms: RunHistograms?)
-    ) throws {
+    func finish(_ outcome: Outcome, humanFD: Int32, baseline base: StoredRun? = nil) throws {
+        let summary = outcome.summary
         let human = SummaryRenderer(style: Style(enabled: Terminal.colorEnabled(fd: humanFD))).render(summary)
         if json {
             Terminal.writeError("\n" + human)
@@ -340,18 +357,31 @@ struct RunCommand: AsyncParsableCommand {
         } else {
             Terminal.writeOut("\n" + human)
         }
-        let exit = Self.exitCode(summary, interrupted: interrupted)
-        let record = HistorySaver.record(
+        let exit = Self.exitCode(summary, interrupted: outcome.interrupted)
+        var record = HistorySaver.record(
             summary,
-            kind: saving.kind,
+            kind: outcome.kind,
             label: label,
-            startedAt: saving.startedAt,
+            startedAt: outcome.startedAt,
             exitCode: exit
         )
-        var saved = record
-        if !noSave, let id = HistorySaver.save(record, histograms: saving.histograms) { saved.id = id }
-        if let html {
-            try HTMLWriter.write(StoredRun(record: saved, histograms: saving.histograms), to: html)
+        if !noSave, let id = HistorySaver.save(record, histograms: outcome.histograms) { record.id = id }
+        let stored = StoredRun(record: record, histograms: outcome.histograms)
+        if let html { try HTMLWriter.write(stored, to: html) }
+        if let base {
+            let comparison = RunComparator.compare(
+                base.record.summary,
+                summary,
+                histogramsA: base.histograms,
+                histogramsB: outcome.histograms
+            )
+            let text = ComparisonRenderer(style: Style(enabled: Terminal.colorEnabled(fd: humanFD)))
+                .render(
+                    comparison,
+                    a: CompareCommand.name(base.record),
+                    b: record.id != nil ? CompareCommand.name(record) : "this run"
+                )
+            if json { Terminal.writeError("\n" + text) } else { Terminal.writeOut("\n" + text) }
         }
         if exit != .success { throw ExitCode(exit.rawValue) }
     }

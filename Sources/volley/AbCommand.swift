@@ -1,0 +1,124 @@
+import ArgumentParser
+import Foundation
+import VolleyCore
+import VolleyReport
+import VolleyStore
+
+/// `volley ab`: the "cache on vs off" experiment done properly — A and B alternate (ABBA),
+/// so that drift of the machine or the service hits both alike, then the pooled rounds are
+/// compared with statistics.
+struct AbCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ab",
+        abstract: "A/B experiment: alternate two targets (URLs or plans) over rounds, then compare.",
+        discussion: """
+            Rounds run A,B then B,A (and so on), each for -d. Every run is saved (labels "<label> r<N>"); \
+            the comparison pools each side's full seconds. For URL targets, -c or --rate shape the load \
+            of both; plans carry their own load (use -e to set variables).
+
+            Example:
+              volley ab --a http://127.0.0.1:8080/books/ --b http://127.0.0.1:8081/books/ \\
+                --label-a "cache off" --label-b "cache on" --rounds 3 -d 10s -c 32
+            """
+    )
+
+    @Option(help: "Side A: a URL or a plan file.")
+    var a: String
+
+    @Option(help: "Side B: a URL or a plan file.")
+    var b: String
+
+    @Option(help: "Rounds (each runs A and B once).")
+    var rounds: Int = 3
+
+    @Option(name: [.short, .customLong("duration")], help: "How long each run lasts (URL targets), e.g. 10s.")
+    var duration: String = "10s"
+
+    @Option(name: [.short, .customLong("connections")], help: "Closed model: connections (URL targets).")
+    var connections: Int?
+
+    @Option(name: [.short, .customLong("rate")], help: "Open model: arrival rate (URL targets).")
+    var rate: String?
+
+    @Option(name: [.customShort("e"), .customLong("env")], help: "A plan variable NAME=value (repeatable).")
+    var environment: [String] = []
+
+    @Option(help: "Label of side A in the history and the output.")
+    var labelA: String = "A"
+
+    @Option(help: "Label of side B.")
+    var labelB: String = "B"
+
+    @Option(help: "Exit 98 when B is significantly worse than A by more than this, e.g. 5%.")
+    var failOnRegression: String?
+
+    func validate() throws {
+        guard (1...50).contains(rounds) else {
+            throw ValidationError("--rounds must be between 1 and 50, got \(rounds)")
+        }
+    }
+
+    func command(for target: String, label: String) throws -> RunCommand {
+        var args = [target, "-q", "--label", label]
+        if RunCommand.isPlanPath(target) {
+            for e in environment { args += ["-e", e] }
+        } else {
+            args += ["-d", duration]
+            if let connections { args += ["-c", String(connections)] }
+            if let rate { args += ["--rate", rate] }
+        }
+        do {
+            return try RunCommand.parse(args)
+        } catch {
+            throw CLIError(message: RunCommand.message(for: error), hint: nil, code: .usage)
+        }
+    }
+
+    func run() async throws {
+        let limit = try failOnRegression.map { try CompareCommand.percent($0, flag: "fail-on-regression") }
+        // Validate both sides before sending anything.
+        _ = try command(for: a, label: labelA)
+        _ = try command(for: b, label: labelB)
+        var results: [Bool: [(summary: RunSummary, histograms: RunHistograms?)]] = [true: [], false: []]
+        Terminal.writeOut("A/B: \(labelA) = \(a)\n     \(labelB) = \(b)\n\(rounds) rounds, order ABBA…\n\n")
+        Terminal.writeOut(
+            "  round  side  " + Fmt.pad("label", 14, right: false) + "     req/s    p50 ms    p99 ms   errors   run\n"
+        )
+        for round in 1...rounds {
+            let order = round % 2 == 1 ? [true, false] : [false, true]
+            for isA in order {
+                let label = (isA ? labelA : labelB) + " r\(round)"
+                let command = try command(for: isA ? a : b, label: label)
+                let outcome = try await command.perform()
+                if outcome.interrupted { throw ExitCode(VolleyExit.interrupted.rawValue) }
+                let exit = RunCommand.exitCode(outcome.summary, interrupted: false)
+                let record = HistorySaver.record(
+                    outcome.summary,
+                    kind: outcome.kind,
+                    label: label,
+                    startedAt: outcome.startedAt,
+                    exitCode: exit
+                )
+                let id = HistorySaver.saveQuietly(record, histograms: outcome.histograms)
+                results[isA]!.append((outcome.summary, outcome.histograms))
+                let s = outcome.summary
+                Terminal.writeOut(
+                    "  " + Fmt.pad(String(round), 5) + "  " + Fmt.pad(isA ? "A" : "B", 4, right: false)
+                        + Fmt.pad(String(label.prefix(14)), 14, right: false) + Fmt.pad(Fmt.fixed(s.rps, 1), 10)
+                        + Fmt.pad(Fmt.ms(s.latencyMs.p50), 10) + Fmt.pad(Fmt.ms(s.latencyMs.p99), 10)
+                        + Fmt.pad(Fmt.percent(s.errorRate), 9) + "   " + (id.map { "#\($0)" } ?? "not saved") + "\n"
+                )
+            }
+        }
+        let (pooledA, histogramsA) = RunComparator.pool(results[true]!)
+        let (pooledB, histogramsB) = RunComparator.pool(results[false]!)
+        let comparison = RunComparator.compare(pooledA, pooledB, histogramsA: histogramsA, histogramsB: histogramsB)
+        let style = Style(enabled: Terminal.colorEnabled(fd: STDOUT_FILENO))
+        Terminal.writeOut(
+            "\n" + ComparisonRenderer(style: style).render(comparison, a: "\(labelA) (A)", b: "\(labelB) (B)")
+        )
+        if let limit, !comparison.regressions(beyond: limit).isEmpty {
+            throw ExitCode(VolleyExit.regression.rawValue)
+        }
+    }
+}
