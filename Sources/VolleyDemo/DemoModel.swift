@@ -15,6 +15,8 @@ public struct DemoOptions: Sendable {
     public var lab: LabConfiguration = DemoOptions.constrainedLab
     /// The levels the knobs are compared at (default: the two highest).
     public var comparisonLevels: [Int]?
+    /// Where the steps are saved (`nil`: not saved).
+    public var historyDirectory: String?
     /// How long the user-journey plan runs against each lab (zero skips that act).
     public var journeyDuration: Duration = .seconds(6)
 
@@ -72,6 +74,8 @@ public struct DemoStep: Sendable, Codable, Equatable {
     public var pool: PoolEvidence
     /// The full run summary, relative to the output directory.
     public var summaryFile: String
+    /// The step's id in the run history, when it was saved.
+    public var runID: Int64?
 
     var levelResult: LevelResult {
         LevelResult(level: Double(connections), goodput: goodput, p50Ms: p50Ms, p99Ms: p99Ms, errorRate: errorRate)

@@ -5,6 +5,7 @@ import VolleyEngine
 import VolleyLab
 import VolleyPlan
 import VolleyReport
+import VolleyStore
 
 /// `volley demo`: the whole story on the lab — raise the load until the service breaks, say
 /// where and why, change one knob, show the difference — written for someone who has never
@@ -15,6 +16,9 @@ public final class DemoRunner: Sendable {
     private let write: @Sendable (String) -> Void
     private let style: Style
     private let current = Mutex<LoadEngine?>(nil)
+    private let store: HistoryStore?
+    /// Every measured step with its histograms, by "directory/level".
+    private let kept = Mutex<[String: StoredRun]>([:])
     private let stopped = Atomic<Bool>(false)
 
     static let endpoint = "/books/"
@@ -26,6 +30,15 @@ public final class DemoRunner: Sendable {
         self.options = options
         self.style = Style(enabled: color)
         self.write = output
+        var store: HistoryStore?
+        if let directory = options.historyDirectory {
+            do {
+                store = try HistoryStore(directory: directory)
+            } catch {
+                output("volley: warning: \(error.message) — the demo's runs will not be saved\n")
+            }
+        }
+        self.store = store
     }
 
     /// Ctrl-C: the step in progress stops, no further steps start, artifacts are still written.
@@ -131,6 +144,33 @@ public final class DemoRunner: Sendable {
             journey = try await journeyAct(number: 4 + knobs.count, before: lab, after: cached)
         }
 
+        // Did it help? With statistics, not by eye.
+        let reports = try writeReports(comparisonLevels.last)
+        if let top = comparisonLevels.last, !isStopped,
+            let before = kept.withLock({ $0["baseline/\(top)"] }),
+            let after = kept.withLock({ $0["cache-on/\(top)"] })
+        {
+            say("")
+            say(style.bold("\(5 + knobs.count). Did it help? Not by eye") + " — the statistics of `volley compare`")
+            let comparison = RunComparator.compare(
+                before.record.summary,
+                after.record.summary,
+                histogramsA: before.histograms,
+                histogramsB: after.histograms
+            )
+            let name = { (run: StoredRun, text: String) in run.record.id.map { "#\($0) \(text)" } ?? text }
+            write(
+                ComparisonRenderer(style: style).render(
+                    comparison,
+                    a: name(before, "before"),
+                    b: name(after, "cache on")
+                )
+            )
+            if let a = before.record.id, let b = after.record.id {
+                say("Every step is in the history: `volley history --label demo`, `volley compare \(a) \(b)`.")
+            }
+        }
+
         // Artifacts.
         let report = DemoReport(
             volleyVersion: VolleyVersion.current,
@@ -151,6 +191,7 @@ public final class DemoRunner: Sendable {
         say("")
         say(style.bold("Artifacts") + " in \(out)/")
         say("  demo.json                 every number above, as data")
+        for report in reports { say("  " + report) }
         say("  baseline/c<N>.json        each step's full summary (the format of `volley run --json`)")
         if !comparisons.isEmpty {
             say("  cache-on/, bigger-pool/   the same for each knob")
@@ -175,6 +216,33 @@ public final class DemoRunner: Sendable {
     }
 
     private var isStopped: Bool { stopped.load(ordering: .relaxed) }
+
+    /// HTML reports of the highest level before and after the cache; returns the lines that
+    /// name them for the artifacts list.
+    private func writeReports(_ level: Int?) throws -> [String] {
+        guard let level else { return [] }
+        var lines: [String] = []
+        let formatter = ISO8601DateFormatter()
+        for (key, file, what) in [
+            ("baseline/\(level)", "report-before.html", "before"),
+            ("cache-on/\(level)", "report-cache-on.html", "cache on"),
+        ] {
+            guard let run = kept.withLock({ $0[key] }) else { continue }
+            let e = run.record.environment
+            let context = ReportContext(
+                runID: run.record.id,
+                label: run.record.label,
+                startedAt: formatter.string(from: run.record.startedAt),
+                machine: "\(e.host), \(e.cores) cores, Volley \(e.volleyVersion)",
+                command: "volley demo",
+                gitCommit: e.gitCommit
+            )
+            let html = HTMLReport.render(run.record.summary, histograms: run.histograms, context: context)
+            try html.write(toFile: "\(options.outputDirectory)/\(file)", atomically: true, encoding: .utf8)
+            lines.append(Fmt.pad(file, 26, right: false) + "the HTML report at \(level) connections, \(what)")
+        }
+        return lines
+    }
 
     // MARK: The journey
 
@@ -348,7 +416,11 @@ public final class DemoRunner: Sendable {
 
     // MARK: Measuring
 
-    private func load(_ server: LabServer, connections: Int, limit: ClosedLimit) async throws -> RunSummary {
+    private func load(
+        _ server: LabServer,
+        connections: Int,
+        limit: ClosedLimit
+    ) async throws -> (RunSummary, RunHistograms?) {
         let configuration = RunConfiguration(
             request: RequestSpec(method: "GET", url: try TargetURL(parsing: server.baseURL + Self.endpoint)),
             model: .closed(connections: connections, limit: limit),
@@ -361,7 +433,8 @@ public final class DemoRunner: Sendable {
         current.withLock { $0 = engine }
         defer { current.withLock { $0 = nil } }
         if isStopped { engine.interrupt() }
-        return try await engine.run()
+        let summary = try await engine.run()
+        return (summary, engine.histograms)
     }
 
     /// Runs one level and samples the lab's pool while it runs.
@@ -377,7 +450,12 @@ public final class DemoRunner: Sendable {
             }
             return most
         }
-        let summary = try await load(server, connections: level, limit: .duration(options.stepDuration))
+        let startedAt = Date()
+        let (summary, histograms) = try await load(
+            server,
+            connections: level,
+            limit: .duration(options.stepDuration)
+        )
         sampler.cancel()
         let most = await sampler.value
         let after = server.snapshot
@@ -398,6 +476,26 @@ public final class DemoRunner: Sendable {
         }
         for (kind, count) in summary.transportErrors { errors[kind] = count }
         let bad = errors.values.reduce(0, +)
+        // Saved like any run, so that `volley show/report/compare` work on the demo's steps.
+        var record = RunRecord(
+            startedAt: startedAt,
+            label: "demo \(directory) c\(level)",
+            kind: "demo",
+            target: summary.target,
+            plan: nil,
+            command: ["demo"],
+            environment: .current(),
+            summary: summary,
+            exitCode: 0
+        )
+        if let store {
+            do {
+                record.id = try store.save(record, histograms: histograms)
+            } catch {
+                say(style.yellow("(not saved to the history: \(error.message))"))
+            }
+        }
+        kept.withLock { $0["\(directory)/\(level)"] = StoredRun(record: record, histograms: histograms) }
         let checkouts = after.poolCheckouts - before.poolCheckouts + (after.poolTimeouts - before.poolTimeouts)
         let waited = after.poolWaitSeconds - before.poolWaitSeconds
         return DemoStep(
@@ -417,7 +515,8 @@ public final class DemoRunner: Sendable {
                 timeouts: after.poolTimeouts - before.poolTimeouts,
                 meanWaitMs: checkouts > 0 ? waited / Double(checkouts) * 1000 : 0
             ),
-            summaryFile: file
+            summaryFile: file,
+            runID: record.id
         )
     }
 

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import VolleyCore
 import VolleyDemo
+import VolleyStore
 
 /// `volley demo`: the project's main job — the whole story on the lab in about a minute.
 struct DemoCommand: AsyncParsableCommand {
@@ -32,10 +33,14 @@ struct DemoCommand: AsyncParsableCommand {
     @Option(help: "Event loops for the load generator; default one per core.")
     var threads: Int?
 
+    @Flag(help: "Do not save the demo's runs to the history.")
+    var noSave = false
+
     func options() throws -> DemoOptions {
         var options = quick ? DemoOptions.quick : DemoOptions()
         options.outputDirectory = out
         options.threads = threads
+        options.historyDirectory = noSave ? nil : HistoryStore.defaultDirectory()
         if let levels {
             let parsed = levels.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
             guard !parsed.isEmpty, parsed.allSatisfy({ ($0 ?? 0) > 0 }) else {

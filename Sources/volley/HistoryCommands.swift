@@ -77,7 +77,7 @@ struct HistoryCommand: ParsableCommand {
         for r in runs {
             out +=
                 Fmt.pad("#\(r.id)", 7) + "  " + formatter.string(from: r.startedAt) + "  "
-                + Fmt.pad(String((r.label ?? "—").prefix(16)), 16, right: false)
+                + Fmt.pad(String((r.label ?? "—").prefix(22)), 22, right: false)
                 + Fmt.pad(Fmt.int(r.requests), 10) + Fmt.pad(Fmt.fixed(r.rps, 1), 9)
                 + Fmt.pad(Fmt.ms(r.p50Ms), 10) + Fmt.pad(Fmt.ms(r.p99Ms), 10)
                 + Fmt.pad(Fmt.fixed(r.errorRate * 100, 1) + "%", 8) + "  " + (r.plan.map { "plan \($0)" } ?? r.target)

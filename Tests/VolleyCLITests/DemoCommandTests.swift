@@ -6,13 +6,24 @@ import Testing
     @Test func quickDemoTellsTheStoryAndWritesItsArtifacts() throws {
         let out = FileManager.default.temporaryDirectory.appendingPathComponent("volley-demo-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: out) }
-        let r = try runVolley(["demo", "--quick", "--out", out.path], limit: 60)
+        let home = freshHistoryHome()
+        defer { try? FileManager.default.removeItem(atPath: home) }
+        let r = try runVolley(["demo", "--quick", "--out", out.path], limit: 60, home: home)
         #expect(r.status == 0, "stderr: \(r.stderr)")
         for heading in [
             "1. The target", "2. Raising the load", "3. What happened", "One knob: cache on",
             "One knob: bigger pool", "Artifacts in \(out.path)/",
         ] {
             #expect(r.stdout.contains(heading), "missing \(heading)")
+        }
+
+        // Its runs are in the history, and its before/after reports are written.
+        let history = try runVolley(["history", "--label", "demo", "--json"], home: home)
+        let saved = try #require(try JSONSerialization.jsonObject(with: Data(history.stdout.utf8)) as? [[String: Any]])
+        #expect(saved.count == 7)  // 3 baseline levels, 2 × 2 knob levels
+        for report in ["report-before.html", "report-cache-on.html"] {
+            let html = try String(contentsOf: out.appendingPathComponent(report), encoding: .utf8)
+            #expect(html.contains("<svg"), "\(report)")
         }
 
         let data = try Data(contentsOf: out.appendingPathComponent("demo.json"))
