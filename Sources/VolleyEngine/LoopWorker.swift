@@ -34,6 +34,8 @@ final class LoopWorker: @unchecked Sendable {
     private let donePromise: EventLoopPromise<Void>
 
     var recorder: Recorder
+    /// Per-request samples (`--out`), when asked for.
+    private let samples: SampleWriter?
     private var connections: [ConnectionHandler] = []
     private var idle: [ConnectionHandler] = []
     private var connecting = 0
@@ -84,6 +86,7 @@ final class LoopWorker: @unchecked Sendable {
         self.budget = budget
         self.recorder = Recorder(slowestCapacity: configuration.slowestCount)
         self.donePromise = loop.makePromise(of: Void.self)
+        self.samples = configuration.samples.map { SampleWriter(file: $0) }
         self.nextIndex = index
         switch configuration.model {
         case .closed(let connections, let limit):
@@ -215,6 +218,7 @@ final class LoopWorker: @unchecked Sendable {
             sweepTask?.cancel()
             tickTask?.cancel()
             endTask?.cancel()
+            samples?.flush()
             donePromise.succeed()
         } else {
             for h in connections { h.close() }
@@ -285,6 +289,7 @@ final class LoopWorker: @unchecked Sendable {
         if isOpenModel {
             if pending.popFirst() != nil {
                 recorder.recordFailure(cls, message: message)
+                sampleUnsentFailure(cls)
             }
             if !pending.isEmpty && !stopped {
                 // Retry on the next loop turn, never recursively: a refused connect may
@@ -300,6 +305,7 @@ final class LoopWorker: @unchecked Sendable {
                 return
             }
             recorder.recordFailure(cls, message: message)
+            sampleUnsentFailure(cls)
             // Retry on the next loop turn, never recursively: a refused connect may
             // complete synchronously.
             loop.execute { [self] in
@@ -319,6 +325,7 @@ final class LoopWorker: @unchecked Sendable {
                 recorder.unsent += 1
             } else {
                 recorder.recordFailure(.noResponse, message: "connection closed before the request was sent")
+                sampleUnsentFailure(.noResponse)
             }
         }
         if !stopped {
@@ -399,6 +406,16 @@ final class LoopWorker: @unchecked Sendable {
             requestID: encoder.requestID(loop: index, sequence: sequence),
             completedAtNanos: t &- startNanos
         )
+        samples?.record(
+            atNanos: t &- startNanos,
+            name: nil,
+            status: status,
+            error: nil,
+            latencyNanos: t &- dueAt,
+            serviceNanos: isOpenModel ? t &- sentAt : nil,
+            requestID: encoder.requestID(loop: index, sequence: sequence),
+            bytesIn: bytesIn
+        )
         if keepAlive {
             dispatch(h, now: isOpenModel ? nil : t)
         } else {
@@ -406,9 +423,36 @@ final class LoopWorker: @unchecked Sendable {
         }
     }
 
+    /// A failed request that never reached the wire (connect failed, or closed first).
+    private func sampleUnsentFailure(_ error: TransportErrorClass) {
+        samples?.record(
+            atNanos: now() &- startNanos,
+            name: nil,
+            status: nil,
+            error: error,
+            latencyNanos: nil,
+            serviceNanos: nil,
+            requestID: nil,
+            bytesIn: 0
+        )
+    }
+
     func requestFailed(_ h: ConnectionHandler, _ error: TransportErrorClass, message: String, bytesIn: Int) {
         inFlight -= 1
         recorder.recordFailure(error, bytesIn: bytesIn, message: message)
+        if let samples {
+            let t = now()
+            samples.record(
+                atNanos: t &- startNanos,
+                name: nil,
+                status: nil,
+                error: error,
+                latencyNanos: t &- h.dueAt,
+                serviceNanos: isOpenModel ? t &- h.sentAt : nil,
+                requestID: nil,
+                bytesIn: bytesIn
+            )
+        }
         checkFinished()
     }
 

@@ -17,6 +17,8 @@ public struct RunConfiguration: Sendable {
     public var interruptGrace: Duration
     /// How many of the slowest requests to keep.
     public var slowestCount: Int
+    /// Where to stream one JSON line per request (`--out samples.ndjson`); nil = nowhere.
+    public var samples: SampleFile?
 
     public init(
         request: RequestSpec,

@@ -34,7 +34,13 @@ public struct ReportContext: Sendable {
 /// (latency, throughput and errors, connections over time; the latency distribution), and
 /// the tables of the terminal summary. One file, no script, nothing fetched.
 public enum HTMLReport {
-    public static func render(_ s: RunSummary, histograms: RunHistograms?, context: ReportContext) -> String {
+    /// `samples`: individual requests (from `--out`) drawn as a scatter under the latency lines.
+    public static func render(
+        _ s: RunSummary,
+        histograms: RunHistograms?,
+        context: ReportContext,
+        samples: [SamplePoint]? = nil
+    ) -> String {
         var body = ""
         let title = s.plan.map { "plan \($0)" } ?? "\(s.method) \(s.target)"
         body += "<header><h1>\(HTML.escape(title))</h1><p class=\"meta\">"
@@ -83,12 +89,29 @@ public enum HTMLReport {
             chart.xMin = 0
             return chart.render()
         }
+        var scatter: [SVGChart.Series] = []
+        if let samples, !samples.isEmpty {
+            scatter = [
+                .init(
+                    "requests",
+                    color: "#868e96",
+                    kind: .dots,
+                    points: samples.filter { !$0.failed }.map { ($0.t, $0.latencyMs) }
+                ),
+                .init(
+                    "failed",
+                    color: "#e03131",
+                    kind: .dots,
+                    points: samples.filter(\.failed).map { ($0.t, $0.latencyMs) }
+                ),
+            ].filter { !$0.points.isEmpty }
+        }
         body += timeChart(
             SVGChart(
-                title: "Latency over time",
+                title: scatter.isEmpty ? "Latency over time" : "Latency over time, with individual requests",
                 xLabel: "time into test (s)",
                 yLabel: "latency (ms)",
-                series: [
+                series: scatter + [
                     .init("p50", color: "#2b8a3e", points: t.map { ($0.t, $0.latencyMs.p50) }),
                     .init("p90", color: "#e67700", points: t.map { ($0.t, $0.latencyMs.p90) }),
                     .init("p99", color: "#c92a2a", points: t.map { ($0.t, $0.latencyMs.p99) }),

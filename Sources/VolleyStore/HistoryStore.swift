@@ -101,6 +101,9 @@ public final class HistoryStore: Sendable {
                     """
             )
         }
+        migrator.registerMigration("v2: samples file") { db in
+            try db.execute(sql: "ALTER TABLE runs ADD COLUMN samples_path TEXT")
+        }
         return migrator
     }
 
@@ -134,14 +137,15 @@ public final class HistoryStore: Sendable {
                 try db.execute(
                     sql: """
                         INSERT INTO runs (started_at, label, kind, target, plan, command, environment, requests,
-                                          rps, p50_ms, p99_ms, error_rate, duration_s, exit_code, summary)
-                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                          rps, p50_ms, p99_ms, error_rate, duration_s, exit_code, summary,
+                                          samples_path)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                         """,
                     arguments: [
                         record.startedAt.timeIntervalSince1970, record.label, record.kind, record.target, record.plan,
                         command, environment, s.requests, s.rps.finiteOrZero, s.latencyMs.p50.finiteOrZero,
                         s.latencyMs.p99.finiteOrZero, s.errorRate.finiteOrZero, s.durationS.finiteOrZero,
-                        Int(record.exitCode), summaryJSON,
+                        Int(record.exitCode), summaryJSON, record.samplesPath,
                     ]
                 )
                 let id = db.lastInsertedRowID
@@ -276,7 +280,7 @@ public final class HistoryStore: Sendable {
                 RunEnvironment.self,
                 from: Data((row["environment"] as String).utf8)
             )
-            let record = RunRecord(
+            var record = RunRecord(
                 id: id,
                 startedAt: Date(timeIntervalSince1970: row["started_at"]),
                 label: row["label"],
@@ -288,6 +292,7 @@ public final class HistoryStore: Sendable {
                 summary: summary,
                 exitCode: Int32(row["exit_code"] as Int)
             )
+            record.samplesPath = row["samples_path"]
             var histograms: RunHistograms?
             if !fetched.1.isEmpty {
                 var latency = LatencyHistogram.make()

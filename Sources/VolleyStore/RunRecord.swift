@@ -87,6 +87,8 @@ public struct RunRecord: Sendable {
     public var environment: RunEnvironment
     public var summary: RunSummary
     public var exitCode: Int32
+    /// The per-request samples file (`--out`), when one was written; reports draw it.
+    public var samplesPath: String?
 
     public init(
         id: Int64? = nil,

@@ -299,10 +299,13 @@ enum HTMLWriter {
     }
 
     static func write(_ stored: StoredRun, to path: String) throws {
+        // The scatter of individual requests, when the run wrote samples and they are still there.
+        let samples = stored.record.samplesPath.flatMap { SampleScatter.load(path: $0) }
         let html = HTMLReport.render(
             stored.record.summary,
             histograms: stored.histograms,
-            context: context(stored.record)
+            context: context(stored.record),
+            samples: samples
         )
         do {
             try html.write(toFile: path, atomically: true, encoding: .utf8)

@@ -41,6 +41,8 @@ extension RunCommand {
         for w in loaded.warnings { Terminal.writeError(w.description + "\n") }
         Terminal.raiseFileLimit()
         let files = try Self.fileBodies(loaded.plan, relativeTo: (url as NSString).deletingLastPathComponent)
+        let samples = try openSamples()
+        defer { samples?.close() }
         let engine = PlanEngine(
             plan: loaded.plan,
             feeds: loaded.feeds,
@@ -48,7 +50,8 @@ extension RunCommand {
             threads: threads ?? PlanEngine.defaultThreads,
             insecure: insecure,
             requestIDHeader: noRequestId ? nil : requestIdHeader,
-            slowestCount: slowest
+            slowestCount: slowest,
+            samples: samples
         )
         let watcher = InterruptWatcher { engine.interrupt() }
         watcher.start()
@@ -74,6 +77,7 @@ extension RunCommand {
         progress.finish()
         return Outcome(
             summary: summary,
+            samplesPath: samples?.path,
             histograms: engine.histograms,
             kind: "plan",
             startedAt: startedAt,

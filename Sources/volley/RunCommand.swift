@@ -135,6 +135,9 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "Compare this run with a saved one (an id, last, or last~N) right after it.")
     var baseline: String?
 
+    @Option(help: "Stream one JSON line per request to this file (time, name, status or error, latency, id, bytes).")
+    var out: String?
+
     // MARK: - Building the configuration
 
     /// Turns the flags into a run configuration; every mistake is an `InputError` with a hint.
@@ -294,6 +297,8 @@ struct RunCommand: AsyncParsableCommand {
     /// What one run produced, before it is printed and saved.
     struct Outcome {
         var summary: RunSummary
+        /// The samples file (`--out`), written and closed.
+        var samplesPath: String? = nil
         var histograms: RunHistograms?
         var kind: String
         var startedAt: Date
@@ -311,7 +316,10 @@ struct RunCommand: AsyncParsableCommand {
     /// Runs the load (URL or plan) with live progress; `volley run` and `volley ab` share it.
     func perform() async throws -> Outcome {
         if Self.isPlanPath(url) { return try await performPlan() }
-        let config = try makeConfiguration()
+        var config = try makeConfiguration()
+        let samples = try openSamples()
+        defer { samples?.close() }
+        config.samples = samples
         Terminal.raiseFileLimit()
         let engine = LoadEngine(configuration: config)
         let watcher = InterruptWatcher { engine.interrupt() }
@@ -339,11 +347,22 @@ struct RunCommand: AsyncParsableCommand {
         progress.finish()
         return Outcome(
             summary: summary,
+            samplesPath: samples?.path,
             histograms: engine.histograms,
             kind: "url",
             startedAt: startedAt,
             interrupted: watcher.interrupted
         )
+    }
+
+    /// Opens `--out` before any load is sent, so that a bad path costs nothing.
+    func openSamples() throws -> SampleFile? {
+        guard let out else { return nil }
+        do {
+            return try SampleFile(path: out)
+        } catch {
+            throw CLIError(message: error.message, hint: error.hint, code: .usage)
+        }
     }
 
     /// Prints the summary (human and JSON), saves the run unless `--no-save`, and maps the
@@ -365,6 +384,7 @@ struct RunCommand: AsyncParsableCommand {
             startedAt: outcome.startedAt,
             exitCode: exit
         )
+        record.samplesPath = outcome.samplesPath.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
         if !noSave, let id = HistorySaver.save(record, histograms: outcome.histograms) { record.id = id }
         let stored = StoredRun(record: record, histograms: outcome.histograms)
         if let html { try HTMLWriter.write(stored, to: html) }

@@ -153,3 +153,62 @@ import VolleyTestSupport
         #expect(Set(runs.compactMap(\.label)) == ["stress 1", "stress 2", "stress 3"])
     }
 }
+
+/// `--out samples.ndjson`: one line per request, plan names included, drawn by the report.
+@Suite(.serialized) struct SamplesOutputTests {
+    @Test func everyRequestIsOneLine() async throws {
+        let server = try await TestServer.start()
+        let home = freshHistoryHome()
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("volley-samples-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer {
+            try? FileManager.default.removeItem(atPath: home)
+            try? FileManager.default.removeItem(at: dir)
+        }
+        let samples = dir.appendingPathComponent("s.ndjson").path
+        let r = try runVolley(
+            [
+                "run", server.baseURL + "/mix", "-c", "3", "-n", "3000", "-q", "--out", samples, "--html",
+                dir.appendingPathComponent("r.html").path,
+            ],
+            home: home
+        )
+        #expect(r.status == 0, "\(r.stderr)")
+        let lines = try String(contentsOfFile: samples, encoding: .utf8).split(separator: "\n")
+        #expect(lines.count == 3000)
+        for line in lines.prefix(50) {
+            let object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+            #expect(object["t"] is Double && object["latency_ms"] is Double && object["request_id"] is String)
+            #expect(object["status"] is Int)
+        }
+        let html = try String(contentsOfFile: dir.appendingPathComponent("r.html").path, encoding: .utf8)
+        #expect(html.contains("with individual requests"))
+
+        let plan = dir.appendingPathComponent("p.yaml")
+        try """
+        name: sampled
+        base_url: \(server.baseURL)
+        scenarios:
+          s:
+            executor: shared-iterations
+            vus: 2
+            iterations: 10
+            steps:
+              - request: GET /
+              - request: GET /status/500
+        """.write(to: plan, atomically: true, encoding: .utf8)
+        let planSamples = dir.appendingPathComponent("p.ndjson").path
+        _ = try runVolley(["run", plan.path, "-q", "--out", planSamples], home: home)
+        let planLines = try String(contentsOfFile: planSamples, encoding: .utf8).split(separator: "\n")
+        #expect(planLines.count == 20)
+        #expect(planLines.filter { $0.contains("\"name\":\"GET /status/500\",\"status\":500") }.count == 10)
+
+        let bad = try runVolley(
+            ["run", server.baseURL + "/", "-n", "5", "--out", "/nonexistent/dir/s.ndjson"],
+            home: home
+        )
+        #expect(bad.status == 2)
+        #expect(bad.stderr.contains("cannot write samples"))
+        try await server.shutdown()
+    }
+}

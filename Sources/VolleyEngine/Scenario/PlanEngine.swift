@@ -15,6 +15,7 @@ public final class PlanEngine: Sendable {
     private let insecure: Bool
     private let requestIDHeader: String?
     private let slowestCount: Int
+    private let samples: SampleFile?
     private let state = Mutex<[ScenarioLoop]>([])
     private let interrupted = Atomic<Bool>(false)
     private let abortedBy = Mutex<String?>(nil)
@@ -31,7 +32,8 @@ public final class PlanEngine: Sendable {
         threads: Int = NIOCore.System.coreCount,
         insecure: Bool = false,
         requestIDHeader: String? = "X-Request-ID",
-        slowestCount: Int = 10
+        slowestCount: Int = 10,
+        samples: SampleFile? = nil
     ) {
         self.plan = plan
         self.feeds = feeds
@@ -40,6 +42,7 @@ public final class PlanEngine: Sendable {
         self.insecure = insecure
         self.requestIDHeader = requestIDHeader
         self.slowestCount = slowestCount
+        self.samples = samples
     }
 
     /// One event loop per core unless told otherwise.
@@ -145,7 +148,8 @@ public final class PlanEngine: Sendable {
             tlsContext: tls,
             bodyLimit: 1 << 20,
             runPrefix: prefix,
-            slowestCount: slowestCount
+            slowestCount: slowestCount,
+            samples: samples
         )
         let group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
         let loops = Array(group.makeIterator())

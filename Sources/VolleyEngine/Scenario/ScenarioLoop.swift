@@ -35,6 +35,8 @@ struct ScenarioRunContext: Sendable {
     var bodyLimit: Int
     var runPrefix: String
     var slowestCount: Int
+    /// `--out samples.ndjson`, when asked for.
+    var samples: SampleFile?
 }
 
 /// One scenario's VUs on one event loop, and the executor that starts and stops them.
@@ -52,6 +54,9 @@ final class ScenarioLoop: @unchecked Sendable {
     let shared: ScenarioShared
     let run: ScenarioRunContext
     var recorder: ScenarioRecorder
+    /// Per-request samples, with the request names to label them.
+    let samples: SampleWriter?
+    let requestNames: [String]
     /// The scenario's steps with their recording ids.
     let steps: [CompiledStep]
     let patterns = PatternCache()
@@ -119,6 +124,8 @@ final class ScenarioLoop: @unchecked Sendable {
         self.shared = shared
         self.run = run
         self.recorder = ScenarioRecorder(slowestCapacity: run.slowestCount, names: names)
+        self.samples = run.samples.map { SampleWriter(file: $0) }
+        self.requestNames = names.requests
         self.donePromise = loop.makePromise(of: Void.self)
         self.nextIndex = index
     }
@@ -256,6 +263,7 @@ final class ScenarioLoop: @unchecked Sendable {
         sweep?.cancel()
         for t in tasks { t.cancel() }
         controller?.cancel()
+        samples?.flush()
         donePromise.succeed()
     }
 

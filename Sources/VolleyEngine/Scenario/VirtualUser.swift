@@ -203,6 +203,16 @@ final class VirtualUser {
         }
         record(&runner.recorder.overall)
         runner.recorder.withName(compiled.nameID, record)
+        runner.samples?.record(
+            atNanos: at,
+            name: runner.requestNames[compiled.nameID],
+            status: response.status,
+            error: nil,
+            latencyNanos: latency,
+            serviceNanos: nil,
+            requestID: requestID,
+            bytesIn: response.bytesIn
+        )
         if runner.defaults.cookies { storeCookies(response.headers) }
         if let redirect = redirect(for: step, response, hops: hops) {
             perform(
@@ -239,6 +249,16 @@ final class VirtualUser {
     private func record(_ compiled: CompiledRequest, failure: TransportErrorClass, message: String, bytesIn: Int) {
         runner.recorder.overall.recordFailure(failure, bytesIn: bytesIn, message: message)
         runner.recorder.withName(compiled.nameID) { $0.recordFailure(failure, bytesIn: bytesIn) }
+        runner.samples?.record(
+            atNanos: runner.now() &- runner.startNanos,
+            name: runner.requestNames[compiled.nameID],
+            status: nil,
+            error: failure,
+            latencyNanos: nil,
+            serviceNanos: nil,
+            requestID: nil,
+            bytesIn: bytesIn
+        )
     }
 
     // MARK: - Cookies and redirects
