@@ -35,10 +35,23 @@ public enum HistogramCodec {
     public static func encode(_ histogram: Histogram<UInt64>) -> [UInt8] {
         var out = magic
         var previous: UInt64 = 0
-        for bucket in histogram.recordedValues() where bucket.count > 0 {
-            appendVarint(bucket.value - previous, to: &out)
-            appendVarint(bucket.count, to: &out)
-            previous = bucket.value
+        func emit(_ value: UInt64, _ count: UInt64) {
+            appendVarint(value - previous, to: &out)
+            appendVarint(count, to: &out)
+            previous = value
+        }
+        let buckets = histogram.recordedValues().filter { $0.count > 0 }
+        for (i, bucket) in buckets.enumerated() {
+            // Each bucket as its lowest value (it records into the same bucket and, unlike
+            // the highest, never lies beyond the trackable range) — except one count each for
+            // the exact minimum and maximum, which the histogram tracks beyond its buckets.
+            var exact: [UInt64] = []
+            if i == 0 { exact.append(histogram.min) }
+            if i == buckets.count - 1 { exact.append(histogram.maxRecorded) }
+            if exact.count == 2 && bucket.count == 1 { exact = [histogram.maxRecorded] }
+            let rest = bucket.count - UInt64(exact.count)
+            if rest > 0 { emit(histogram.lowestEquivalentForValue(bucket.value), rest) }
+            for value in exact.sorted() { emit(value, 1) }
         }
         return out
     }

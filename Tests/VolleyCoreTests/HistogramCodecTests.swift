@@ -20,6 +20,16 @@ import Testing
         #expect(bytes.count < 60_000)
     }
 
+    @Test func exactMinimumAndMaximumSurvive() throws {
+        for values in [[1_234_567], [1_234_567, 1_234_999], [17, 17, 3_000_000_001]] as [[UInt64]] {
+            var h = LatencyHistogram.make()
+            for v in values { _ = h.record(v) }
+            let back = try HistogramCodec.decode(HistogramCodec.encode(h))
+            #expect(back.min == h.min && back.maxRecorded == h.maxRecorded, "\(values)")
+            #expect(back.totalCount == UInt64(values.count))
+        }
+    }
+
     @Test func anEmptyHistogramIsJustTheHeader() throws {
         let bytes = HistogramCodec.encode(LatencyHistogram.make())
         #expect(bytes.count == 4)
