@@ -138,8 +138,7 @@ public enum HTMLReport {
         }
         body += timeChart(
             SVGChart(
-                title: s.model == "plan"
-                    ? "Connections and requests in flight (VUs)" : "Connections and requests in flight",
+                title: "Connections and requests in flight",
                 xLabel: "time into test (s)",
                 yLabel: "count",
                 series: concurrency

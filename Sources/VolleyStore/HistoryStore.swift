@@ -104,6 +104,9 @@ public final class HistoryStore: Sendable {
         migrator.registerMigration("v2: samples file") { db in
             try db.execute(sql: "ALTER TABLE runs ADD COLUMN samples_path TEXT")
         }
+        migrator.registerMigration("v3: plan source") { db in
+            try db.execute(sql: "ALTER TABLE runs ADD COLUMN plan_source TEXT")
+        }
         return migrator
     }
 
@@ -138,14 +141,14 @@ public final class HistoryStore: Sendable {
                     sql: """
                         INSERT INTO runs (started_at, label, kind, target, plan, command, environment, requests,
                                           rps, p50_ms, p99_ms, error_rate, duration_s, exit_code, summary,
-                                          samples_path)
-                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                          samples_path, plan_source)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                         """,
                     arguments: [
                         record.startedAt.timeIntervalSince1970, record.label, record.kind, record.target, record.plan,
                         command, environment, s.requests, s.rps.finiteOrZero, s.latencyMs.p50.finiteOrZero,
                         s.latencyMs.p99.finiteOrZero, s.errorRate.finiteOrZero, s.durationS.finiteOrZero,
-                        Int(record.exitCode), summaryJSON, record.samplesPath,
+                        Int(record.exitCode), summaryJSON, record.samplesPath, record.planSource,
                     ]
                 )
                 let id = db.lastInsertedRowID
@@ -293,6 +296,7 @@ public final class HistoryStore: Sendable {
                 exitCode: Int32(row["exit_code"] as Int)
             )
             record.samplesPath = row["samples_path"]
+            record.planSource = row["plan_source"]
             var histograms: RunHistograms?
             if !fetched.1.isEmpty {
                 var latency = LatencyHistogram.make()

@@ -89,6 +89,9 @@ public struct RunRecord: Sendable {
     public var exitCode: Int32
     /// The per-request samples file (`--out`), when one was written; reports draw it.
     public var samplesPath: String?
+    /// The plan file's text as it was run (plan runs), so that a run can be repeated or
+    /// explained after the file has changed.
+    public var planSource: String?
 
     public init(
         id: Int64? = nil,

@@ -114,10 +114,24 @@ struct ShowCommand: ParsableCommand {
     @Flag(help: "Print the JSON summary instead.")
     var json = false
 
+    @Flag(help: "Print the plan file as it was when the run was made (plan runs).")
+    var plan = false
+
     func run() throws {
         let store = try HistorySaver.open()
         let stored = try loadRun(reference, from: store)
         let record = stored.record
+        if plan {
+            guard let source = record.planSource else {
+                throw CLIError(
+                    message: "run #\(record.id ?? 0) was not a plan run, or its plan was not kept",
+                    hint: nil,
+                    code: .usage
+                )
+            }
+            Terminal.writeOut(source.hasSuffix("\n") ? source : source + "\n")
+            return
+        }
         if json {
             Terminal.writeOut(try JSONReport.encode(record.summary))
             return

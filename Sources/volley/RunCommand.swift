@@ -385,6 +385,7 @@ struct RunCommand: AsyncParsableCommand {
             exitCode: exit
         )
         record.samplesPath = outcome.samplesPath.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
+        if outcome.kind == "plan" { record.planSource = try? String(contentsOfFile: url, encoding: .utf8) }
         if !noSave, let id = HistorySaver.save(record, histograms: outcome.histograms) { record.id = id }
         let stored = StoredRun(record: record, histograms: outcome.histograms)
         if let html { try HTMLWriter.write(stored, to: html) }

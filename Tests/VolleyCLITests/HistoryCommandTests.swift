@@ -82,6 +82,10 @@ import VolleyTestSupport
         #expect(stored.record.kind == "plan")
         #expect(stored.record.plan == "saved-plan")
         #expect(stored.histograms?.byName.keys.sorted() == ["GET /", "GET /status/404"])
+        // The plan's text is kept with the run.
+        let shown = try runVolley(["show", "1", "--plan"], home: home)
+        #expect(shown.stdout.contains("name: saved-plan"))
+        #expect(try runVolley(["show", "1", "--plan"], home: home).status == 0)
         try await server.shutdown()
     }
 
