@@ -4,6 +4,12 @@ import Histogram
 import VolleyCore
 import VolleyReport
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// A problem with the history: where it is and what to do about it.
 public struct HistoryError: Error, Sendable, CustomStringConvertible {
     public var message: String
@@ -54,6 +60,17 @@ public final class HistoryStore: Sendable {
         configuration.busyMode = .timeout(30)
         configuration.foreignKeysEnabled = true
         configuration.label = "volley.history"
+        // Opening a new file (WAL set-up) and migrating are serialised across processes with
+        // an advisory lock: several Volleys starting at once on a fresh or older history must
+        // not race to create or alter the same tables.
+        let lockFD = open((directory as NSString).appendingPathComponent("history.lock"), O_CREAT | O_RDWR, 0o644)
+        if lockFD >= 0 { flock(lockFD, LOCK_EX) }
+        defer {
+            if lockFD >= 0 {
+                flock(lockFD, LOCK_UN)
+                close(lockFD)
+            }
+        }
         do {
             pool = try DatabasePool(path: path, configuration: configuration)
             try Self.migrator.migrate(pool)
