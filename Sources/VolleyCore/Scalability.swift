@@ -37,7 +37,8 @@ public struct USLFit: Sendable, Codable, Equatable {
     public static func fit(_ points: [(concurrency: Double, throughput: Double)]) -> USLFit? {
         let data = points.filter { $0.concurrency >= 1 && $0.throughput > 0 }.sorted { $0.concurrency < $1.concurrency }
         guard Set(data.map(\.concurrency)).count >= 3, let first = data.first else { return nil }
-        let perClient = data.prefix(2).map { $0.throughput / $0.concurrency }.max() ?? first.throughput / first.concurrency
+        let perClient =
+            data.prefix(2).map { $0.throughput / $0.concurrency }.max() ?? first.throughput / first.concurrency
         var best: USLFit?
         var bestError = Double.infinity
         var factor = 0.8

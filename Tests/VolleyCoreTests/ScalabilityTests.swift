@@ -3,7 +3,13 @@ import Testing
 @testable import VolleyCore
 
 @Suite struct ScalabilityTests {
-    func curve(lambda: Double, sigma: Double, kappa: Double, levels: [Double], noise: Double = 0) -> [(
+    func curve(
+        lambda: Double,
+        sigma: Double,
+        kappa: Double,
+        levels: [Double],
+        noise: Double = 0
+    ) -> [(
         concurrency: Double, throughput: Double
     )] {
         let law = USLFit(lambda: lambda, sigma: sigma, kappa: kappa, rSquared: 1)
@@ -28,7 +34,8 @@ import Testing
     @Test func recoversThemThroughNoise() throws {
         let levels: [Double] = [1, 2, 3, 4, 6, 8, 10, 15, 20, 30, 40]
         let fit = try #require(
-            USLFit.fit(curve(lambda: 50, sigma: 0.1, kappa: 0.002, levels: levels, noise: 0.02)))
+            USLFit.fit(curve(lambda: 50, sigma: 0.1, kappa: 0.002, levels: levels, noise: 0.02))
+        )
         #expect(abs(fit.sigma - 0.1) < 0.03)
         #expect(abs(fit.kappa - 0.002) < 0.001)
         #expect(fit.rSquared > 0.95)

@@ -142,3 +142,33 @@ func hammer(_ url: String, connections: Int, requests: Int? = nil, duration: Dur
         await lab.stop()
     }
 }
+
+/// A concurrency sweep of the lab with a small pool finds the knee at the pool's capacity.
+@Suite(.serialized) struct LabSweepTests {
+    @Test func theKneeIsNearThePoolCapacity() async throws {
+        let lab = try await LabServer.start(
+            smallLab {
+                $0.poolSize = 2
+                $0.poolOverflow = 2
+                $0.queryLatency = .milliseconds(20)
+                $0.poolTimeout = .seconds(5)
+            }
+        )
+        var runs: [SweepRun] = []
+        for level in [1, 2, 4, 8, 16] {
+            let summary = try await hammer("\(lab.baseURL)/books/", connections: level, duration: .milliseconds(1200))
+            runs.append(SweepRun(level: Double(level), repeatIndex: 0, summary: summary))
+        }
+        await lab.stop()
+        let analysis = SweepAnalysis(runs: runs)
+        let knee = try #require(analysis.knee, "\(runs.map(\.goodput))")
+        #expect(knee.level == 4 || knee.level == 8, "knee at \(knee.level): \(runs.map(\.goodput))")
+        // 4 connections × 1 / ~21 ms ≈ 190 requests per second at most.
+        #expect(knee.peakGoodput > 120 && knee.peakGoodput < 200)
+        // The scalability fit predicts a ceiling near the pool's capacity too.
+        let usl = try #require(analysis.usl)
+        let ceiling = try #require(usl.peakThroughput)
+        #expect(ceiling > 130 && ceiling < 260, "USL \(usl)")
+        #expect(analysis.littlesLaw.allSatisfy { $0 > 0.8 && $0 < 1.1 }, "\(analysis.littlesLaw)")
+    }
+}

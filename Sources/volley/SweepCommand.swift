@@ -1,0 +1,172 @@
+import ArgumentParser
+import Foundation
+import VolleyCore
+import VolleyReport
+import VolleyStore
+
+/// `volley sweep`: the experiment our users ran by hand — the same load at rising
+/// concurrency (or rate), tabulated, with the knee, a scalability fit and Little's law.
+struct SweepCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sweep",
+        abstract: "Run a target at rising concurrency (or arrival rate) and find where it stops scaling.",
+        discussion: """
+            Closed model: --concurrency 1,2,4,8,16, each level for -d (or --requests-per-connection \
+            requests per connection). Open model: --rate 50,100,200,400. --repeat runs each level \
+            several times (shown individually, then their mean). A plan target gets each level as the \
+            variable named by --vus-var (default VUS: write `vus: ${VUS:-10}` in the plan).
+
+            Every run is saved to the history (label "sweep <label> c<level> r<repeat>").
+
+            Example:
+              volley sweep http://127.0.0.1:8080/books/ --concurrency 1,2,4,8,16,32 -d 10s
+            """
+    )
+
+    @Argument(help: "A URL or a plan file.")
+    var target: String
+
+    @Option(help: "Closed model: connection levels, e.g. 1,2,4,8,16.")
+    var concurrency: String?
+
+    @Option(help: "Open model: arrival rates, e.g. 50,100,200,400.")
+    var rate: String?
+
+    @Option(name: [.short, .customLong("duration")], help: "How long each level runs, e.g. 10s.")
+    var duration: String?
+
+    @Option(help: "Closed model: requests per connection at each level (instead of -d).")
+    var requestsPerConnection: Int?
+
+    @Option(help: "Runs per level.")
+    var `repeat`: Int = 1
+
+    @Option(help: "The plan variable set to each level (plan targets).")
+    var vusVar: String = "VUS"
+
+    @Option(name: [.customShort("e"), .customLong("env")], help: "A plan variable NAME=value (repeatable).")
+    var environment: [String] = []
+
+    @Option(help: "A label for this sweep's runs in the history.")
+    var label: String?
+
+    @Flag(help: "Do not save the runs to the history.")
+    var noSave = false
+
+    @Flag(help: "Print the levels and the analysis as JSON on stdout.")
+    var json = false
+
+    func levels() throws -> (values: [Double], closed: Bool) {
+        guard (concurrency == nil) != (rate == nil) else {
+            throw CLIError(
+                message: concurrency == nil
+                    ? "a sweep needs --concurrency or --rate" : "--concurrency and --rate both given",
+                hint: "for example --concurrency 1,2,4,8,16",
+                code: .usage
+            )
+        }
+        let text = concurrency ?? rate!
+        let values = text.split(separator: ",").map {
+            Double($0.trimmingCharacters(in: .whitespaces).replacingOccurrences(of: "/s", with: ""))
+        }
+        guard !values.isEmpty, values.allSatisfy({ ($0 ?? 0) > 0 }) else {
+            throw CLIError(
+                message:
+                    "--\(concurrency != nil ? "concurrency" : "rate") takes positive numbers separated by commas, got '\(text)'",
+                hint: "for example 1,2,4,8,16",
+                code: .usage
+            )
+        }
+        if concurrency != nil, values.contains(where: { $0! != $0!.rounded() }) {
+            throw CLIError(message: "--concurrency takes whole numbers, got '\(text)'", hint: nil, code: .usage)
+        }
+        return (values.compactMap { $0 }, concurrency != nil)
+    }
+
+    func command(level: Double, closed: Bool, repeatIndex: Int) throws -> RunCommand {
+        let levelText = closed ? String(Int(level)) : SweepAnalysis.format(level)
+        var name = "sweep"
+        if let label { name += " \(label)" }
+        name += (closed ? " c" : " r") + levelText + " r\(repeatIndex + 1)"
+        var args = [target, "-q", "--label", name]
+        if noSave { args.append("--no-save") }
+        if RunCommand.isPlanPath(target) {
+            args += ["-e", "\(vusVar)=\(levelText)"]
+            for e in environment { args += ["-e", e] }
+        } else if closed {
+            args += ["-c", levelText]
+            if let requestsPerConnection {
+                args += ["-n", String(Int(level) * requestsPerConnection)]
+            } else {
+                args += ["-d", duration ?? "10s"]
+            }
+        } else {
+            args += ["--rate", levelText, "-d", duration ?? "10s"]
+        }
+        do {
+            return try RunCommand.parse(args)
+        } catch {
+            throw CLIError(message: RunCommand.message(for: error), hint: nil, code: .usage)
+        }
+    }
+
+    func run() async throws {
+        guard (1...20).contains(`repeat`) else {
+            throw CLIError(message: "--repeat must be between 1 and 20, got \(`repeat`)", hint: nil, code: .usage)
+        }
+        let (values, closed) = try levels()
+        for level in values { _ = try command(level: level, closed: closed, repeatIndex: 0) }  // validate first
+        let out = json ? STDERR_FILENO : STDOUT_FILENO
+        let write = { (text: String) in out == STDOUT_FILENO ? Terminal.writeOut(text) : Terminal.writeError(text) }
+        let renderer = SweepRenderer(
+            style: Style(enabled: Terminal.colorEnabled(fd: out)),
+            levelName: closed ? "conns" : "rate"
+        )
+        write(
+            "Sweep of \(target): \(closed ? "concurrency" : "arrival rate") "
+                + values.map(SweepAnalysis.format).joined(separator: ", ")
+                + (`repeat` > 1 ? ", \(`repeat`) runs each" : "") + "\n\n" + renderer.header
+        )
+        var runs: [SweepRun] = []
+        for level in values {
+            var atLevel: [SweepRun] = []
+            for index in 0..<`repeat` {
+                let command = try command(level: level, closed: closed, repeatIndex: index)
+                let outcome = try await command.perform()
+                if outcome.interrupted { throw ExitCode(VolleyExit.interrupted.rawValue) }
+                var id: Int64?
+                if !noSave {
+                    let record = HistorySaver.record(
+                        outcome.summary,
+                        kind: "sweep",
+                        label: command.label,
+                        startedAt: outcome.startedAt,
+                        exitCode: RunCommand.exitCode(outcome.summary, interrupted: false)
+                    )
+                    id = HistorySaver.saveQuietly(record, histograms: outcome.histograms)
+                }
+                let run = SweepRun(level: level, repeatIndex: index, summary: outcome.summary, runID: id)
+                atLevel.append(run)
+                write(renderer.row(run))
+            }
+            runs += atLevel
+            if `repeat` > 1, let mean = SweepAnalysis(runs: atLevel, closedModel: closed).levels.first {
+                write(renderer.row(mean, summary: true))
+            }
+        }
+        let analysis = SweepAnalysis(runs: runs, closedModel: closed)
+        write(renderer.analysis(analysis))
+        if json {
+            struct Output: Encodable {
+                var runs: [SweepRun]
+                var analysis: SweepAnalysis
+            }
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            encoder.keyEncodingStrategy = .convertToSnakeCase
+            Terminal.writeOut(
+                String(decoding: try encoder.encode(Output(runs: runs, analysis: analysis)), as: UTF8.self) + "\n"
+            )
+        }
+    }
+}

@@ -1,0 +1,35 @@
+import Foundation
+import Testing
+import VolleyTestSupport
+
+@Suite(.serialized) struct SweepCommandTests {
+    @Test func aSweepPrintsOneRowPerLevelAndItsAnalysis() async throws {
+        let server = try await TestServer.start()
+        let home = freshHistoryHome()
+        defer { try? FileManager.default.removeItem(atPath: home) }
+        let r = try runVolley(
+            ["sweep", server.baseURL + "/delay/10", "--concurrency", "1,2,4", "-d", "1s", "--label", "t", "--json"],
+            home: home
+        )
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stderr.contains("What the sweep shows"))
+        let output = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+        let runs = try #require(output["runs"] as? [[String: Any]])
+        #expect(runs.map { $0["level"] as? Double } == [1, 2, 4])
+        // A 10 ms server scales linearly here: ≈ 100, 200, 400 req/s, and no knee.
+        let rps = runs.compactMap { $0["rps"] as? Double }
+        #expect(rps[2] > rps[0] * 3)
+        let analysis = try #require(output["analysis"] as? [String: Any])
+        #expect(analysis["knee"] == nil)
+        let history = try runVolley(["history", "--label", "sweep t"], home: home)
+        #expect(history.stdout.contains("sweep t c4 r1"))
+        try await server.shutdown()
+    }
+
+    @Test func badLevelsAreRefused() throws {
+        let r = try runVolley(["sweep", "http://127.0.0.1:1/", "--concurrency", "1,x"])
+        #expect(r.status == 2)
+        #expect(try runVolley(["sweep", "http://127.0.0.1:1/"]).status == 2)
+        #expect(try runVolley(["sweep", "http://127.0.0.1:1/", "--concurrency", "1.5"]).status == 2)
+    }
+}
