@@ -601,6 +601,13 @@ public final class DemoRunner: Sendable {
                     + "≈ \(Fmt.fixed(predicted, 0)) requests/s at most; the plateau was \(Fmt.fixed(knee.peakGoodput, 0))."
             )
         }
+        if let usl = USLFit.fit(steps.map { (Double($0.connections), $0.goodput) }), let ceiling = usl.peakThroughput {
+            say(
+                "The scalability fit (USL, as `volley sweep` prints it) agrees: contention σ = "
+                    + Fmt.fixed(usl.sigma, 2) + " — requests queueing for one shared resource — and a ceiling near "
+                    + Fmt.fixed(ceiling, 0) + " requests/s."
+            )
+        }
         say(style.bold("Bottleneck: the database connection pool."))
         return "database connection pool"
     }

@@ -25,7 +25,8 @@ struct Volley: AsyncParsableCommand {
         subcommands: [
             DemoCommand.self, RunCommand.self, ValidateCommand.self, InitCommand.self, LabCommand.self,
             HistoryCommand.self, ShowCommand.self, ExportCommand.self, DeleteCommand.self,
-            ReportCommand.self, CompareCommand.self, AbCommand.self, SweepCommand.self, HistoryStressCommand.self,
+            ReportCommand.self, CompareCommand.self, AbCommand.self, SweepCommand.self, TimeCommand.self,
+            HistoryStressCommand.self,
         ]
     )
 }

@@ -33,3 +33,23 @@ import VolleyTestSupport
         #expect(try runVolley(["sweep", "http://127.0.0.1:1/", "--concurrency", "1.5"]).status == 2)
     }
 }
+
+@Suite(.serialized) struct TimeCommandTests {
+    @Test func timeitStyleRepeatsAndBestOf() async throws {
+        let server = try await TestServer.start()
+        let home = freshHistoryHome()
+        defer { try? FileManager.default.removeItem(atPath: home) }
+        let r = try runVolley(["time", server.baseURL + "/delay/5", "-n", "20", "-r", "3"], home: home)
+        #expect(r.status == 0, "\(r.stderr)")
+        let repeats = r.stdout.split(separator: "\n").filter { $0.hasPrefix("  repeat ") }
+        #expect(repeats.count == 3)
+        let best = try #require(r.stdout.split(separator: "\n").first { $0.contains("best of 3") })
+        // 5 ms per request on one connection: between 5 and 8 ms each.
+        let afterColon = try #require(best.split(separator: ":", maxSplits: 1).last)
+        let ms = try #require(afterColon.split(separator: " ").compactMap { Double($0) }.first)
+        #expect(ms >= 5 && ms < 8, "\(best)")
+        #expect(try runVolley(["time", "http://127.0.0.1:1/", "-n", "2", "-r", "1"], home: home).status == 1)
+        #expect(try runVolley(["time", server.baseURL + "/", "-n", "0"], home: home).status == 2)
+        try await server.shutdown()
+    }
+}

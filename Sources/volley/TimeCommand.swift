@@ -1,0 +1,102 @@
+import ArgumentParser
+import Foundation
+import VolleyCore
+import VolleyReport
+
+/// `volley time URL -n 100 -r 5`: serial timing like `python -m timeit -n100 -r5`, for a
+/// quick before/after check of one endpoint — without timeit's trap of timing Python's own
+/// client: each request goes through Volley's engine on one keep-alive connection.
+struct TimeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "time",
+        abstract: "Time a URL serially, like python -m timeit: r repeats of n requests, best of r.",
+        discussion: """
+            One connection, one request at a time. Prints each repeat's total, the best repeat and \
+            the average per request (timeit reports the best; the spread between repeats says how \
+            much to trust it). The repeats are saved to the history ("time r<N>").
+
+            Example:
+              volley time http://127.0.0.1:8080/businesses/id/42 -n 100 -r 5
+            """
+    )
+
+    @Argument(help: "The URL to time.")
+    var url: String
+
+    @Option(name: [.customShort("n"), .customLong("number")], help: "Requests per repeat.")
+    var number: Int = 100
+
+    @Option(name: [.customShort("r"), .customLong("repeat")], help: "Repeats.")
+    var repeats: Int = 5
+
+    @Option(name: [.short, .customLong("method")], help: "HTTP method.")
+    var method: String = "GET"
+
+    @Option(name: [.customShort("H"), .customLong("header")], help: "A header 'Name: value' (repeatable).")
+    var headers: [String] = []
+
+    @Flag(help: "Do not save the repeats to the history.")
+    var noSave = false
+
+    func run() async throws {
+        guard number > 0, (1...100).contains(repeats) else {
+            throw CLIError(
+                message: "-n must be above 0 and -r between 1 and 100 (got -n \(number) -r \(repeats))",
+                hint: nil,
+                code: .usage
+            )
+        }
+        var totals: [Double] = []
+        var failures = 0
+        for index in 0..<repeats {
+            var args = [url, "-c", "1", "-n", String(number), "-q", "-m", method, "--label", "time r\(index + 1)"]
+            for h in headers { args += ["-H", h] }
+            if noSave { args.append("--no-save") }
+            let command: RunCommand
+            do {
+                command = try RunCommand.parse(args)
+            } catch {
+                throw CLIError(message: RunCommand.message(for: error), hint: nil, code: .usage)
+            }
+            let outcome = try await command.perform()
+            if outcome.interrupted { throw ExitCode(VolleyExit.interrupted.rawValue) }
+            let s = outcome.summary
+            if !noSave {
+                let record = HistorySaver.record(
+                    s,
+                    kind: "time",
+                    label: command.label,
+                    startedAt: outcome.startedAt,
+                    exitCode: RunCommand.exitCode(s, interrupted: false)
+                )
+                _ = HistorySaver.saveQuietly(record, histograms: outcome.histograms)
+            }
+            if s.completed == 0 {
+                throw CLIError(
+                    message: "no request to \(url) completed: "
+                        + s.transportErrors.map { "\($0.key) ×\($0.value)" }.joined(separator: ", "),
+                    hint: "is the service running?",
+                    code: .failure
+                )
+            }
+            failures += s.failed + s.status.filter { (Int($0.key) ?? 0) >= 400 }.values.reduce(0, +)
+            // The sum of the request latencies: what timeit's loop measures, minus set-up.
+            let total = s.latencyMs.mean * Double(s.completed) / 1000
+            totals.append(total)
+            Terminal.writeOut(
+                "  repeat \(index + 1): \(Fmt.fixed(total * 1000, 2)) ms for \(Fmt.int(s.completed)) requests "
+                    + "(\(Fmt.fixed(total * 1000 / Double(max(1, s.completed)), 3)) ms each, p99 \(Fmt.ms(s.latencyMs.p99)) ms)\n"
+            )
+        }
+        let best = totals.min() ?? 0
+        let worst = totals.max() ?? 0
+        let mean = totals.reduce(0, +) / Double(max(1, totals.count))
+        Terminal.writeOut(
+            "\(Fmt.int(number)) requests, best of \(repeats): \(Fmt.fixed(best * 1000 / Double(number), 3)) ms per request"
+                + "  (mean of repeats \(Fmt.fixed(mean * 1000 / Double(number), 3)) ms, worst \(Fmt.fixed(worst * 1000 / Double(number), 3)) ms)\n"
+        )
+        if failures > 0 {
+            Terminal.writeOut("  \(Fmt.int(failures)) of the requests failed or answered ≥ 400: they are timed too.\n")
+        }
+    }
+}
