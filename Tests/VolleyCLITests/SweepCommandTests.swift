@@ -53,3 +53,38 @@ import VolleyTestSupport
         try await server.shutdown()
     }
 }
+
+@Suite(.serialized) struct FindMaxCommandTests {
+    @Test func aServiceThatKeepsItsLatencyPassesUpToTheCeiling() async throws {
+        let server = try await TestServer.start()
+        let home = freshHistoryHome()
+        defer { try? FileManager.default.removeItem(atPath: home) }
+        let r = try runVolley(
+            [
+                "find-max", server.baseURL + "/delay/5", "--slo", "p99<100ms,errors<1%", "--start", "50", "--ceiling",
+                "200",
+                "-d", "1s",
+            ],
+            home: home
+        )
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("Every rate up to 200 req/s met p99<100ms,errors<1%"))
+        let steps = r.stdout.split(separator: "\n").filter { $0.hasSuffix("✓") }
+        #expect(steps.count == 3)  // 50, 100, 200
+        try await server.shutdown()
+    }
+
+    @Test func anSLONoRateMeetsExitsOne() async throws {
+        let server = try await TestServer.start()
+        let home = freshHistoryHome()
+        defer { try? FileManager.default.removeItem(atPath: home) }
+        let r = try runVolley(
+            ["find-max", server.baseURL + "/delay/20", "--slo", "p99<5ms", "--start", "4", "-d", "1s"],
+            home: home
+        )
+        #expect(r.status == 1)
+        #expect(r.stdout.contains("No rate met p99<5ms"))
+        #expect(try runVolley(["find-max", server.baseURL + "/", "--slo", "p98<1s"], home: home).status == 2)
+        try await server.shutdown()
+    }
+}

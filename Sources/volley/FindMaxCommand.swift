@@ -1,0 +1,135 @@
+import ArgumentParser
+import Foundation
+import VolleyCore
+import VolleyReport
+
+/// `volley find-max`: the highest arrival rate that meets an SLO — grow, then bisect, with
+/// every step shown as evidence.
+struct FindMaxCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "find-max",
+        abstract: "Find the highest arrival rate that meets an SLO (e.g. p99<500ms,errors<1%).",
+        discussion: """
+            Open model: each step sends the rate for -d; the rate doubles while the SLO holds, then \
+            the search bisects between the last rate that held and the first that did not, until they \
+            are within --precision. A step also fails when fewer than 90% of the scheduled requests \
+            completed (the target, or the generator, could not keep up). Plans receive the rate as \
+            the variable named by --rate-var (default RATE). Every step is saved to the history.
+
+            Example:
+              volley find-max http://127.0.0.1:8080/books/ --slo "p99<100ms,errors<1%" --start 50 -d 10s
+            """
+    )
+
+    @Argument(help: "A URL or a plan file.")
+    var target: String
+
+    @Option(help: "What must hold, e.g. p99<500ms,errors<1% (also p50, p90, p95, p999, max, mean).")
+    var slo: String
+
+    @Option(help: "The first rate to try (requests per second).")
+    var start: Double = 50
+
+    @Option(help: "Never try more than this rate.")
+    var ceiling: Double = 100_000
+
+    @Option(name: [.short, .customLong("duration")], help: "How long each step runs, e.g. 10s.")
+    var duration: String = "10s"
+
+    @Option(help: "Stop bisecting when the bounds are within this, e.g. 5%.")
+    var precision: String = "5%"
+
+    @Option(help: "The plan variable set to each rate (plan targets).")
+    var rateVar: String = "RATE"
+
+    @Option(name: [.customShort("e"), .customLong("env")], help: "A plan variable NAME=value (repeatable).")
+    var environment: [String] = []
+
+    @Flag(help: "Do not save the steps to the history.")
+    var noSave = false
+
+    func command(rate: Double) throws -> RunCommand {
+        let text = rate == rate.rounded() ? String(Int(rate)) : String(rate)
+        var args = [target, "-q", "--label", "find-max \(text)/s"]
+        if noSave { args.append("--no-save") }
+        if RunCommand.isPlanPath(target) {
+            args += ["-e", "\(rateVar)=\(text)"]
+            for e in environment { args += ["-e", e] }
+        } else {
+            args += ["--rate", text, "-d", duration]
+        }
+        do {
+            return try RunCommand.parse(args)
+        } catch {
+            throw CLIError(message: RunCommand.message(for: error), hint: nil, code: .usage)
+        }
+    }
+
+    func run() async throws {
+        let objective = try SLO.parse(slo)
+        let tolerance = try CompareCommand.percent(precision, flag: "precision")
+        guard start > 0, ceiling >= start else {
+            throw CLIError(message: "--start must be above 0 and at most --ceiling", hint: nil, code: .usage)
+        }
+        _ = try command(rate: start)
+        var search = MaxRateSearch(start: start, ceiling: ceiling, precision: max(0.01, tolerance))
+        Terminal.writeOut(
+            "Searching the highest rate of \(target) that meets \(objective) (steps of \(duration))\n\n"
+                + "  step   target/s   achieved/s    p50 ms    p99 ms   errors   SLO\n"
+        )
+        var evidence: [Double: String] = [:]
+        while let rate = search.next() {
+            let command = try command(rate: rate)
+            let outcome = try await command.perform()
+            if outcome.interrupted { throw ExitCode(VolleyExit.interrupted.rawValue) }
+            let s = outcome.summary
+            if !noSave {
+                let record = HistorySaver.record(
+                    s,
+                    kind: "find-max",
+                    label: command.label,
+                    startedAt: outcome.startedAt,
+                    exitCode: RunCommand.exitCode(s, interrupted: false)
+                )
+                _ = HistorySaver.saveQuietly(record, histograms: outcome.histograms)
+            }
+            let results = objective.evaluate(s)
+            let keptUp = s.scheduled == 0 || Double(s.completed) >= 0.9 * Double(s.scheduled)
+            let met = keptUp && results.allSatisfy(\.met)
+            var why = results.filter { !$0.met }.map { r in
+                r.condition.metric == "errors"
+                    ? "errors \(Fmt.percent(r.actual))" : "\(r.condition.metric) \(Fmt.ms(r.actual)) ms"
+            }
+            if !keptUp { why.append("only \(Fmt.int(s.completed)) of \(Fmt.int(s.scheduled)) completed") }
+            evidence[rate] = why.joined(separator: ", ")
+            search.record(rate: rate, met: met)
+            Terminal.writeOut(
+                "  " + Fmt.pad(String(search.steps), 4) + Fmt.pad(Fmt.fixed(rate, 0), 11)
+                    + Fmt.pad(Fmt.fixed(s.rps, 1), 13)
+                    + Fmt.pad(Fmt.ms(s.latencyMs.p50), 10) + Fmt.pad(Fmt.ms(s.latencyMs.p99), 10)
+                    + Fmt.pad(Fmt.percent(s.errorRate), 9) + "   " + (met ? "✓" : "✗ " + why.joined(separator: ", "))
+                    + "\n"
+            )
+        }
+        Terminal.writeOut("\n")
+        switch (search.passed, search.failed) {
+        case (let p?, let f?):
+            Terminal.writeOut(
+                "Highest rate meeting \(objective): ≈ \(Fmt.fixed(p, 0)) req/s. At \(Fmt.fixed(f, 0)) req/s it failed "
+                    + "(\(evidence[f] ?? "")); the answer lies between the two, within \(Fmt.fixed((f - p) / p * 100, 1))%.\n"
+            )
+        case (let p?, nil):
+            Terminal.writeOut(
+                "Every rate up to \(Fmt.fixed(p, 0)) req/s met \(objective): the ceiling (\(Fmt.fixed(ceiling, 0))) or the "
+                    + "step limit was reached first; raise --ceiling.\n"
+            )
+        case (nil, let f?):
+            Terminal.writeOut(
+                "No rate met \(objective), down to \(Fmt.fixed(f, 0)) req/s (\(evidence[f] ?? "")).\n"
+            )
+            throw ExitCode(VolleyExit.failure.rawValue)
+        case (nil, nil):
+            break
+        }
+    }
+}
