@@ -88,3 +88,15 @@ import VolleyTestSupport
         try await server.shutdown()
     }
 }
+
+@Suite struct CapacityCommandTests {
+    @Test func capacityFromAServiceTime() throws {
+        let r = try runVolley(
+            ["capacity", "--service-time", "25ms", "--workers", "5", "--instances", "2", "--target-rate", "300"])
+        #expect(r.status == 0)
+        #expect(r.stdout.contains("= 400 requests/s"))
+        #expect(r.stdout.contains("at least 4 workers per instance"))
+        #expect(try runVolley(["capacity", "--workers", "2"]).status == 2)
+        #expect(try runVolley(["capacity", "--service-time", "fast", "--workers", "2"]).status == 2)
+    }
+}
