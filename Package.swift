@@ -105,6 +105,7 @@ let package = Package(
             name: "volley",
             dependencies: [
                 "VolleyCore", "VolleyEngine", "VolleyPlan", "VolleyReport", "VolleyLab", "VolleyDemo", "VolleyStore",
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

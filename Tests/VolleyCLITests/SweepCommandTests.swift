@@ -100,3 +100,46 @@ import VolleyTestSupport
         #expect(try runVolley(["capacity", "--service-time", "fast", "--workers", "2"]).status == 2)
     }
 }
+
+@Suite(.serialized) struct MatrixCommandTests {
+    @Test func outcomePercentagesAddUpAndRoutesAreSeparate() async throws {
+        let server = try await TestServer.start()
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("volley-matrix-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let data = dir.appendingPathComponent("ids.json")
+        try #"[{"code": 200}, {"code": 404}, {"code": 500}]"#.write(to: data, atomically: true, encoding: .utf8)
+        let r = try runVolley(
+            [
+                "matrix", "--base", server.baseURL, "--counts", "6,12", "--offsets", "10ms,20ms", "--route",
+                "/status/${row.code}", "--route", "/", "--data", data.path, "--json",
+            ],
+            limit: 60
+        )
+        #expect(r.status == 0, "\(r.stderr)")
+        let output = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+        let cells = try #require(output["cells"] as? [[String: Any]])
+        #expect(cells.count == 4)
+        for cell in cells {
+            let outcomes = try #require(cell["outcomes"] as? [String: Double])
+            #expect(abs(outcomes.values.reduce(0, +) - 100) < 1e-6)
+            // Each route sends COUNT requests.
+            #expect(cell["requests"] as? Int == 2 * (cell["count"] as? Int ?? 0))
+        }
+        let routes = try #require(output["routes"] as? [[String: Any]])
+        let home = try #require(routes.first { $0["route"] as? String == "/" }?["outcomes"] as? [String: Double])
+        #expect(home["success"] == 100)
+        let random = try #require(
+            routes.first { $0["route"] as? String == "/status/${row.code}" }?["outcomes"] as? [String: Double]
+        )
+        #expect((random["4xx"] ?? 0) > 0 && (random["5xx"] ?? 0) > 0)
+        #expect(try runVolley(["matrix", "--counts", "x", "--offsets", "1s", "--route", "/"]).status == 2)
+        #expect(
+            try runVolley([
+                "matrix", "--counts", "1", "--offsets", "1s", "--route", "/${row.id}", "--base", server.baseURL,
+            ])
+            .status == 2
+        )
+        try await server.shutdown()
+    }
+}
