@@ -30,8 +30,8 @@ public struct ComparisonRenderer: Sendable {
     private func terminal(_ sections: [(String, [MetricComparison])], a: String, b: String, method: String) -> String {
         var out = style.bold("Comparing \(a) → \(b)") + "\n\n"
         out +=
-            "  " + Fmt.pad("", 12, right: false) + Fmt.pad(short(a), 12) + Fmt.pad(short(b), 12)
-            + Fmt.pad("change", 11) + "   " + Fmt.pad("95% interval", 22, right: false) + "verdict\n"
+            "  " + Fmt.pad("", 12, right: false) + Fmt.pad(short(a), 15) + Fmt.pad(short(b), 15)
+            + Fmt.pad("change", 12) + "   " + Fmt.pad("95% interval", 27, right: false) + "verdict\n"
         for (name, metrics) in sections {
             out += "  " + style.bold(name) + "\n"
             for m in metrics {
@@ -43,9 +43,9 @@ public struct ComparisonRenderer: Sendable {
                 case .insufficient: verdict = style.dim("not enough data")
                 }
                 out +=
-                    "    " + Fmt.pad(m.metric, 10, right: false) + Fmt.pad(value(m, m.a), 12)
-                    + Fmt.pad(value(m, m.b), 12) + Fmt.pad(change(m), 11) + "   "
-                    + Fmt.pad(interval(m), 22, right: false) + verdict + "\n"
+                    "    " + Fmt.pad(m.metric, 10, right: false) + Fmt.pad(value(m, m.a), 15)
+                    + Fmt.pad(value(m, m.b), 15) + Fmt.pad(change(m), 12) + "   "
+                    + Fmt.pad(interval(m), 27, right: false) + verdict + "\n"
             }
         }
         return out + "\n" + style.dim(method) + "\n"
