@@ -166,3 +166,69 @@ public struct SweepAnalysis: Sendable, Codable, Equatable {
         return (x < 0 && rounded > 0 ? "-" : "") + String(whole) + (decimals > 0 ? "." + fraction : "")
     }
 }
+
+/// A whole sweep as the history keeps it and reports draw it.
+public struct SweepResult: Sendable, Codable, Equatable {
+    public var target: String
+    public var closedModel: Bool
+    public var runs: [SweepRun]
+    public var analysis: SweepAnalysis
+
+    public init(target: String, closedModel: Bool, runs: [SweepRun], analysis: SweepAnalysis) {
+        self.target = target
+        self.closedModel = closedModel
+        self.runs = runs
+        self.analysis = analysis
+    }
+}
+
+/// One cell (or aggregate) of a `volley matrix`.
+public struct MatrixCell: Sendable, Codable, Equatable {
+    public var count: Int
+    public var offset: String
+    public var route: String?
+    public var requests: Int
+    /// Percentages by outcome: success, no_response, 4xx, 5xx, other (they add up to 100).
+    public var outcomes: [String: Double]
+    public var fastestMs: Double
+    public var slowestMs: Double
+    public var meanMs: Double
+    public var medianMs: Double
+
+    public init(
+        count: Int,
+        offset: String,
+        route: String?,
+        requests: Int,
+        outcomes: [String: Double],
+        fastestMs: Double,
+        slowestMs: Double,
+        meanMs: Double,
+        medianMs: Double
+    ) {
+        self.count = count
+        self.offset = offset
+        self.route = route
+        self.requests = requests
+        self.outcomes = outcomes
+        self.fastestMs = fastestMs
+        self.slowestMs = slowestMs
+        self.meanMs = meanMs
+        self.medianMs = medianMs
+    }
+
+    public static let categories = ["success", "no_response", "4xx", "5xx", "other"]
+}
+
+/// A whole matrix as the history keeps it and reports draw it.
+public struct MatrixResult: Sendable, Codable, Equatable {
+    public var cells: [MatrixCell]
+    public var overall: MatrixCell
+    public var routes: [MatrixCell]
+
+    public init(cells: [MatrixCell], overall: MatrixCell, routes: [MatrixCell]) {
+        self.cells = cells
+        self.overall = overall
+        self.routes = routes
+    }
+}

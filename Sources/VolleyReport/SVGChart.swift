@@ -1,7 +1,7 @@
 /// Charts as inline SVG, generated in Swift: a report must open offline, in a CI artifact
 /// viewer, years later — so no JavaScript library to vendor and nothing fetched.
 package struct SVGChart {
-    package enum Kind { case line, dots, bars }
+    package enum Kind { case line, dots, bars, marker }
 
     package struct Series {
         package var name: String
@@ -105,6 +105,13 @@ package struct SVGChart {
                 for p in points {
                     svg +=
                         "<circle cx=\"\(n(px(p.x)))\" cy=\"\(n(py(p.y)))\" r=\"1.6\" fill=\"\(s.color)\" fill-opacity=\"0.45\"/>"
+                }
+            case .marker:
+                for p in points {
+                    svg +=
+                        "<circle cx=\"\(n(px(p.x)))\" cy=\"\(n(py(p.y)))\" r=\"7\" fill=\"none\" stroke=\"\(s.color)\" stroke-width=\"2.5\"/>"
+                    svg +=
+                        "<line x1=\"\(n(px(p.x)))\" y1=\"\(n(top))\" x2=\"\(n(px(p.x)))\" y2=\"\(n(top + plotH))\" stroke=\"\(s.color)\" stroke-dasharray=\"4 4\"/>"
                 }
             case .bars:
                 for p in points where p.y > y0 {

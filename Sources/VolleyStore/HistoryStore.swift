@@ -124,6 +124,21 @@ public final class HistoryStore: Sendable {
         migrator.registerMigration("v3: plan source") { db in
             try db.execute(sql: "ALTER TABLE runs ADD COLUMN plan_source TEXT")
         }
+        migrator.registerMigration("v4: experiments") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE experiments (
+                        id INTEGER PRIMARY KEY AUTOINCREMENT,
+                        started_at REAL NOT NULL,
+                        kind TEXT NOT NULL,
+                        label TEXT,
+                        target TEXT NOT NULL,
+                        command TEXT NOT NULL,
+                        result TEXT NOT NULL
+                    );
+                    """
+            )
+        }
         return migrator
     }
 
@@ -348,6 +363,68 @@ public final class HistoryStore: Sendable {
         } catch {
             throw HistoryError("cannot delete run #\(id): \(error)")
         }
+    }
+
+    // MARK: Experiments
+
+    /// Saves an experiment (a sweep, a matrix, a find-max) as one entry: its result is the
+    /// JSON its command prints with `--json`; its runs are saved separately.
+    @discardableResult
+    public func saveExperiment(_ e: ExperimentRecord) throws(HistoryError) -> Int64 {
+        do {
+            let command = String(decoding: try JSONEncoder().encode(e.command), as: UTF8.self)
+            return try pool.write { db in
+                try db.execute(
+                    sql:
+                        "INSERT INTO experiments (started_at, kind, label, target, command, result) VALUES (?, ?, ?, ?, ?, ?)",
+                    arguments: [e.startedAt.timeIntervalSince1970, e.kind, e.label, e.target, command, e.result]
+                )
+                return db.lastInsertedRowID
+            }
+        } catch {
+            throw HistoryError("cannot save the experiment to \(path): \(error)")
+        }
+    }
+
+    public func experiments(limit: Int = 50) throws(HistoryError) -> [ExperimentRecord] {
+        try read { db in
+            try Row.fetchAll(
+                db,
+                sql: "SELECT * FROM (SELECT * FROM experiments ORDER BY id DESC LIMIT ?) ORDER BY id",
+                arguments: [max(1, limit)]
+            ).map(Self.experiment)
+        }
+    }
+
+    /// An experiment by id, or the last one (`last`).
+    public func experiment(_ reference: String) throws(HistoryError) -> ExperimentRecord {
+        let text = reference.hasPrefix("E") || reference.hasPrefix("e") ? String(reference.dropFirst()) : reference
+        let row = try read { db -> Row? in
+            if text == "last" { return try Row.fetchOne(db, sql: "SELECT * FROM experiments ORDER BY id DESC LIMIT 1") }
+            guard let id = Int64(text) else { return nil }
+            return try Row.fetchOne(db, sql: "SELECT * FROM experiments WHERE id = ?", arguments: [id])
+        }
+        guard let row else {
+            throw HistoryError(
+                "there is no experiment '\(reference)' in \(path)",
+                hint: "`volley experiments` lists them (E1, E2, …, last)"
+            )
+        }
+        return Self.experiment(row)
+    }
+
+    static func experiment(_ row: Row) -> ExperimentRecord {
+        let commandText: String = row["command"]
+        let command = (try? JSONDecoder().decode([String].self, from: Data(commandText.utf8))) ?? []
+        return ExperimentRecord(
+            id: row["id"],
+            startedAt: Date(timeIntervalSince1970: row["started_at"]),
+            kind: row["kind"],
+            label: row["label"],
+            target: row["target"],
+            command: command,
+            result: row["result"]
+        )
     }
 
     /// SQLite's own consistency check, for tests and `volley history --check`.

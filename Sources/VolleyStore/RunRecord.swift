@@ -173,3 +173,34 @@ public struct HistoryFilter: Sendable {
         self.limit = limit
     }
 }
+
+/// An experiment — a sweep, a matrix, a find-max — as the history keeps it.
+public struct ExperimentRecord: Sendable {
+    public var id: Int64?
+    public var startedAt: Date
+    /// "sweep", "matrix" or "find-max".
+    public var kind: String
+    public var label: String?
+    public var target: String
+    public var command: [String]
+    /// The experiment's result as JSON (what its command prints with `--json`).
+    public var result: String
+
+    public init(
+        id: Int64? = nil,
+        startedAt: Date,
+        kind: String,
+        label: String?,
+        target: String,
+        command: [String],
+        result: String
+    ) {
+        self.id = id
+        self.startedAt = startedAt
+        self.kind = kind
+        self.label = label
+        self.target = target
+        self.command = command
+        self.result = result
+    }
+}

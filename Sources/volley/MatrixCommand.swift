@@ -47,18 +47,10 @@ struct MatrixCommand: AsyncParsableCommand {
     @Flag(help: "Print the cells as JSON on stdout.")
     var json = false
 
-    struct Cell: Codable {
-        var count: Int
-        var offset: String
-        var route: String?
-        var requests: Int
-        /// Percentages: success, no_response, 4xx, 5xx, other (they add up to 100).
-        var outcomes: [String: Double]
-        var fastestMs: Double
-        var slowestMs: Double
-        var meanMs: Double
-        var medianMs: Double
-    }
+    @Option(help: "A label for the experiment in the history.")
+    var label: String?
+
+    typealias Cell = MatrixCell
 
     static let categories = ["success", "no_response", "4xx", "5xx", "other"]
 
@@ -134,6 +126,7 @@ struct MatrixCommand: AsyncParsableCommand {
                 code: .usage
             )
         }
+        let startedAt = Date()
         let dataPath = data.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
             "volley-matrix-\(UUID().uuidString)"
@@ -256,22 +249,19 @@ struct MatrixCommand: AsyncParsableCommand {
             routeCells.append(cell)
             write("  " + r + "\n" + row("all", cell))
         }
-        if json {
-            struct Output: Encodable {
-                var cells: [Cell]
-                var overall: Cell
-                var routes: [Cell]
-            }
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-            encoder.keyEncodingStrategy = .convertToSnakeCase
-            Terminal.writeOut(
-                String(
-                    decoding: try encoder.encode(Output(cells: cells, overall: total, routes: routeCells)),
-                    as: UTF8.self
-                )
-                    + "\n"
-            )
-        }
+        let result = MatrixResult(cells: cells, overall: total, routes: routeCells)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        let text = String(decoding: try encoder.encode(result), as: UTF8.self)
+        ExperimentSaver.save(
+            kind: "matrix",
+            label: label,
+            target: base ?? route.joined(separator: " "),
+            result: text,
+            startedAt: startedAt,
+            write: write
+        )
+        if json { Terminal.writeOut(text + "\n") }
     }
 }

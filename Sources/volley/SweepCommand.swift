@@ -128,6 +128,7 @@ struct SweepCommand: AsyncParsableCommand {
                 + (`repeat` > 1 ? ", \(`repeat`) runs each" : "") + "\n\n" + renderer.header
         )
         var runs: [SweepRun] = []
+        let startedAt = Date()
         for level in values {
             var atLevel: [SweepRun] = []
             for index in 0..<`repeat` {
@@ -156,17 +157,21 @@ struct SweepCommand: AsyncParsableCommand {
         }
         let analysis = SweepAnalysis(runs: runs, closedModel: closed)
         write(renderer.analysis(analysis))
-        if json {
-            struct Output: Encodable {
-                var runs: [SweepRun]
-                var analysis: SweepAnalysis
-            }
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            encoder.keyEncodingStrategy = .convertToSnakeCase
-            Terminal.writeOut(
-                String(decoding: try encoder.encode(Output(runs: runs, analysis: analysis)), as: UTF8.self) + "\n"
+        let result = SweepResult(target: target, closedModel: closed, runs: runs, analysis: analysis)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        let text = String(decoding: try encoder.encode(result), as: UTF8.self)
+        if !noSave {
+            ExperimentSaver.save(
+                kind: "sweep",
+                label: label,
+                target: target,
+                result: text,
+                startedAt: startedAt,
+                write: write
             )
         }
+        if json { Terminal.writeOut(text + "\n") }
     }
 }

@@ -26,7 +26,8 @@ struct Volley: AsyncParsableCommand {
             DemoCommand.self, RunCommand.self, ValidateCommand.self, InitCommand.self, LabCommand.self,
             HistoryCommand.self, ShowCommand.self, ExportCommand.self, DeleteCommand.self,
             ReportCommand.self, CompareCommand.self, AbCommand.self, SweepCommand.self, TimeCommand.self,
-            FindMaxCommand.self, CapacityCommand.self, MatrixCommand.self,
+            FindMaxCommand.self, CapacityCommand.self, MatrixCommand.self, ExperimentsCommand.self,
+            ExperimentCommand.self,
             HistoryStressCommand.self,
         ]
     )

@@ -23,6 +23,17 @@ import VolleyTestSupport
         #expect(analysis["knee"] == nil)
         let history = try runVolley(["history", "--label", "sweep t"], home: home)
         #expect(history.stdout.contains("sweep t c4 r1"))
+        // The sweep as one experiment, with its HTML report.
+        #expect(r.stderr.contains("Saved as experiment E1"))
+        #expect(try runVolley(["experiments"], home: home).stdout.contains("E1  sweep"))
+        let html = FileManager.default.temporaryDirectory.appendingPathComponent("sweep-\(UUID().uuidString).html").path
+        defer { try? FileManager.default.removeItem(atPath: html) }
+        #expect(try runVolley(["experiment", "E1", "--html", html], home: home).status == 0)
+        let page = try String(contentsOfFile: html, encoding: .utf8)
+        #expect(page.contains("Throughput against load") && page.contains("Latency against load"))
+        let json = try runVolley(["experiment", "last"], home: home)
+        #expect(json.stdout.contains("\"closed_model\" : true"))
+        #expect(try runVolley(["experiment", "E9"], home: home).status == 2)
         try await server.shutdown()
     }
 
@@ -133,6 +144,9 @@ import VolleyTestSupport
             routes.first { $0["route"] as? String == "/status/${row.code}" }?["outcomes"] as? [String: Double]
         )
         #expect((random["4xx"] ?? 0) > 0 && (random["5xx"] ?? 0) > 0)
+        let matrixHTML = dir.appendingPathComponent("matrix.html").path
+        #expect(try runVolley(["experiment", "last", "--html", matrixHTML]).status == 0)
+        #expect(try String(contentsOfFile: matrixHTML, encoding: .utf8).contains("class=\"heat\""))
         #expect(try runVolley(["matrix", "--counts", "x", "--offsets", "1s", "--route", "/"]).status == 2)
         #expect(
             try runVolley([

@@ -1,0 +1,132 @@
+import VolleyCore
+
+/// HTML reports of experiments: a sweep's throughput and latency against load with the knee
+/// marked, and a matrix's outcome percentages as heat tables. Self-contained like run reports.
+public enum ExperimentReport {
+    public static func sweep(_ r: SweepResult, id: Int64?, context: ReportContext) -> String {
+        let unit = r.closedModel ? "connections" : "offered rate (req/s)"
+        let levels = r.analysis.levels
+        var body = header("Sweep of \(r.target)", id: id, context: context)
+        body += "<section class=\"cards\">"
+        if let knee = r.analysis.knee {
+            body += HTMLReport.card(
+                "knee",
+                "\(SweepAnalysis.format(knee.level)) \(r.closedModel ? "conns" : "req/s")",
+                "≈ \(Fmt.fixed(knee.goodput, 0)) ok/s"
+            )
+        } else {
+            body += HTMLReport.card("knee", "not reached", "throughput still growing")
+        }
+        if let peak = levels.max(by: { $0.goodput < $1.goodput }) {
+            body += HTMLReport.card(
+                "best throughput",
+                Fmt.fixed(peak.goodput, 1) + " ok/s",
+                "at \(SweepAnalysis.format(peak.level))"
+            )
+        }
+        if let usl = r.analysis.usl {
+            body += HTMLReport.card("contention σ", Fmt.fixed(usl.sigma, 3), "coherency κ " + Fmt.fixed(usl.kappa, 5))
+        }
+        body += "</section>"
+
+        var throughput: [SVGChart.Series] = [
+            .init("ok/s", color: "#1c7ed6", points: levels.map { ($0.level, $0.goodput) }),
+            .init("runs", color: "#1c7ed6", kind: .dots, points: r.runs.map { ($0.level, $0.goodput) }),
+        ]
+        if let usl = r.analysis.usl, let last = levels.last {
+            var curve: [(x: Double, y: Double)] = []
+            var n = 1.0
+            while n <= last.level * 1.05 {
+                curve.append((n, usl.throughput(at: n)))
+                n += max(0.25, last.level / 120)
+            }
+            throughput.append(.init("USL fit", color: "#868e96", points: curve))
+        }
+        if let knee = r.analysis.knee {
+            throughput.append(.init("knee", color: "#e03131", kind: .marker, points: [(knee.level, knee.goodput)]))
+        }
+        body += "<section>"
+        body += SVGChart(
+            title: "Throughput against load",
+            xLabel: unit,
+            yLabel: "successful requests/s",
+            series: throughput
+        ).render()
+        var latency: [SVGChart.Series] = [
+            .init("p50", color: "#2b8a3e", points: levels.map { ($0.level, $0.p50Ms) }),
+            .init("p95", color: "#e67700", points: levels.map { ($0.level, $0.p95Ms) }),
+            .init("p99", color: "#c92a2a", points: levels.map { ($0.level, $0.p99Ms) }),
+        ]
+        if let knee = r.analysis.knee {
+            latency.append(.init("knee", color: "#e03131", kind: .marker, points: [(knee.level, knee.p50AtKnee)]))
+        }
+        body += SVGChart(title: "Latency against load", xLabel: unit, yLabel: "latency (ms)", series: latency).render()
+        body += "</section>"
+
+        body += "<section><h2>What the sweep shows</h2><ul>"
+        for line in r.analysis.verdict { body += "<li>\(HTML.escape(line))</li>" }
+        body += "</ul></section>"
+        body +=
+            "<section><h2>Levels</h2><table><thead><tr><th>level</th><th>run</th><th>avg ms</th><th>median</th>"
+            + "<th>p95 ms</th><th>p99 ms</th><th>req/s</th><th>req/min</th><th>errors</th></tr></thead><tbody>"
+        for run in r.runs {
+            let errors =
+                run.errors.isEmpty
+                ? "—" : run.errors.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: ", ")
+            body +=
+                "<tr><td>\(SweepAnalysis.format(run.level))</td><td>\(run.runID.map { "#\($0)" } ?? "r\(run.repeatIndex + 1)")</td>"
+                + "<td>\(Fmt.ms(run.meanMs))</td><td>\(Fmt.ms(run.p50Ms))</td><td>\(Fmt.ms(run.p95Ms))</td>"
+                + "<td>\(Fmt.ms(run.p99Ms))</td><td>\(Fmt.fixed(run.rps, 1))</td><td>\(Fmt.int(Int((run.rps * 60).rounded())))</td>"
+                + "<td class=\"\(run.errors.isEmpty ? "" : "bad")\">\(HTML.escape(errors))</td></tr>"
+        }
+        body += "</tbody></table></section>"
+        return HTMLReport.page(title: "sweep \(r.target)", body: body + footer())
+    }
+
+    public static func matrix(_ r: MatrixResult, id: Int64?, target: String, context: ReportContext) -> String {
+        var body = header("Matrix against \(target)", id: id, context: context)
+        let counts = Array(Set(r.cells.map(\.count))).sorted()
+        for count in counts {
+            body +=
+                "<section><h2>\(count) requests per route</h2>"
+                + heatTable(r.cells.filter { $0.count == count }.map { ($0.offset, $0) }) + "</section>"
+        }
+        body += "<section><h2>Overall</h2>" + heatTable([("all", r.overall)]) + "</section>"
+        body += "<section><h2>Per route</h2>" + heatTable(r.routes.map { ($0.route ?? "?", $0) }) + "</section>"
+        return HTMLReport.page(title: "matrix \(target)", body: body + footer())
+    }
+
+    /// Outcome percentages with the cell's background as strong as the share: green for
+    /// success, red for everything else.
+    static func heatTable(_ rows: [(String, MatrixCell)]) -> String {
+        var out =
+            "<table class=\"heat\"><thead><tr><th></th><th>requests</th><th>success</th><th>no response</th>"
+            + "<th>4xx</th><th>5xx</th><th>other</th><th>fastest ms</th><th>median</th><th>mean</th><th>slowest</th>"
+            + "</tr></thead><tbody>"
+        for (label, cell) in rows {
+            out += "<tr><th>\(HTML.escape(label))</th><td>\(Fmt.int(cell.requests))</td>"
+            for category in MatrixCell.categories {
+                let share = cell.outcomes[category] ?? 0
+                let alpha = Fmt.fixed(min(1, share / 100) * 0.85, 2)
+                let color = category == "success" ? "43,138,62" : "201,42,42"
+                out += "<td style=\"background: rgba(\(color),\(alpha))\">\(Fmt.fixed(share, 1))%</td>"
+            }
+            out +=
+                "<td>\(Fmt.ms(cell.fastestMs))</td><td>\(Fmt.ms(cell.medianMs))</td><td>\(Fmt.ms(cell.meanMs))</td>"
+                + "<td>\(Fmt.ms(cell.slowestMs))</td></tr>"
+        }
+        return out + "</tbody></table>"
+    }
+
+    static func header(_ title: String, id: Int64?, context: ReportContext) -> String {
+        var meta: [String] = []
+        if let id { meta.append("experiment E\(id)") }
+        if let label = context.label { meta.append("<strong>\(HTML.escape(label))</strong>") }
+        if let at = context.startedAt { meta.append(HTML.escape(at)) }
+        var out = "<header><h1>\(HTML.escape(title))</h1><p class=\"meta\">\(meta.joined(separator: " · "))</p>"
+        if let command = context.command { out += "<p class=\"command\"><code>\(HTML.escape(command))</code></p>" }
+        return out + "</header>"
+    }
+
+    static func footer() -> String { "<footer>Volley · every level is a saved run (see volley history)</footer>" }
+}

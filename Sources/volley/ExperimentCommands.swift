@@ -1,0 +1,138 @@
+import ArgumentParser
+import Foundation
+import VolleyCore
+import VolleyReport
+import VolleyStore
+
+/// Saves experiments (sweeps, matrices) to the history as one entry each.
+enum ExperimentSaver {
+    static func save(
+        kind: String,
+        label: String?,
+        target: String,
+        result: String,
+        startedAt: Date,
+        write: (String) -> Void
+    ) {
+        do {
+            let store = try HistoryStore(directory: HistoryStore.defaultDirectory())
+            let id = try store.saveExperiment(
+                ExperimentRecord(
+                    startedAt: startedAt,
+                    kind: kind,
+                    label: label,
+                    target: target,
+                    command: Array(CommandLine.arguments.dropFirst()),
+                    result: result
+                )
+            )
+            write("\nSaved as experiment E\(id) (volley experiment E\(id) --html report.html).\n")
+        } catch {
+            Terminal.writeError("volley: warning: \(error.message)\n")
+        }
+    }
+}
+
+/// `volley experiments`: the saved sweeps and matrices.
+struct ExperimentsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "experiments",
+        abstract: "List saved experiments (sweeps, matrices)."
+    )
+
+    @Option(help: "At most this many (the newest).")
+    var limit: Int = 50
+
+    func run() throws {
+        let store = try HistorySaver.open()
+        let list: [ExperimentRecord]
+        do {
+            list = try store.experiments(limit: limit)
+        } catch {
+            throw CLIError(message: error.message, hint: error.hint, code: .failure)
+        }
+        if list.isEmpty {
+            Terminal.writeOut("No saved experiments in \(store.path).\n")
+            return
+        }
+        let formatter = ISO8601DateFormatter()
+        var out = "     id  kind      started                label                 target\n"
+        for e in list {
+            out +=
+                Fmt.pad("E\(e.id ?? 0)", 7) + "  " + Fmt.pad(e.kind, 8, right: false) + "  "
+                + formatter.string(from: e.startedAt) + "  "
+                + Fmt.pad(String((e.label ?? "—").prefix(20)), 20, right: false)
+                + "  " + e.target + "\n"
+        }
+        Terminal.writeOut(out)
+    }
+}
+
+/// `volley experiment E3 [--json] [--html report.html]`.
+struct ExperimentCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "experiment",
+        abstract: "Show a saved experiment as JSON, or write its HTML report."
+    )
+
+    @Argument(help: ArgumentHelp("The experiment: E3, 3 or last.", valueName: "experiment"))
+    var reference: String
+
+    @Option(
+        help: "Write the HTML report (sweep: throughput and latency against load, knee marked; matrix: heat tables)."
+    )
+    var html: String?
+
+    func run() throws {
+        let store = try HistorySaver.open()
+        let e: ExperimentRecord
+        do {
+            e = try store.experiment(reference)
+        } catch {
+            throw CLIError(message: error.message, hint: error.hint, code: .usage)
+        }
+        guard let html else {
+            Terminal.writeOut(e.result + "\n")
+            return
+        }
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        let context = ReportContext(
+            runID: nil,
+            label: e.label,
+            startedAt: ISO8601DateFormatter().string(from: e.startedAt),
+            machine: nil,
+            command: "volley " + e.command.joined(separator: " ")
+        )
+        let page: String
+        do {
+            switch e.kind {
+            case "sweep":
+                page = ExperimentReport.sweep(
+                    try decoder.decode(SweepResult.self, from: Data(e.result.utf8)),
+                    id: e.id,
+                    context: context
+                )
+            case "matrix":
+                page = ExperimentReport.matrix(
+                    try decoder.decode(MatrixResult.self, from: Data(e.result.utf8)),
+                    id: e.id,
+                    target: e.target,
+                    context: context
+                )
+            default:
+                throw CLIError(message: "no HTML report for a \(e.kind) experiment", hint: nil, code: .usage)
+            }
+        } catch let error as CLIError {
+            throw error
+        } catch {
+            throw CLIError(message: "experiment E\(e.id ?? 0) cannot be read: \(error)", hint: nil, code: .failure)
+        }
+        do {
+            try page.write(toFile: html, atomically: true, encoding: .utf8)
+        } catch {
+            throw CLIError(message: "cannot write \(html): \(error.localizedDescription)", hint: nil, code: .failure)
+        }
+        Terminal.writeError("volley: wrote the HTML report to \(html)\n")
+    }
+}
