@@ -30,6 +30,9 @@ struct CapacityCommand: ParsableCommand {
     )
     var runReference: String?
 
+    @Option(help: "A saved sweep (E<N> or last): service time from its lowest level, ceiling from its knee.")
+    var experiment: String?
+
     @Option(help: "Workers per instance (processes).")
     var workers: Int?
 
@@ -51,26 +54,60 @@ struct CapacityCommand: ParsableCommand {
     @Option(help: "The database's max_connections.")
     var maxConnections: Int = 100
 
-    func run() throws {
-        guard (serviceTime == nil) != (runReference == nil) else {
+    static func sweep(_ reference: String) throws -> SweepResult {
+        let store = try HistorySaver.open()
+        let record: ExperimentRecord
+        do {
+            record = try store.experiment(reference)
+        } catch {
+            throw CLIError(message: error.message, hint: error.hint, code: .usage)
+        }
+        guard record.kind == "sweep" else {
             throw CLIError(
-                message: "give the service time with --service-time or --run (one of them)",
-                hint: "for example --service-time 25ms, or --run last",
+                message: "experiment E\(record.id ?? 0) is a \(record.kind), not a sweep",
+                hint: nil,
+                code: .usage
+            )
+        }
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        do {
+            return try decoder.decode(SweepResult.self, from: Data(record.result.utf8))
+        } catch {
+            throw CLIError(message: "experiment E\(record.id ?? 0) cannot be read: \(error)", hint: nil, code: .failure)
+        }
+    }
+
+    func run() throws {
+        let sources = [serviceTime != nil, runReference != nil, experiment != nil].filter { $0 }.count
+        guard sources == 1 else {
+            throw CLIError(
+                message: "give the service time with one of --service-time, --run or --experiment",
+                hint: "for example --service-time 25ms, --run last, or --experiment E1 (a sweep)",
                 code: .usage
             )
         }
         var source: String
         var ms: Double
+        var measuredCeiling: (level: Double, goodput: Double)?
         if let serviceTime {
             ms = try LabCommand.duration(serviceTime, flag: "service-time").seconds * 1000
             source = "given"
-        } else {
-            let stored = try loadRun(runReference!, from: HistorySaver.open())
+        } else if let runReference {
+            let stored = try loadRun(runReference, from: HistorySaver.open())
             ms = stored.record.summary.latencyMs.mean
             source = "mean latency of run #\(stored.record.id ?? 0)"
             if let c = stored.record.summary.connections, c > 1 {
                 source += " at \(c) connections (includes queueing if the service was saturated)"
             }
+        } else {
+            let sweep = try Self.sweep(experiment!)
+            guard let lowest = sweep.analysis.levels.first else {
+                throw CLIError(message: "the sweep has no levels", hint: nil, code: .usage)
+            }
+            ms = lowest.meanMs
+            source = "mean latency at the sweep's lowest level, \(SweepAnalysis.format(lowest.level))"
+            if let knee = sweep.analysis.knee { measuredCeiling = (knee.level, knee.peakGoodput) }
         }
         guard ms > 0 else { throw CLIError(message: "the service time must be above 0", hint: nil, code: .usage) }
         var ruleOfThumb = false
@@ -80,6 +117,17 @@ struct CapacityCommand: ParsableCommand {
         } else if let cores {
             workerCount = CapacityEstimate.suggestedWorkers(cores: cores)
             ruleOfThumb = true
+        } else if let ceiling = measuredCeiling {
+            // Only the measured ceiling: say what it implies, without assuming workers.
+            let width = ceiling.goodput * ms / 1000
+            Terminal.writeOut(
+                "Service time \(Fmt.ms(ms)) ms (\(source)).\n"
+                    + "Measured ceiling: \(Fmt.fixed(ceiling.goodput, 0)) requests/s (the sweep's knee, from "
+                    + "\(SweepAnalysis.format(ceiling.level)) connections).\n"
+                    + "Little's law: ceiling × service time = \(Fmt.fixed(width, 1)) requests in service at once — the width "
+                    + "of the bottleneck. If that matches a pool size, a worker count or a lock, that is what limits it.\n"
+            )
+            return
         } else {
             throw CLIError(message: "give --workers, or --cores for the 2 × cores + 1 rule", hint: nil, code: .usage)
         }

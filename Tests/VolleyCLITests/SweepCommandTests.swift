@@ -34,6 +34,10 @@ import VolleyTestSupport
         let json = try runVolley(["experiment", "last"], home: home)
         #expect(json.stdout.contains("\"closed_model\" : true"))
         #expect(try runVolley(["experiment", "E9"], home: home).status == 2)
+        // Capacity arithmetic from the sweep: the service time of its lowest level.
+        let capacity = try runVolley(["capacity", "--experiment", "E1", "--workers", "2"], home: home)
+        #expect(capacity.status == 0, "\(capacity.stderr)")
+        #expect(capacity.stdout.contains("mean latency at the sweep's lowest level"))
         try await server.shutdown()
     }
 
