@@ -96,6 +96,8 @@ public final class DemoRunner: Sendable {
         say(style.bold("3. What happened"))
         let knee = KneeFinder.find(baseline.map(\.levelResult))
         let bottleneck = explain(baseline, knee: knee, lab: lab)
+        // The stepped load is a concurrency sweep: saved and drawn as one.
+        let sweepReport = try saveSweep(options.levels.sorted())
 
         // 4. The knobs.
         var comparisons: [DemoComparison] = []
@@ -192,6 +194,7 @@ public final class DemoRunner: Sendable {
         say(style.bold("Artifacts") + " in \(out)/")
         say("  demo.json                 every number above, as data")
         for report in reports { say("  " + report) }
+        if let sweepReport { say("  " + sweepReport) }
         say("  baseline/c<N>.json        each step's full summary (the format of `volley run --json`)")
         if !comparisons.isEmpty {
             say("  cache-on/, bigger-pool/   the same for each knob")
@@ -219,6 +222,49 @@ public final class DemoRunner: Sendable {
 
     /// HTML reports of the highest level before and after the cache; returns the lines that
     /// name them for the artifacts list.
+    /// Saves the baseline steps as a sweep experiment and writes its report (throughput and
+    /// latency against connections, knee marked); returns the artifacts line.
+    private func saveSweep(_ levels: [Int]) throws -> String? {
+        let runs: [SweepRun] = levels.compactMap { level in
+            kept.withLock { $0["baseline/\(level)"] }.map {
+                SweepRun(level: Double(level), repeatIndex: 0, summary: $0.record.summary, runID: $0.record.id)
+            }
+        }
+        guard runs.count >= 2, let first = kept.withLock({ $0["baseline/\(levels[0])"] }) else { return nil }
+        let result = SweepResult(
+            target: first.record.target,
+            closedModel: true,
+            runs: runs,
+            analysis: SweepAnalysis(runs: runs)
+        )
+        var id: Int64?
+        if let store {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+            encoder.keyEncodingStrategy = .convertToSnakeCase
+            let text = String(decoding: try encoder.encode(result), as: UTF8.self)
+            id = try? store.saveExperiment(
+                ExperimentRecord(
+                    startedAt: first.record.startedAt,
+                    kind: "sweep",
+                    label: "demo",
+                    target: result.target,
+                    command: ["demo"],
+                    result: text
+                )
+            )
+        }
+        let html = ExperimentReport.sweep(
+            result,
+            id: id,
+            context: ReportContext(label: "demo: the stepped load", command: "volley demo")
+        )
+        try html.write(toFile: "\(options.outputDirectory)/report-sweep.html", atomically: true, encoding: .utf8)
+        return Fmt.pad("report-sweep.html", 26, right: false)
+            + "the stepped load as a sweep: throughput and latency against "
+            + "connections, knee marked" + (id.map { " (experiment E\($0))" } ?? "")
+    }
+
     private func writeReports(_ level: Int?) throws -> [String] {
         guard let level else { return [] }
         var lines: [String] = []

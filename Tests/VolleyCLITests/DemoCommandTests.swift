@@ -21,7 +21,8 @@ import Testing
         let history = try runVolley(["history", "--label", "demo", "--json"], home: home)
         let saved = try #require(try JSONSerialization.jsonObject(with: Data(history.stdout.utf8)) as? [[String: Any]])
         #expect(saved.count == 7)  // 3 baseline levels, 2 × 2 knob levels
-        for report in ["report-before.html", "report-cache-on.html"] {
+        #expect(try runVolley(["experiments"], home: home).stdout.contains("sweep     "))
+        for report in ["report-before.html", "report-cache-on.html", "report-sweep.html"] {
             let html = try String(contentsOf: out.appendingPathComponent(report), encoding: .utf8)
             #expect(html.contains("<svg"), "\(report)")
         }
