@@ -91,15 +91,7 @@ struct AbCommand: AsyncParsableCommand {
                 let command = try command(for: isA ? a : b, label: label)
                 let outcome = try await command.perform()
                 if outcome.interrupted { throw ExitCode(VolleyExit.interrupted.rawValue) }
-                let exit = RunCommand.exitCode(outcome.summary, interrupted: false)
-                let record = HistorySaver.record(
-                    outcome.summary,
-                    kind: outcome.kind,
-                    label: label,
-                    startedAt: outcome.startedAt,
-                    exitCode: exit
-                )
-                let id = HistorySaver.saveQuietly(record, histograms: outcome.histograms)
+                let id = HistorySaver.saveQuietly(outcome, kind: outcome.kind, label: label)
                 results[isA]!.append((outcome.summary, outcome.histograms))
                 let s = outcome.summary
                 Terminal.writeOut(

@@ -84,14 +84,7 @@ struct FindMaxCommand: AsyncParsableCommand {
             if outcome.interrupted { throw ExitCode(VolleyExit.interrupted.rawValue) }
             let s = outcome.summary
             if !noSave {
-                let record = HistorySaver.record(
-                    s,
-                    kind: "find-max",
-                    label: command.label,
-                    startedAt: outcome.startedAt,
-                    exitCode: RunCommand.exitCode(s, interrupted: false)
-                )
-                _ = HistorySaver.saveQuietly(record, histograms: outcome.histograms)
+                _ = HistorySaver.saveQuietly(outcome, kind: "find-max", label: command.label)
             }
             let results = objective.evaluate(s)
             let keptUp = s.scheduled == 0 || Double(s.completed) >= 0.9 * Double(s.scheduled)

@@ -34,6 +34,14 @@ enum HistorySaver {
         )
     }
 
+    /// Saves a run made by an experiment (sweep, ab, find-max, time) without the "saved as"
+    /// line: the experiment prints its own table.
+    static func saveQuietly(_ outcome: RunCommand.Outcome, kind: String, label: String?) -> Int64? {
+        let exit = RunCommand.exitCode(outcome.summary, interrupted: false)
+        let made = record(outcome.summary, kind: kind, label: label, startedAt: outcome.startedAt, exitCode: exit)
+        return saveQuietly(made, histograms: outcome.histograms)
+    }
+
     /// Saves without the "saved as" line (callers print the id themselves).
     static func saveQuietly(_ record: RunRecord, histograms: RunHistograms?) -> Int64? {
         do {

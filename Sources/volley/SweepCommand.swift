@@ -137,14 +137,7 @@ struct SweepCommand: AsyncParsableCommand {
                 if outcome.interrupted { throw ExitCode(VolleyExit.interrupted.rawValue) }
                 var id: Int64?
                 if !noSave {
-                    let record = HistorySaver.record(
-                        outcome.summary,
-                        kind: "sweep",
-                        label: command.label,
-                        startedAt: outcome.startedAt,
-                        exitCode: RunCommand.exitCode(outcome.summary, interrupted: false)
-                    )
-                    id = HistorySaver.saveQuietly(record, histograms: outcome.histograms)
+                    id = HistorySaver.saveQuietly(outcome, kind: "sweep", label: command.label)
                 }
                 let run = SweepRun(level: level, repeatIndex: index, summary: outcome.summary, runID: id)
                 atLevel.append(run)

@@ -62,14 +62,7 @@ struct TimeCommand: AsyncParsableCommand {
             if outcome.interrupted { throw ExitCode(VolleyExit.interrupted.rawValue) }
             let s = outcome.summary
             if !noSave {
-                let record = HistorySaver.record(
-                    s,
-                    kind: "time",
-                    label: command.label,
-                    startedAt: outcome.startedAt,
-                    exitCode: RunCommand.exitCode(s, interrupted: false)
-                )
-                _ = HistorySaver.saveQuietly(record, histograms: outcome.histograms)
+                _ = HistorySaver.saveQuietly(outcome, kind: "time", label: command.label)
             }
             if s.completed == 0 {
                 throw CLIError(
