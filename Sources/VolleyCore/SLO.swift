@@ -129,3 +129,54 @@ public struct MaxRateSearch: Sendable {
         }
     }
 }
+
+/// One step of a `find-max` search.
+public struct MaxRateStep: Sendable, Codable, Equatable {
+    public var rate: Double
+    public var achieved: Double
+    public var p50Ms: Double
+    public var p99Ms: Double
+    public var errorRate: Double
+    public var met: Bool
+    /// The conditions that failed, in words.
+    public var why: String
+    public var runID: Int64?
+
+    public init(
+        rate: Double,
+        achieved: Double,
+        p50Ms: Double,
+        p99Ms: Double,
+        errorRate: Double,
+        met: Bool,
+        why: String,
+        runID: Int64?
+    ) {
+        self.rate = rate
+        self.achieved = achieved
+        self.p50Ms = p50Ms
+        self.p99Ms = p99Ms
+        self.errorRate = errorRate
+        self.met = met
+        self.why = why
+        self.runID = runID
+    }
+}
+
+/// A whole `find-max` as the history keeps it.
+public struct MaxRateResult: Sendable, Codable, Equatable {
+    public var target: String
+    public var slo: SLO
+    public var steps: [MaxRateStep]
+    /// The highest rate that met the SLO, and the lowest that did not.
+    public var passed: Double?
+    public var failed: Double?
+
+    public init(target: String, slo: SLO, steps: [MaxRateStep], passed: Double?, failed: Double?) {
+        self.target = target
+        self.slo = slo
+        self.steps = steps
+        self.passed = passed
+        self.failed = failed
+    }
+}

@@ -96,6 +96,60 @@ public enum ExperimentReport {
         return HTMLReport.page(title: "matrix \(target)", body: body + footer())
     }
 
+    public static func findMax(_ r: MaxRateResult, id: Int64?, context: ReportContext) -> String {
+        var body = header("Highest rate of \(r.target) meeting \(r.slo)", id: id, context: context)
+        body += "<section class=\"cards\">"
+        body += HTMLReport.card(
+            "answer",
+            r.passed.map { "≈ \(Fmt.fixed($0, 0)) req/s" } ?? "none",
+            r.failed.map { "failed at \(Fmt.fixed($0, 0)) req/s" } ?? "no failing step",
+            bad: r.passed == nil
+        )
+        body += HTMLReport.card("steps", String(r.steps.count), r.slo.description)
+        body += "</section><section>"
+        let ordered = r.steps.sorted { $0.rate < $1.rate }
+        var rates: [SVGChart.Series] = [
+            .init("achieved", color: "#1c7ed6", points: ordered.map { ($0.rate, $0.achieved) }),
+            .init("target", color: "#adb5bd", points: ordered.map { ($0.rate, $0.rate) }),
+        ]
+        if let p = r.passed, let step = ordered.first(where: { $0.rate == p }) {
+            rates.append(.init("answer", color: "#2b8a3e", kind: .marker, points: [(p, step.achieved)]))
+        }
+        body += SVGChart(
+            title: "Achieved against target rate",
+            xLabel: "target rate (req/s)",
+            yLabel: "achieved (req/s)",
+            series: rates
+        ).render()
+        var latency: [SVGChart.Series] = [
+            .init("p50", color: "#2b8a3e", points: ordered.map { ($0.rate, $0.p50Ms) }),
+            .init("p99", color: "#c92a2a", points: ordered.map { ($0.rate, $0.p99Ms) }),
+        ]
+        if let limit = r.slo.conditions.first(where: { $0.metric == "p99" })?.limit, let first = ordered.first,
+            let last = ordered.last
+        {
+            latency.append(.init("p99 limit", color: "#e03131", points: [(first.rate, limit), (last.rate, limit)]))
+        }
+        body += SVGChart(
+            title: "Latency against rate",
+            xLabel: "target rate (req/s)",
+            yLabel: "latency (ms)",
+            series: latency
+        ).render()
+        body +=
+            "</section><section><h2>Steps, in the order they ran</h2><table><thead><tr><th>step</th><th>target/s</th>"
+            + "<th>achieved/s</th><th>p50 ms</th><th>p99 ms</th><th>errors</th><th>SLO</th><th>run</th></tr></thead><tbody>"
+        for (i, step) in r.steps.enumerated() {
+            body +=
+                "<tr><td>\(i + 1)</td><td>\(Fmt.fixed(step.rate, 0))</td><td>\(Fmt.fixed(step.achieved, 1))</td>"
+                + "<td>\(Fmt.ms(step.p50Ms))</td><td>\(Fmt.ms(step.p99Ms))</td><td>\(Fmt.percent(step.errorRate))</td>"
+                + "<td class=\"\(step.met ? "good" : "bad")\">\(step.met ? "✓" : "✗ " + HTML.escape(step.why))</td>"
+                + "<td>\(step.runID.map { "#\($0)" } ?? "")</td></tr>"
+        }
+        body += "</tbody></table></section>"
+        return HTMLReport.page(title: "find-max \(r.target)", body: body + footer())
+    }
+
     /// Outcome percentages with the cell's background as strong as the share: green for
     /// success, red for everything else.
     static func heatTable(_ rows: [(String, MatrixCell)]) -> String {

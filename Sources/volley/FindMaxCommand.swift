@@ -78,13 +78,16 @@ struct FindMaxCommand: AsyncParsableCommand {
                 + "  step   target/s   achieved/s    p50 ms    p99 ms   errors   SLO\n"
         )
         var evidence: [Double: String] = [:]
+        var steps: [MaxRateStep] = []
+        let startedAt = Date()
         while let rate = search.next() {
             let command = try command(rate: rate)
             let outcome = try await command.perform()
             if outcome.interrupted { throw ExitCode(VolleyExit.interrupted.rawValue) }
             let s = outcome.summary
+            var runID: Int64?
             if !noSave {
-                _ = HistorySaver.saveQuietly(outcome, kind: "find-max", label: command.label)
+                runID = HistorySaver.saveQuietly(outcome, kind: "find-max", label: command.label)
             }
             let results = objective.evaluate(s)
             let keptUp = s.scheduled == 0 || Double(s.completed) >= 0.9 * Double(s.scheduled)
@@ -96,6 +99,18 @@ struct FindMaxCommand: AsyncParsableCommand {
             if !keptUp { why.append("only \(Fmt.int(s.completed)) of \(Fmt.int(s.scheduled)) completed") }
             evidence[rate] = why.joined(separator: ", ")
             search.record(rate: rate, met: met)
+            steps.append(
+                MaxRateStep(
+                    rate: rate,
+                    achieved: s.rps,
+                    p50Ms: s.latencyMs.p50,
+                    p99Ms: s.latencyMs.p99,
+                    errorRate: s.errorRate,
+                    met: met,
+                    why: why.joined(separator: ", "),
+                    runID: runID
+                )
+            )
             Terminal.writeOut(
                 "  " + Fmt.pad(String(search.steps), 4) + Fmt.pad(Fmt.fixed(rate, 0), 11)
                     + Fmt.pad(Fmt.fixed(s.rps, 1), 13)
@@ -105,6 +120,26 @@ struct FindMaxCommand: AsyncParsableCommand {
             )
         }
         Terminal.writeOut("\n")
+        if !noSave {
+            let result = MaxRateResult(
+                target: target,
+                slo: objective,
+                steps: steps,
+                passed: search.passed,
+                failed: search.failed
+            )
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+            encoder.keyEncodingStrategy = .convertToSnakeCase
+            ExperimentSaver.save(
+                kind: "find-max",
+                label: nil,
+                target: target,
+                result: String(decoding: try encoder.encode(result), as: UTF8.self),
+                startedAt: startedAt,
+                write: { Terminal.writeOut($0) }
+            )
+        }
         switch (search.passed, search.failed) {
         case (let p?, let f?):
             Terminal.writeOut(

@@ -86,6 +86,11 @@ import VolleyTestSupport
         #expect(r.stdout.contains("Every rate up to 200 req/s met p99<100ms,errors<1%"))
         let steps = r.stdout.split(separator: "\n").filter { $0.hasSuffix("✓") }
         #expect(steps.count == 3)  // 50, 100, 200
+        #expect(r.stdout.contains("Saved as experiment E1"))
+        let html = FileManager.default.temporaryDirectory.appendingPathComponent("fm-\(UUID().uuidString).html").path
+        defer { try? FileManager.default.removeItem(atPath: html) }
+        #expect(try runVolley(["experiment", "E1", "--html", html], home: home).status == 0)
+        #expect(try String(contentsOfFile: html, encoding: .utf8).contains("Achieved against target rate"))
         try await server.shutdown()
     }
 
