@@ -180,3 +180,38 @@ public struct MaxRateResult: Sendable, Codable, Equatable {
         self.failed = failed
     }
 }
+
+/// A whole `volley time` as the history keeps it: per repeat, the total and per-request time.
+public struct TimingResult: Sendable, Codable, Equatable {
+    public struct Repeat: Sendable, Codable, Equatable {
+        public var totalMs: Double
+        public var perRequestMs: Double
+        public var p99Ms: Double
+        public var runID: Int64?
+
+        public init(totalMs: Double, perRequestMs: Double, p99Ms: Double, runID: Int64?) {
+            self.totalMs = totalMs
+            self.perRequestMs = perRequestMs
+            self.p99Ms = p99Ms
+            self.runID = runID
+        }
+    }
+
+    public var url: String
+    public var number: Int
+    public var repeats: [Repeat]
+    /// Per request: the best, mean and worst repeat.
+    public var bestMs: Double
+    public var meanMs: Double
+    public var worstMs: Double
+
+    public init(url: String, number: Int, repeats: [Repeat]) {
+        self.url = url
+        self.number = number
+        self.repeats = repeats
+        let per = repeats.map(\.perRequestMs)
+        bestMs = per.min() ?? 0
+        worstMs = per.max() ?? 0
+        meanMs = per.isEmpty ? 0 : per.reduce(0, +) / Double(per.count)
+    }
+}

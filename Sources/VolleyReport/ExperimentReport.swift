@@ -150,6 +150,41 @@ public enum ExperimentReport {
         return HTMLReport.page(title: "find-max \(r.target)", body: body + footer())
     }
 
+    public static func timing(_ r: TimingResult, id: Int64?, context: ReportContext) -> String {
+        var body = header("Serial timing of \(r.url)", id: id, context: context)
+        body += "<section class=\"cards\">"
+        body += HTMLReport.card(
+            "best of \(r.repeats.count)",
+            Fmt.fixed(r.bestMs, 3) + " ms",
+            "per request, \(r.number) per repeat"
+        )
+        body += HTMLReport.card("mean", Fmt.fixed(r.meanMs, 3) + " ms", "worst " + Fmt.fixed(r.worstMs, 3) + " ms")
+        body += "</section><section>"
+        body += SVGChart(
+            title: "Time per request, by repeat",
+            xLabel: "repeat",
+            yLabel: "ms per request",
+            series: [
+                .init(
+                    "per request",
+                    color: "#1c7ed6",
+                    kind: .bars,
+                    points: r.repeats.enumerated().map { (Double($0.offset + 1), $0.element.perRequestMs) }
+                )
+            ]
+        ).render()
+        body +=
+            "<table><thead><tr><th>repeat</th><th>total ms</th><th>ms per request</th><th>p99 ms</th><th>run</th></tr>"
+            + "</thead><tbody>"
+        for (i, rep) in r.repeats.enumerated() {
+            body +=
+                "<tr><td>\(i + 1)</td><td>\(Fmt.fixed(rep.totalMs, 2))</td><td>\(Fmt.fixed(rep.perRequestMs, 3))</td>"
+                + "<td>\(Fmt.ms(rep.p99Ms))</td><td>\(rep.runID.map { "#\($0)" } ?? "")</td></tr>"
+        }
+        body += "</tbody></table></section>"
+        return HTMLReport.page(title: "time \(r.url)", body: body + footer())
+    }
+
     /// Outcome percentages with the cell's background as strong as the share: green for
     /// success, red for everything else.
     static func heatTable(_ rows: [(String, MatrixCell)]) -> String {

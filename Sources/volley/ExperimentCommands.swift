@@ -120,6 +120,12 @@ struct ExperimentCommand: ParsableCommand {
                     target: e.target,
                     context: context
                 )
+            case "time":
+                page = ExperimentReport.timing(
+                    try decoder.decode(TimingResult.self, from: Data(e.result.utf8)),
+                    id: e.id,
+                    context: context
+                )
             case "find-max":
                 page = ExperimentReport.findMax(
                     try decoder.decode(MaxRateResult.self, from: Data(e.result.utf8)),

@@ -47,6 +47,8 @@ struct TimeCommand: AsyncParsableCommand {
             )
         }
         var totals: [Double] = []
+        var timed: [TimingResult.Repeat] = []
+        let startedAt = Date()
         var failures = 0
         for index in 0..<repeats {
             var args = [url, "-c", "1", "-n", String(number), "-q", "-m", method, "--label", "time r\(index + 1)"]
@@ -61,8 +63,9 @@ struct TimeCommand: AsyncParsableCommand {
             let outcome = try await command.perform()
             if outcome.interrupted { throw ExitCode(VolleyExit.interrupted.rawValue) }
             let s = outcome.summary
+            var runID: Int64?
             if !noSave {
-                _ = HistorySaver.saveQuietly(outcome, kind: "time", label: command.label)
+                runID = HistorySaver.saveQuietly(outcome, kind: "time", label: command.label)
             }
             if s.completed == 0 {
                 throw CLIError(
@@ -76,6 +79,14 @@ struct TimeCommand: AsyncParsableCommand {
             // The sum of the request latencies: what timeit's loop measures, minus set-up.
             let total = s.latencyMs.mean * Double(s.completed) / 1000
             totals.append(total)
+            timed.append(
+                TimingResult.Repeat(
+                    totalMs: total * 1000,
+                    perRequestMs: total * 1000 / Double(max(1, s.completed)),
+                    p99Ms: s.latencyMs.p99,
+                    runID: runID
+                )
+            )
             Terminal.writeOut(
                 "  repeat \(index + 1): \(Fmt.fixed(total * 1000, 2)) ms for \(Fmt.int(s.completed)) requests "
                     + "(\(Fmt.fixed(total * 1000 / Double(max(1, s.completed)), 3)) ms each, p99 \(Fmt.ms(s.latencyMs.p99)) ms)\n"
@@ -90,6 +101,20 @@ struct TimeCommand: AsyncParsableCommand {
         )
         if failures > 0 {
             Terminal.writeOut("  \(Fmt.int(failures)) of the requests failed or answered ≥ 400: they are timed too.\n")
+        }
+        if !noSave {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+            encoder.keyEncodingStrategy = .convertToSnakeCase
+            let result = TimingResult(url: url, number: number, repeats: timed)
+            ExperimentSaver.save(
+                kind: "time",
+                label: nil,
+                target: url,
+                result: String(decoding: try encoder.encode(result), as: UTF8.self),
+                startedAt: startedAt,
+                write: { Terminal.writeOut($0) }
+            )
         }
     }
 }

@@ -63,6 +63,11 @@ import VolleyTestSupport
         let afterColon = try #require(best.split(separator: ":", maxSplits: 1).last)
         let ms = try #require(afterColon.split(separator: " ").compactMap { Double($0) }.first)
         #expect(ms >= 5 && ms < 8, "\(best)")
+        #expect(r.stdout.contains("Saved as experiment E1"))
+        let html = FileManager.default.temporaryDirectory.appendingPathComponent("time-\(UUID().uuidString).html").path
+        defer { try? FileManager.default.removeItem(atPath: html) }
+        #expect(try runVolley(["experiment", "E1", "--html", html], home: home).status == 0)
+        #expect(try String(contentsOfFile: html, encoding: .utf8).contains("Time per request, by repeat"))
         #expect(try runVolley(["time", "http://127.0.0.1:1/", "-n", "2", "-r", "1"], home: home).status == 1)
         #expect(try runVolley(["time", server.baseURL + "/", "-n", "0"], home: home).status == 2)
         try await server.shutdown()
