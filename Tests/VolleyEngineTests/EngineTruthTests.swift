@@ -62,7 +62,8 @@ func expectAccounting(_ s: RunSummary, sourceLocation: Testing.SourceLocation = 
         try await server.shutdown()
         expectAccounting(s)
         #expect(s.completed == 200)
-        #expect(s.latencyMs.p50 >= 20 && s.latencyMs.p50 <= 21, "p50 \(s.latencyMs.p50) ms for a 20 ms server")
+        // 1 ms for timer slack and one HDR bucket (a fresh CI machine measured 21.007).
+        #expect(s.latencyMs.p50 >= 20 && s.latencyMs.p50 <= 22, "p50 \(s.latencyMs.p50) ms for a 20 ms server")
     }
 
     @Test func stallsAreMeasuredFromTheIntendedSendTime() async throws {
