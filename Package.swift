@@ -95,6 +95,8 @@ let package = Package(
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ]
         ),
+        // Probes: the server's side sampled on the load's clock.
+        .target(name: "VolleyProbes", dependencies: ["VolleyCore"]),
         // `volley demo`: the lab, a stepped load, the knee, one knob changed — told in words.
         .target(
             name: "VolleyDemo",
@@ -105,6 +107,7 @@ let package = Package(
             name: "volley",
             dependencies: [
                 "VolleyCore", "VolleyEngine", "VolleyPlan", "VolleyReport", "VolleyLab", "VolleyDemo", "VolleyStore",
+                "VolleyProbes",
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
@@ -135,7 +138,7 @@ let package = Package(
         ),
         .testTarget(
             name: "VolleyLabTests",
-            dependencies: ["VolleyLab", "VolleyCore", "VolleyEngine"]
+            dependencies: ["VolleyLab", "VolleyCore", "VolleyEngine", "VolleyProbes"]
         ),
         .testTarget(name: "VolleyStoreTests", dependencies: ["VolleyStore", "VolleyCore"]),
         .testTarget(name: "VolleyReportTests", dependencies: ["VolleyCore", "VolleyReport"]),

@@ -221,6 +221,8 @@ public struct RunSummary: Equatable, Sendable, Codable {
     public var groups: [GroupStats]?
     /// The threshold whose failure stopped the run early (abort_on_fail).
     public var abortedBy: String?
+    /// Server-side series sampled on the load's clock (`--probe`).
+    public var probes: [ProbeResult]?
 
     enum CodingKeys: String, CodingKey {
         case volleyVersion = "volley_version"
@@ -245,6 +247,27 @@ public struct RunSummary: Equatable, Sendable, Codable {
         case requestsByName = "requests_by_name"
         case checks, iterations, thresholds, groups
         case abortedBy = "aborted_by"
+        case probes
+    }
+}
+
+/// One probe's samples: every series it returned, as (seconds into the run, value) pairs.
+public struct ProbeResult: Equatable, Sendable, Codable {
+    /// What was probed, without credentials.
+    public var probe: String
+    public var series: [String: [[Double]]]
+    /// Scrapes that failed during the run (the probe's own errors, not the target's).
+    public var failedScrapes: Int
+
+    public init(probe: String, series: [String: [[Double]]], failedScrapes: Int) {
+        self.probe = probe
+        self.series = series
+        self.failedScrapes = failedScrapes
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case probe, series
+        case failedScrapes = "failed_scrapes"
     }
 }
 

@@ -3,6 +3,7 @@ import Foundation
 import VolleyCore
 import VolleyEngine
 import VolleyPlan
+import VolleyProbes
 import VolleyReport
 
 extension RunCommand {
@@ -65,10 +66,12 @@ extension RunCommand {
             ),
             enabled: !quiet
         )
-        let summary: RunSummary
+        var summary: RunSummary
         let startedAt = Date()
+        let probes = try await startProbes()
         do {
             summary = try await engine.run { entry in progress.update(entry) }
+            summary.probes = await Self.stopProbes(probes)
         } catch let error as InputError {
             throw error
         } catch {

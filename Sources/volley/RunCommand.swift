@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import VolleyCore
 import VolleyEngine
+import VolleyProbes
 import VolleyReport
 import VolleyStore
 
@@ -134,6 +135,12 @@ struct RunCommand: AsyncParsableCommand {
 
     @Option(help: "Compare this run with a saved one (an id, last, or last~N) right after it.")
     var baseline: String?
+
+    @Option(help: "Sample a Prometheus endpoint (http://…/metrics) every second during the run (repeatable).")
+    var probe: [String] = []
+
+    @Flag(help: "Refuse to run when a probe cannot be reached at start.")
+    var requireProbes = false
 
     @Option(help: "Stream one JSON line per request to this file (time, name, status or error, latency, id, bytes).")
     var out: String?
@@ -337,13 +344,16 @@ struct RunCommand: AsyncParsableCommand {
             ),
             enabled: !quiet
         )
-        let summary: RunSummary
+        var summary: RunSummary
         let startedAt = Date()
+        let probes = try await startProbes()
         do {
             summary = try await engine.run { entry in progress.update(entry) }
         } catch let error as EngineError {
+            _ = await Self.stopProbes(probes)
             throw CLIError(message: error.message, hint: error.hint, code: .failure)
         }
+        summary.probes = await Self.stopProbes(probes)
         progress.finish()
         return Outcome(
             summary: summary,
@@ -353,6 +363,43 @@ struct RunCommand: AsyncParsableCommand {
             startedAt: startedAt,
             interrupted: watcher.interrupted
         )
+    }
+
+    /// Checks every `--probe` with one scrape, then starts sampling on the run's clock.
+    func startProbes() async throws -> [PrometheusProbe] {
+        var probes: [PrometheusProbe] = []
+        for text in probe {
+            let lower = text.lowercased()
+            guard lower.hasPrefix("http://") || lower.hasPrefix("https://"), let url = URL(string: text) else {
+                throw CLIError(
+                    message: "--probe \(PrometheusProbe.redact(text)): only Prometheus endpoints (http://…/metrics) "
+                        + "can be probed so far",
+                    hint: "PostgreSQL, Redis and process probes are not built yet",
+                    code: .usage
+                )
+            }
+            let candidate = PrometheusProbe(url: url)
+            do {
+                _ = try await candidate.scrape()
+                probes.append(candidate)
+            } catch {
+                let message = "probe \(candidate.displayName) cannot be reached: \(error.localizedDescription)"
+                if requireProbes {
+                    throw CLIError(message: message, hint: "start it, or drop --require-probes", code: .failure)
+                }
+                Terminal.writeError("volley: warning: \(message); the run goes on without it\n")
+            }
+        }
+        let start = ContinuousClock.now
+        for p in probes { p.start(at: start) }
+        return probes
+    }
+
+    static func stopProbes(_ probes: [PrometheusProbe]) async -> [ProbeResult]? {
+        guard !probes.isEmpty else { return nil }
+        var results: [ProbeResult] = []
+        for p in probes { results.append(await p.stop()) }
+        return results
     }
 
     /// Opens `--out` before any load is sent, so that a bad path costs nothing.
@@ -375,6 +422,10 @@ struct RunCommand: AsyncParsableCommand {
             Terminal.writeOut(try JSONReport.encode(summary))
         } else {
             Terminal.writeOut("\n" + human)
+        }
+        for result in summary.probes ?? [] {
+            let text = ProbeSummary.lines(result).joined(separator: "\n") + "\n"
+            if json { Terminal.writeError(text) } else { Terminal.writeOut(text) }
         }
         let exit = Self.exitCode(summary, interrupted: outcome.interrupted)
         var record = HistorySaver.record(

@@ -216,3 +216,32 @@ import VolleyTestSupport
         try await server.shutdown()
     }
 }
+
+@Suite(.serialized) struct ProbeOptionTests {
+    @Test func unreachableAndUnsupportedProbesAreClear() async throws {
+        let server = try await TestServer.start()
+        let home = freshHistoryHome()
+        defer { try? FileManager.default.removeItem(atPath: home) }
+        let warned = try runVolley(
+            ["run", server.baseURL + "/", "-n", "20", "-q", "--probe", "http://127.0.0.1:1/metrics"],
+            home: home
+        )
+        #expect(warned.status == 0)
+        #expect(warned.stderr.contains("cannot be reached") && warned.stderr.contains("goes on without it"))
+        let refused = try runVolley(
+            [
+                "run", server.baseURL + "/", "-n", "20", "-q", "--probe", "http://127.0.0.1:1/metrics",
+                "--require-probes",
+            ],
+            home: home
+        )
+        #expect(refused.status == 1)
+        let unsupported = try runVolley(
+            ["run", server.baseURL + "/", "-n", "5", "--probe", "postgres://admin:hunter2@127.0.0.1/db"],
+            home: home
+        )
+        #expect(unsupported.status == 2)
+        #expect(!unsupported.stderr.contains("hunter2"))
+        try await server.shutdown()
+    }
+}

@@ -1,0 +1,61 @@
+import Foundation
+import Testing
+import VolleyCore
+import VolleyLab
+import VolleyProbes
+
+@Suite struct PrometheusTextTests {
+    @Test func parsesNamesLabelsAndSpecialValues() {
+        let values = PrometheusText.parse(
+            """
+            # HELP lab_db_pool_waiting Requests waiting.
+            # TYPE lab_db_pool_waiting gauge
+            lab_db_pool_waiting 12
+            lab_http_requests_total{route="GET /books/",method="GET",status="200"} 554 1700000000000
+            bucket{le="+Inf"} +Inf
+            weird NaN
+            not a number here
+            """
+        )
+        #expect(values["lab_db_pool_waiting"] == 12)
+        #expect(values[#"lab_http_requests_total{route="GET /books/",method="GET",status="200"}"#] == 554)
+        #expect(values[#"bucket{le="+Inf"}"#] == .infinity)
+        #expect(values["weird"]?.isNaN == true)
+        #expect(values.count == 4)
+    }
+
+    @Test func credentialsAreRedacted() {
+        #expect(PrometheusProbe.redact("postgres://user:secret@127.0.0.1/db") == "postgres://***@127.0.0.1/db")
+        #expect(PrometheusProbe.redact("http://127.0.0.1/metrics") == "http://127.0.0.1/metrics")
+        #expect(
+            PrometheusProbe(url: URL(string: "http://a:b@127.0.0.1:9/metrics")!).displayName
+                == "http://127.0.0.1:9/metrics"
+        )
+    }
+}
+
+/// The lab's /metrics, sampled on the load's clock while Volley saturates its pool.
+@Suite(.serialized) struct PrometheusProbeTests {
+    @Test func thePoolIsSeenFullWhileTheLoadRuns() async throws {
+        let lab = try await LabServer.start(
+            smallLab {
+                $0.poolSize = 1
+                $0.poolOverflow = 1
+                $0.queryLatency = .milliseconds(20)
+            }
+        )
+        let probe = PrometheusProbe(url: URL(string: "\(lab.baseURL)/metrics")!)
+        _ = try await probe.scrape()
+        probe.start(at: .now, interval: .milliseconds(250))
+        _ = try await hammer("\(lab.baseURL)/books/", connections: 8, duration: .milliseconds(1500))
+        let result = await probe.stop()
+        await lab.stop()
+        let checkedOut = try #require(result.series["lab_db_pool_checked_out"])
+        #expect(checkedOut.count >= 4)
+        #expect(checkedOut.map { $0[1] }.max() == 2)
+        #expect((result.series["lab_db_pool_waiting"]?.map { $0[1] }.max() ?? 0) >= 4)
+        // Samples carry seconds into the run, in order.
+        #expect(checkedOut.map { $0[0] } == checkedOut.map { $0[0] }.sorted())
+        #expect(result.failedScrapes == 0)
+    }
+}
