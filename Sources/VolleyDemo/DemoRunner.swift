@@ -239,10 +239,7 @@ public final class DemoRunner: Sendable {
         )
         var id: Int64?
         if let store {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-            encoder.keyEncodingStrategy = .convertToSnakeCase
-            let text = String(decoding: try encoder.encode(result), as: UTF8.self)
+            let text = try ExperimentJSON.encode(result)
             id = try? store.saveExperiment(
                 ExperimentRecord(
                     startedAt: first.record.startedAt,
@@ -268,22 +265,16 @@ public final class DemoRunner: Sendable {
     private func writeReports(_ level: Int?) throws -> [String] {
         guard let level else { return [] }
         var lines: [String] = []
-        let formatter = ISO8601DateFormatter()
         for (key, file, what) in [
             ("baseline/\(level)", "report-before.html", "before"),
             ("cache-on/\(level)", "report-cache-on.html", "cache on"),
         ] {
             guard let run = kept.withLock({ $0[key] }) else { continue }
-            let e = run.record.environment
-            let context = ReportContext(
-                runID: run.record.id,
-                label: run.record.label,
-                startedAt: formatter.string(from: run.record.startedAt),
-                machine: "\(e.host), \(e.cores) cores, Volley \(e.volleyVersion)",
-                command: "volley demo",
-                gitCommit: e.gitCommit
+            let html = HTMLReport.render(
+                run.record.summary,
+                histograms: run.histograms,
+                context: ReportContext(run.record)
             )
-            let html = HTMLReport.render(run.record.summary, histograms: run.histograms, context: context)
             try html.write(toFile: "\(options.outputDirectory)/\(file)", atomically: true, encoding: .utf8)
             lines.append(Fmt.pad(file, 26, right: false) + "the HTML report at \(level) connections, \(what)")
         }
@@ -515,13 +506,8 @@ public final class DemoRunner: Sendable {
             encoding: .utf8
         )
 
-        var errors: [String: Int] = [:]
-        var good = 0
-        for (code, count) in summary.status {
-            if let value = Int(code), (200..<400).contains(value) { good += count } else { errors[code] = count }
-        }
-        for (kind, count) in summary.transportErrors { errors[kind] = count }
-        let bad = errors.values.reduce(0, +)
+        // The same reading of a summary as `volley sweep`: goodput, errors by kind, error rate.
+        let reading = SweepRun(level: Double(level), repeatIndex: 0, summary: summary)
         // Saved like any run, so that `volley show/report/compare` work on the demo's steps.
         var record = RunRecord(
             startedAt: startedAt,
@@ -546,14 +532,14 @@ public final class DemoRunner: Sendable {
         let waited = after.poolWaitSeconds - before.poolWaitSeconds
         return DemoStep(
             connections: level,
-            goodput: summary.durationS > 0 ? Double(good) / summary.durationS : 0,
+            goodput: reading.goodput,
             rps: summary.rps,
             p50Ms: summary.latencyMs.p50,
             p90Ms: summary.latencyMs.p90,
             p99Ms: summary.latencyMs.p99,
             requests: summary.requests,
-            errors: errors,
-            errorRate: summary.requests > 0 ? Double(bad) / Double(summary.requests) : 0,
+            errors: reading.errors,
+            errorRate: reading.errorRate,
             pool: PoolEvidence(
                 capacity: server.configuration.poolSize + server.configuration.poolOverflow,
                 maxCheckedOut: most.checkedOut,

@@ -1,4 +1,5 @@
 import Prometheus
+import Synchronization
 
 /// The lab's `/metrics`: request counters and latency histograms by route (kept by
 /// swift-prometheus on the request path), plus the state of every bottleneck — pool, workers,
@@ -11,26 +12,40 @@ final class LabMetrics: Sendable {
         .milliseconds(2500), .seconds(5), .seconds(10), .seconds(30),
     ]
 
+    /// Collectors by route, method and status, made once: the registry's own lookup builds
+    /// the series name and label list on every call.
+    private let collectors = Mutex<[String: (Counter, DurationHistogram)]>([:])
+
     func recordRequest(route: String, method: String, status: Int, duration: Duration) {
-        registry.makeCounter(
-            descriptor: .init(
-                namespace: "lab",
-                metricName: "http_requests",
-                unitName: "total",
-                helpText: "Requests answered, by route, method and status."
-            ),
-            labels: [("route", route), ("method", method), ("status", String(status))]
-        ).increment()
-        registry.makeDurationHistogram(
-            descriptor: .init(
-                namespace: "lab",
-                metricName: "http_request_duration",
-                unitName: "seconds",
-                helpText: "Time from the request reaching the handler to its response."
-            ),
-            labels: [("route", route)],
-            buckets: Self.buckets
-        ).record(duration)
+        let key = "\(route) \(method) \(status)"
+        let (counter, histogram) = collectors.withLock { made in
+            if let pair = made[key] { return pair }
+            let pair = (
+                registry.makeCounter(
+                    descriptor: .init(
+                        namespace: "lab",
+                        metricName: "http_requests",
+                        unitName: "total",
+                        helpText: "Requests answered, by route, method and status."
+                    ),
+                    labels: [("route", route), ("method", method), ("status", String(status))]
+                ),
+                registry.makeDurationHistogram(
+                    descriptor: .init(
+                        namespace: "lab",
+                        metricName: "http_request_duration",
+                        unitName: "seconds",
+                        helpText: "Time from the request reaching the handler to its response."
+                    ),
+                    labels: [("route", route)],
+                    buckets: Self.buckets
+                )
+            )
+            made[key] = pair
+            return pair
+        }
+        counter.increment()
+        histogram.record(duration)
     }
 
     /// The exposition text: registry series first, then the bottlenecks' state.

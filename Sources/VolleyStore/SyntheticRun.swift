@@ -5,7 +5,7 @@ import VolleyCore
 /// tests, which need many saves of full-size runs (10 minutes of timeline) quickly.
 public enum SyntheticRun {
     public static func make(seed: UInt64, seconds: Int = 600) -> (RunSummary, RunHistograms) {
-        var random = SplitMix(seed: seed)
+        var random = SplitMix64(seed: seed)
         var recorder = Recorder()
         var timeline: [TimelineEntry] = []
         var at: UInt64 = 0
@@ -38,17 +38,5 @@ public enum SyntheticRun {
             interrupted: false
         )
         return (summary, RunHistograms(latency: recorder.latency, serviceTime: recorder.serviceTime))
-    }
-
-    private struct SplitMix {
-        var state: UInt64
-        init(seed: UInt64) { state = seed }
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
     }
 }

@@ -69,10 +69,8 @@ struct CapacityCommand: ParsableCommand {
                 code: .usage
             )
         }
-        let decoder = JSONDecoder()
-        decoder.keyDecodingStrategy = .convertFromSnakeCase
         do {
-            return try decoder.decode(SweepResult.self, from: Data(record.result.utf8))
+            return try ExperimentJSON.decode(SweepResult.self, from: record.result)
         } catch {
             throw CLIError(message: "experiment E\(record.id ?? 0) cannot be read: \(error)", hint: nil, code: .failure)
         }

@@ -95,8 +95,6 @@ struct ExperimentCommand: ParsableCommand {
             Terminal.writeOut(e.result + "\n")
             return
         }
-        let decoder = JSONDecoder()
-        decoder.keyDecodingStrategy = .convertFromSnakeCase
         let context = ReportContext(
             runID: nil,
             label: e.label,
@@ -109,26 +107,26 @@ struct ExperimentCommand: ParsableCommand {
             switch e.kind {
             case "sweep":
                 page = ExperimentReport.sweep(
-                    try decoder.decode(SweepResult.self, from: Data(e.result.utf8)),
+                    try ExperimentJSON.decode(SweepResult.self, from: e.result),
                     id: e.id,
                     context: context
                 )
             case "matrix":
                 page = ExperimentReport.matrix(
-                    try decoder.decode(MatrixResult.self, from: Data(e.result.utf8)),
+                    try ExperimentJSON.decode(MatrixResult.self, from: e.result),
                     id: e.id,
                     target: e.target,
                     context: context
                 )
             case "time":
                 page = ExperimentReport.timing(
-                    try decoder.decode(TimingResult.self, from: Data(e.result.utf8)),
+                    try ExperimentJSON.decode(TimingResult.self, from: e.result),
                     id: e.id,
                     context: context
                 )
             case "find-max":
                 page = ExperimentReport.findMax(
-                    try decoder.decode(MaxRateResult.self, from: Data(e.result.utf8)),
+                    try ExperimentJSON.decode(MaxRateResult.self, from: e.result),
                     id: e.id,
                     context: context
                 )

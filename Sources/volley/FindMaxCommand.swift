@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import VolleyCore
 import VolleyReport
+import VolleyStore
 
 /// `volley find-max`: the highest arrival rate that meets an SLO — grow, then bisect, with
 /// every step shown as evidence.
@@ -128,14 +129,11 @@ struct FindMaxCommand: AsyncParsableCommand {
                 passed: search.passed,
                 failed: search.failed
             )
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-            encoder.keyEncodingStrategy = .convertToSnakeCase
             ExperimentSaver.save(
                 kind: "find-max",
                 label: nil,
                 target: target,
-                result: String(decoding: try encoder.encode(result), as: UTF8.self),
+                result: try ExperimentJSON.encode(result),
                 startedAt: startedAt,
                 write: { Terminal.writeOut($0) }
             )

@@ -299,26 +299,13 @@ struct ReportCommand: ParsableCommand {
 
 /// Renders and writes a run's HTML report, for `volley report` and `volley run --html`.
 enum HTMLWriter {
-    static func context(_ record: RunRecord) -> ReportContext {
-        let formatter = ISO8601DateFormatter()
-        let e = record.environment
-        return ReportContext(
-            runID: record.id,
-            label: record.label,
-            startedAt: formatter.string(from: record.startedAt),
-            machine: "\(e.host), \(e.cores) cores, Volley \(e.volleyVersion)",
-            command: "volley " + record.command.joined(separator: " "),
-            gitCommit: e.gitCommit
-        )
-    }
-
     static func write(_ stored: StoredRun, to path: String) throws {
         // The scatter of individual requests, when the run wrote samples and they are still there.
         let samples = stored.record.samplesPath.flatMap { SampleScatter.load(path: $0) }
         let html = HTMLReport.render(
             stored.record.summary,
             histograms: stored.histograms,
-            context: context(stored.record),
+            context: ReportContext(stored.record),
             samples: samples
         )
         do {

@@ -5,6 +5,7 @@ import VolleyCore
 import VolleyEngine
 import VolleyPlan
 import VolleyReport
+import VolleyStore
 
 /// `volley matrix`: the spike design from the field — for every count × offset cell, COUNT
 /// requests spaced OFFSET apart to each route, parameters drawn at random from a data file —
@@ -52,7 +53,7 @@ struct MatrixCommand: AsyncParsableCommand {
 
     typealias Cell = MatrixCell
 
-    static let categories = ["success", "no_response", "4xx", "5xx", "other"]
+    static var categories: [String] { MatrixCell.categories }
 
     /// Outcome percentages of a run (or one request name's share of it).
     static func outcomes(status: [String: Int], transport: [String: Int]) -> (Int, [String: Double]) {
@@ -250,10 +251,7 @@ struct MatrixCommand: AsyncParsableCommand {
             write("  " + r + "\n" + row("all", cell))
         }
         let result = MatrixResult(cells: cells, overall: total, routes: routeCells)
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        encoder.keyEncodingStrategy = .convertToSnakeCase
-        let text = String(decoding: try encoder.encode(result), as: UTF8.self)
+        let text = try ExperimentJSON.encode(result)
         ExperimentSaver.save(
             kind: "matrix",
             label: label,

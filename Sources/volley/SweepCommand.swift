@@ -151,10 +151,7 @@ struct SweepCommand: AsyncParsableCommand {
         let analysis = SweepAnalysis(runs: runs, closedModel: closed)
         write(renderer.analysis(analysis))
         let result = SweepResult(target: target, closedModel: closed, runs: runs, analysis: analysis)
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        encoder.keyEncodingStrategy = .convertToSnakeCase
-        let text = String(decoding: try encoder.encode(result), as: UTF8.self)
+        let text = try ExperimentJSON.encode(result)
         if !noSave {
             ExperimentSaver.save(
                 kind: "sweep",

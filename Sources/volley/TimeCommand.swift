@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import VolleyCore
 import VolleyReport
+import VolleyStore
 
 /// `volley time URL -n 100 -r 5`: serial timing like `python -m timeit -n100 -r5`, for a
 /// quick before/after check of one endpoint — without timeit's trap of timing Python's own
@@ -103,15 +104,12 @@ struct TimeCommand: AsyncParsableCommand {
             Terminal.writeOut("  \(Fmt.int(failures)) of the requests failed or answered ≥ 400: they are timed too.\n")
         }
         if !noSave {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-            encoder.keyEncodingStrategy = .convertToSnakeCase
             let result = TimingResult(url: url, number: number, repeats: timed)
             ExperimentSaver.save(
                 kind: "time",
                 label: nil,
                 target: url,
-                result: String(decoding: try encoder.encode(result), as: UTF8.self),
+                result: try ExperimentJSON.encode(result),
                 startedAt: startedAt,
                 write: { Terminal.writeOut($0) }
             )
