@@ -258,17 +258,34 @@ public struct ProbeResult: Equatable, Sendable, Codable {
     public var series: [String: [[Double]]]
     /// Scrapes that failed during the run (the probe's own errors, not the target's).
     public var failedScrapes: Int
+    /// "prometheus", "postgres", "redis", "process", "cgroup", "volley", "health": tells the
+    /// diagnosis which rules can read these series. Absent in runs saved before it existed.
+    public var kind: String?
+    /// Facts beside the series: sizes at start and end, settings, the last failed reading.
+    public var notes: [String]?
 
-    public init(probe: String, series: [String: [[Double]]], failedScrapes: Int) {
+    public init(
+        probe: String,
+        series: [String: [[Double]]],
+        failedScrapes: Int,
+        kind: String? = nil,
+        notes: [String]? = nil
+    ) {
         self.probe = probe
         self.series = series
         self.failedScrapes = failedScrapes
+        self.kind = kind
+        self.notes = notes
     }
 
     enum CodingKeys: String, CodingKey {
         case probe, series
         case failedScrapes = "failed_scrapes"
+        case kind, notes
     }
+
+    /// The values of one series, in time order.
+    public func values(_ name: String) -> [Double] { series[name]?.map { $0[1] } ?? [] }
 }
 
 extension RunSummary {

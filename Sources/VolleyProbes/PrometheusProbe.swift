@@ -36,17 +36,16 @@ public enum PrometheusText {
     }
 }
 
-/// Scrapes a Prometheus endpoint once a second while a run goes on, on the run's clock, so
-/// that the server's side (pool in use, queue depth, …) lines up with the load's timeline.
-public final class PrometheusProbe: @unchecked Sendable {
-    // Safety: `state` is only touched under `lock`.
+/// Scrapes a Prometheus endpoint once a second while a run goes on, so that the server's
+/// side (pool in use, queue depth, …) lines up with the load's timeline. Every series is kept
+/// as scraped: counters stay counters (their names end in `_total`), which is what a
+/// Prometheus user expects to read.
+public final class PrometheusProbe: ProbeSource, @unchecked Sendable {
+    // Safety: immutable after init; URLSession is thread-safe.
     public let url: URL
+    public let kind = "prometheus"
     /// The URL without user or password, for output, history and reports.
     public let displayName: String
-    private let lock = NSLock()
-    private var series: [String: [[Double]]] = [:]
-    private var failed = 0
-    private var task: Task<Void, Never>?
     private let session: URLSession
 
     public init(url: URL) {
@@ -61,58 +60,25 @@ public final class PrometheusProbe: @unchecked Sendable {
     }
 
     /// `scheme://user:password@host…` → `scheme://***@host…`: credentials never reach output.
-    public static func redact(_ text: String) -> String {
-        guard let scheme = text.range(of: "://"), let at = text[scheme.upperBound...].firstIndex(of: "@") else {
-            return text
-        }
-        let userinfo = text[scheme.upperBound..<at]
-        guard !userinfo.contains("/") else { return text }
-        return String(text[..<scheme.upperBound]) + "***" + String(text[at...])
-    }
+    public static func redact(_ text: String) -> String { ProbeFactory.redact(text) }
 
     /// One scrape now: the values, or a clear error for the start-up check.
     public func scrape() async throws -> [String: Double] {
-        let (data, response) = try await session.data(from: url)
+        let data: Data
+        let response: URLResponse
+        do {
+            (data, response) = try await session.data(from: url)
+        } catch {
+            throw ProbeError("\(displayName) cannot be reached: \(error.localizedDescription)")
+        }
         guard let http = response as? HTTPURLResponse else { throw ProbeError("\(displayName): not an HTTP answer") }
         guard http.statusCode == 200 else { throw ProbeError("\(displayName) answered HTTP \(http.statusCode)") }
         return PrometheusText.parse(String(decoding: data, as: UTF8.self))
     }
 
-    /// Samples every `interval` from now; `t` counts from `start`.
-    public func start(at start: ContinuousClock.Instant, interval: Duration = .seconds(1)) {
-        task = Task { [weak self] in
-            var next = start
-            while !Task.isCancelled {
-                guard let self else { return }
-                let values = try? await self.scrape()
-                let t = (ContinuousClock.now - start).components
-                let seconds = Double(t.seconds) + Double(t.attoseconds) / 1e18
-                self.lock.withLock {
-                    if let values {
-                        for (key, value) in values where value.isFinite {
-                            self.series[key, default: []].append([seconds, value])
-                        }
-                    } else {
-                        self.failed += 1
-                    }
-                }
-                next = next + interval
-                try? await Task.sleep(until: next, clock: .continuous)
-            }
-        }
-    }
+    public func check() async throws { _ = try await scrape() }
 
-    /// Stops sampling and returns what was collected.
-    public func stop() async -> ProbeResult {
-        task?.cancel()
-        await task?.value
-        return lock.withLock { ProbeResult(probe: displayName, series: series, failedScrapes: failed) }
-    }
-}
-
-public struct ProbeError: Error, CustomStringConvertible {
-    public var description: String
-    init(_ description: String) { self.description = description }
+    public func sample(at t: Double) async throws -> [String: Double] { try await scrape() }
 }
 
 /// A few lines per probe for the terminal summary: the series that moved, by how much.

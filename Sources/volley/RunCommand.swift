@@ -136,8 +136,18 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "Compare this run with a saved one (an id, last, or last~N) right after it.")
     var baseline: String?
 
-    @Option(help: "Sample a Prometheus endpoint (http://…/metrics) every second during the run (repeatable).")
+    @Option(
+        help: ArgumentHelp(
+            "Sample the server side every second during the run (repeatable).",
+            discussion: "http://host/metrics (Prometheus), postgres://user@host/db, redis://host:port, "
+                + "pid:N, name:PROCESS, cgroup:/sys/fs/cgroup/PATH",
+            valueName: "probe"
+        )
+    )
     var probe: [String] = []
+
+    @Option(help: "A Redis list whose length is sampled with a redis:// probe (repeatable), e.g. celery.")
+    var redisQueue: [String] = []
 
     @Flag(help: "Refuse to run when a probe cannot be reached at start.")
     var requireProbes = false
@@ -365,37 +375,36 @@ struct RunCommand: AsyncParsableCommand {
         )
     }
 
-    /// Checks every `--probe` with one scrape, then starts sampling on the run's clock.
-    func startProbes() async throws -> [PrometheusProbe] {
-        var probes: [PrometheusProbe] = []
+    /// Checks every `--probe` with one reading, then starts sampling on the run's clock.
+    func startProbes() async throws -> [ProbeSampler] {
+        var samplers: [ProbeSampler] = []
+        let options = ProbeFactory.Options(redisQueues: redisQueue)
         for text in probe {
-            let lower = text.lowercased()
-            guard lower.hasPrefix("http://") || lower.hasPrefix("https://"), let url = URL(string: text) else {
-                throw CLIError(
-                    message: "--probe \(PrometheusProbe.redact(text)): only Prometheus endpoints (http://…/metrics) "
-                        + "can be probed so far",
-                    hint: "PostgreSQL, Redis and process probes are not built yet",
-                    code: .usage
-                )
-            }
-            let candidate = PrometheusProbe(url: url)
+            let source: any ProbeSource
             do {
-                _ = try await candidate.scrape()
-                probes.append(candidate)
+                source = try ProbeFactory.make(text, options: options)
+            } catch let error as ProbeError {
+                throw CLIError(message: error.description, hint: "see docs/probes.md for the probe forms", code: .usage)
+            }
+            do {
+                try await source.check()
+                samplers.append(ProbeSampler(source))
             } catch {
-                let message = "probe \(candidate.displayName) cannot be reached: \(error.localizedDescription)"
+                await source.close()
+                let message = "probe \(source.displayName) cannot be read: \(error)"
                 if requireProbes {
+                    for s in samplers { _ = await s.stop() }
                     throw CLIError(message: message, hint: "start it, or drop --require-probes", code: .failure)
                 }
                 Terminal.writeError("volley: warning: \(message); the run goes on without it\n")
             }
         }
         let start = ContinuousClock.now
-        for p in probes { p.start(at: start) }
-        return probes
+        for s in samplers { s.start(at: start) }
+        return samplers
     }
 
-    static func stopProbes(_ probes: [PrometheusProbe]) async -> [ProbeResult]? {
+    static func stopProbes(_ probes: [ProbeSampler]) async -> [ProbeResult]? {
         guard !probes.isEmpty else { return nil }
         var results: [ProbeResult] = []
         for p in probes { results.append(await p.stop()) }

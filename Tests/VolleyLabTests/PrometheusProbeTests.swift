@@ -24,6 +24,27 @@ import VolleyProbes
         #expect(values.count == 4)
     }
 
+    @Test func ratesComeFromCountersAndSkipResets() {
+        var tracker = RateTracker()
+        #expect(tracker.rate("commits", value: 100, at: 0) == nil)
+        #expect(tracker.rate("commits", value: 150, at: 0.5) == 100)
+        #expect(tracker.rate("commits", value: 10, at: 1.5) == nil)  // reset: no negative rate
+        #expect(tracker.rate("commits", value: 30, at: 2.5) == 20)
+    }
+
+    @Test func unknownProbeFormsAreRefusedWithTheFormsThatExist() {
+        #expect(throws: ProbeError.self) { try ProbeFactory.make("ftp://x") }
+        do {
+            _ = try ProbeFactory.make("mysql://root:pw@127.0.0.1/db")
+        } catch let error as ProbeError {
+            #expect(error.description.contains("mysql://***@127.0.0.1/db"))
+            #expect(!error.description.contains("pw"))
+            #expect(error.description.contains("pid:N"))
+        } catch {
+            Issue.record("unexpected \(error)")
+        }
+    }
+
     @Test func credentialsAreRedacted() {
         #expect(PrometheusProbe.redact("postgres://user:secret@127.0.0.1/db") == "postgres://***@127.0.0.1/db")
         #expect(PrometheusProbe.redact("http://127.0.0.1/metrics") == "http://127.0.0.1/metrics")
@@ -45,10 +66,11 @@ import VolleyProbes
             }
         )
         let probe = PrometheusProbe(url: URL(string: "\(lab.baseURL)/metrics")!)
-        _ = try await probe.scrape()
-        probe.start(at: .now, interval: .milliseconds(250))
+        try await probe.check()
+        let sampler = ProbeSampler(probe)
+        sampler.start(at: .now, interval: .milliseconds(250))
         _ = try await hammer("\(lab.baseURL)/books/", connections: 8, duration: .milliseconds(1500))
-        let result = await probe.stop()
+        let result = await sampler.stop()
         await lab.stop()
         let checkedOut = try #require(result.series["lab_db_pool_checked_out"])
         #expect(checkedOut.count >= 4)
@@ -57,5 +79,6 @@ import VolleyProbes
         // Samples carry seconds into the run, in order.
         #expect(checkedOut.map { $0[0] } == checkedOut.map { $0[0] }.sorted())
         #expect(result.failedScrapes == 0)
+        #expect(result.kind == "prometheus")
     }
 }
