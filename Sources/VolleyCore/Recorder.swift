@@ -113,6 +113,15 @@ public struct IntervalStats: Sendable {
     public var openConnections = 0
     /// Open model: requests due but waiting for a connection when the interval was taken.
     public var waiting = 0
+    /// Responses with a 5xx status: the server's own errors, apart from the client's 4xx.
+    public var serverErrors = 0
+    /// Open model: requests written more than 10 ms after their due time in this interval.
+    public var sentLate = 0
+    /// Open model: the largest send − due time in this interval (µs): the generator's slippage.
+    public var scheduleLagMaxMicros: UInt64 = 0
+    /// How long the engine's own once-a-second task waited in the busiest event loop's queue
+    /// (µs): a loop busy for that long delays every send and every read on it.
+    public var loopLagMicros: UInt64 = 0
 
     public init() {}
 
@@ -126,6 +135,10 @@ public struct IntervalStats: Sendable {
         inFlight += other.inFlight
         openConnections += other.openConnections
         waiting += other.waiting
+        serverErrors += other.serverErrors
+        sentLate += other.sentLate
+        scheduleLagMaxMicros = Swift.max(scheduleLagMaxMicros, other.scheduleLagMaxMicros)
+        loopLagMicros = Swift.max(loopLagMicros, other.loopLagMicros)
     }
 }
 
@@ -175,8 +188,13 @@ public struct Recorder: Sendable {
         bytesOut &+= UInt64(bytes)
         interval.bytesOut &+= UInt64(bytes)
         if let lagNanos {
-            _ = scheduleLag.record(LatencyHistogram.micros(lagNanos))
-            if lagNanos > Self.lateThresholdNanos { sentLate &+= 1 }
+            let us = LatencyHistogram.micros(lagNanos)
+            _ = scheduleLag.record(us)
+            if us > interval.scheduleLagMaxMicros { interval.scheduleLagMaxMicros = us }
+            if lagNanos > Self.lateThresholdNanos {
+                sentLate &+= 1
+                interval.sentLate &+= 1
+            }
         }
     }
 
@@ -201,6 +219,7 @@ public struct Recorder: Sendable {
         if status >= 400 {
             errors &+= 1
             interval.errors &+= 1
+            if status >= 500 { interval.serverErrors &+= 1 }
         }
         self.bytesIn &+= UInt64(bytesIn)
         interval.bytesIn &+= UInt64(bytesIn)

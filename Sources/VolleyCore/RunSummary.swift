@@ -95,6 +95,20 @@ public struct TimelineEntry: Equatable, Sendable, Codable {
     public var waiting: Int
     public var bytesIn: UInt64
     public var bytesOut: UInt64
+    /// Responses with a 5xx status in this interval (absent in runs saved before it existed).
+    public var serverErrors: Int?
+    /// Open model: requests sent more than 10 ms late in this interval.
+    public var sentLate: Int?
+    /// Open model: the largest send − due time in this interval (ms).
+    public var scheduleLagMaxMs: Double?
+    /// Volley's own event loops: their CPU (100 = one core, summed over loops), the busiest
+    /// loop's CPU, and how long a task waited in the busiest loop's queue (ms). A generator
+    /// at its limit makes every latency it reports suspect: the diagnosis reads these.
+    public var generatorCPUPercent: Double?
+    public var loopCPUMaxPercent: Double?
+    public var loopLagMs: Double?
+    /// The whole machine's CPU in this interval (100 = every core busy).
+    public var hostCPUPercent: Double?
 
     enum CodingKeys: String, CodingKey {
         case t, rps, completed, failed, errors
@@ -103,6 +117,13 @@ public struct TimelineEntry: Equatable, Sendable, Codable {
         case connections, waiting
         case bytesIn = "bytes_in"
         case bytesOut = "bytes_out"
+        case serverErrors = "http_5xx"
+        case sentLate = "sent_late"
+        case scheduleLagMaxMs = "schedule_lag_max_ms"
+        case generatorCPUPercent = "generator_cpu_percent"
+        case loopCPUMaxPercent = "loop_cpu_max_percent"
+        case loopLagMs = "loop_lag_ms"
+        case hostCPUPercent = "host_cpu_percent"
     }
 
     public init(t: Double, seconds: Double, stats: IntervalStats) {
@@ -117,6 +138,10 @@ public struct TimelineEntry: Equatable, Sendable, Codable {
         self.waiting = stats.waiting
         self.bytesIn = stats.bytesIn
         self.bytesOut = stats.bytesOut
+        self.serverErrors = stats.serverErrors
+        self.sentLate = stats.sentLate
+        self.scheduleLagMaxMs = Double(stats.scheduleLagMaxMicros) / 1000
+        self.loopLagMs = Double(stats.loopLagMicros) / 1000
     }
 }
 
@@ -223,6 +248,10 @@ public struct RunSummary: Equatable, Sendable, Codable {
     public var abortedBy: String?
     /// Server-side series sampled on the load's clock (`--probe`).
     public var probes: [ProbeResult]?
+    /// `--watch-health`: the readiness probe as Kubernetes would have run it during the load.
+    public var health: HealthWatchResult?
+    /// What the diagnosis found (runs with probes, a health watch, or a generator at its limit).
+    public var findings: [Finding]?
 
     enum CodingKeys: String, CodingKey {
         case volleyVersion = "volley_version"
@@ -247,7 +276,7 @@ public struct RunSummary: Equatable, Sendable, Codable {
         case requestsByName = "requests_by_name"
         case checks, iterations, thresholds, groups
         case abortedBy = "aborted_by"
-        case probes
+        case probes, health, findings
     }
 }
 

@@ -114,10 +114,12 @@ public final class LoadEngine: Sendable {
         if alreadyInterrupted { interrupt() }
 
         let allDone = EventLoopFuture.andAllSucceed(workers.map(\.done), on: group.next())
+        let monitor = await GeneratorMonitor.start(loops: workers.map(\.loop))
         let timeline = await collectTimeline(
             gather: { [workers] in await Self.gather(workers) },
             startNanos: startNanos,
             until: allDone,
+            monitor: monitor,
             onInterval: onInterval
         )
         let endNanos = NIODeadline.now().uptimeNanoseconds
@@ -153,6 +155,7 @@ func collectTimeline(
     gather: @Sendable () async -> IntervalStats,
     startNanos: UInt64,
     until done: EventLoopFuture<Void>,
+    monitor: GeneratorMonitor?,
     onInterval: @escaping @Sendable (TimelineEntry) -> Void
 ) async -> [TimelineEntry] {
     let flag = DoneFlag()
@@ -172,7 +175,12 @@ func collectTimeline(
         let stats = await gather()
         let seconds = Double(end - lastNanos) / 1e9
         if !isDone || stats.completed + stats.failed > 0 || entries.isEmpty {
-            let entry = TimelineEntry(t: Double(end - startNanos) / 1e9, seconds: seconds, stats: stats)
+            var entry = TimelineEntry(t: Double(end - startNanos) / 1e9, seconds: seconds, stats: stats)
+            if let cpu = monitor?.take() {
+                entry.generatorCPUPercent = (cpu.total * 10).rounded() / 10
+                entry.loopCPUMaxPercent = (cpu.busiest * 10).rounded() / 10
+                entry.hostCPUPercent = cpu.host.map { ($0 * 10).rounded() / 10 }
+            }
             entries.append(entry)
             onInterval(entry)
         }
@@ -187,11 +195,22 @@ extension LoadEngine {
     fileprivate static func gather(_ workers: [LoopWorker]) async -> IntervalStats {
         var merged = IntervalStats()
         for w in workers {
-            if let s = try? await w.loop.submit({ w.takeInterval() }).get() {
+            if let s = try? await w.loop.submit(measuringLag { w.takeInterval() }).get() {
                 merged.merge(s)
             }
         }
         return merged
+    }
+}
+
+/// Wraps a loop's `takeInterval` so that the stats carry how long the task waited in the
+/// loop's queue: the event-loop lag that every request on that loop also paid.
+func measuringLag(_ take: @escaping @Sendable () -> IntervalStats) -> @Sendable () -> IntervalStats {
+    let submitted = NIODeadline.now().uptimeNanoseconds
+    return {
+        var stats = take()
+        stats.loopLagMicros = (NIODeadline.now().uptimeNanoseconds &- submitted) / 1000
+        return stats
     }
 }
 

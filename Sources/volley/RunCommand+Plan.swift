@@ -71,10 +71,12 @@ extension RunCommand {
         let probes = try await startProbes()
         do {
             summary = try await engine.run { entry in progress.update(entry) }
-            summary.probes = await Self.stopProbes(probes)
+            await probes.stop(into: &summary)
         } catch let error as InputError {
+            await probes.discard()
             throw error
         } catch {
+            await probes.discard()
             throw CLIError(message: "the plan could not run: \(error)", hint: nil, code: .failure)
         }
         progress.finish()

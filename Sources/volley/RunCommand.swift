@@ -149,6 +149,21 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "A Redis list whose length is sampled with a redis:// probe (repeatable), e.g. celery.")
     var redisQueue: [String] = []
 
+    @Option(help: "Poll this readiness URL during the run with Kubernetes probe semantics.")
+    var watchHealth: String?
+
+    @Option(help: "How often the readiness URL is polled (periodSeconds).")
+    var healthPeriod: String = "10s"
+
+    @Option(help: "A poll slower than this fails (timeoutSeconds).")
+    var healthTimeout: String = "1s"
+
+    @Option(help: "Consecutive failed polls that mark the instance unready (failureThreshold).")
+    var failureThreshold: Int = 3
+
+    @Option(help: "Consecutive successful polls that mark it ready again (successThreshold).")
+    var successThreshold: Int = 1
+
     @Flag(help: "Refuse to run when a probe cannot be reached at start.")
     var requireProbes = false
 
@@ -360,10 +375,10 @@ struct RunCommand: AsyncParsableCommand {
         do {
             summary = try await engine.run { entry in progress.update(entry) }
         } catch let error as EngineError {
-            _ = await Self.stopProbes(probes)
+            await probes.discard()
             throw CLIError(message: error.message, hint: error.hint, code: .failure)
         }
-        summary.probes = await Self.stopProbes(probes)
+        await probes.stop(into: &summary)
         progress.finish()
         return Outcome(
             summary: summary,
@@ -375,8 +390,13 @@ struct RunCommand: AsyncParsableCommand {
         )
     }
 
-    /// Checks every `--probe` with one reading, then starts sampling on the run's clock.
-    func startProbes() async throws -> [ProbeSampler] {
+    /// Checks every `--probe` with one reading and the health URL's form, then starts
+    /// sampling on the run's clock.
+    func startProbes() async throws -> RunningProbes {
+        var health: HealthWatcher?
+        if let watchHealth {
+            health = try makeHealthWatcher(watchHealth)
+        }
         var samplers: [ProbeSampler] = []
         let options = ProbeFactory.Options(redisQueues: redisQueue)
         for text in probe {
@@ -401,14 +421,40 @@ struct RunCommand: AsyncParsableCommand {
         }
         let start = ContinuousClock.now
         for s in samplers { s.start(at: start) }
-        return samplers
+        health?.start(at: start)
+        return RunningProbes(samplers: samplers, health: health)
     }
 
-    static func stopProbes(_ probes: [ProbeSampler]) async -> [ProbeResult]? {
-        guard !probes.isEmpty else { return nil }
-        var results: [ProbeResult] = []
-        for p in probes { results.append(await p.stop()) }
-        return results
+    func makeHealthWatcher(_ text: String) throws -> HealthWatcher {
+        guard let url = URL(string: text), let scheme = url.scheme?.lowercased(), scheme == "http" || scheme == "https",
+            url.host != nil
+        else {
+            throw InputError(
+                "--watch-health \(ProbeFactory.redact(text)) is not an http(s) URL",
+                hint: "e.g. http://127.0.0.1:8080/ready"
+            )
+        }
+        let period = try Self.positiveDuration(healthPeriod, flag: "--health-period")
+        let timeout = try Self.positiveDuration(healthTimeout, flag: "--health-timeout")
+        guard failureThreshold >= 1 else {
+            throw InputError(
+                "--failure-threshold must be at least 1, got \(failureThreshold)",
+                hint: "Kubernetes' default is 3"
+            )
+        }
+        guard successThreshold >= 1 else {
+            throw InputError(
+                "--success-threshold must be at least 1, got \(successThreshold)",
+                hint: "Kubernetes' default is 1"
+            )
+        }
+        return HealthWatcher(
+            url: url,
+            period: period,
+            timeout: timeout,
+            failureThreshold: failureThreshold,
+            successThreshold: successThreshold
+        )
     }
 
     /// Opens `--out` before any load is sent, so that a bad path costs nothing.
@@ -435,6 +481,10 @@ struct RunCommand: AsyncParsableCommand {
         for result in summary.probes ?? [] {
             let text = ProbeSummary.lines(result).joined(separator: "\n") + "\n"
             if json { Terminal.writeError(text) } else { Terminal.writeOut(text) }
+        }
+        let diagnosis = DiagnosisRenderer(style: Style(enabled: Terminal.colorEnabled(fd: humanFD))).render(summary)
+        if !diagnosis.isEmpty {
+            if json { Terminal.writeError("\n" + diagnosis) } else { Terminal.writeOut("\n" + diagnosis) }
         }
         let exit = Self.exitCode(summary, interrupted: outcome.interrupted)
         var record = HistorySaver.record(

@@ -200,13 +200,12 @@ public final class PlanEngine: Sendable {
         if interrupted.load(ordering: .relaxed) { interrupt() }
         let allDone = EventLoopFuture.andAllSucceed(runners.map(\.done), on: group.next())
         let abortThresholds = plan.thresholds.filter(\.abortOnFail)
+        let monitor = await GeneratorMonitor.start(loops: runners.map(\.loop))
         let timeline = await collectTimeline(
             gather: { [runners] in
                 var merged = IntervalStats()
                 for r in runners {
-                    if let s = try? await r.loop.submit({
-                        r.takeInterval()
-                    }).get() {
+                    if let s = try? await r.loop.submit(measuringLag { r.takeInterval() }).get() {
                         merged.merge(s)
                     }
                 }
@@ -217,6 +216,7 @@ public final class PlanEngine: Sendable {
             },
             startNanos: startNanos,
             until: allDone,
+            monitor: monitor,
             onInterval: onInterval
         )
         let endNanos = NIODeadline.now().uptimeNanoseconds

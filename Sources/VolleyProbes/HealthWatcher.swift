@@ -1,0 +1,125 @@
+import Foundation
+import VolleyCore
+
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
+/// Polls a readiness endpoint alongside the load, as the kubelet would: a fresh connection
+/// per probe, a timeout, success for any status from 200 to 399.
+///
+/// The point is the incident in our users' reports: under load a readiness check that queries
+/// the database slows down, fails three times in a row, and Kubernetes takes a healthy
+/// instance out of the load balancer — moving its load onto the others.
+public final class HealthWatcher: @unchecked Sendable {
+    // Safety: `polls` is only touched under `lock`; `task` is set by `start` before `stop`.
+    public let url: URL
+    public let displayName: String
+    public let period: Duration
+    public let timeout: Duration
+    public let failureThreshold: Int
+    public let successThreshold: Int
+    private let session: URLSession
+    private let lock = NSLock()
+    private var polls: [HealthPoll] = []
+    private var task: Task<Void, Never>?
+
+    public init(url: URL, period: Duration, timeout: Duration, failureThreshold: Int, successThreshold: Int = 1) {
+        self.url = url
+        displayName = ProbeFactory.redact(url.absoluteString)
+        self.period = period
+        self.timeout = timeout
+        self.failureThreshold = failureThreshold
+        self.successThreshold = successThreshold
+        let configuration = URLSessionConfiguration.ephemeral
+        configuration.timeoutIntervalForRequest = Self.seconds(timeout)
+        configuration.httpMaximumConnectionsPerHost = 1
+        session = URLSession(configuration: configuration)
+    }
+
+    /// One probe now.
+    public func poll(at t: Double) async -> HealthPoll {
+        var request = URLRequest(url: url, timeoutInterval: Self.seconds(timeout))
+        request.setValue("close", forHTTPHeaderField: "Connection")
+        request.setValue("volley-health-watch", forHTTPHeaderField: "User-Agent")
+        let started = ContinuousClock.now
+        do {
+            let (_, response) = try await session.data(for: request)
+            let ms = Self.seconds(ContinuousClock.now - started) * 1000
+            let status = (response as? HTTPURLResponse)?.statusCode ?? 0
+            if ms > Self.seconds(timeout) * 1000 {
+                return HealthPoll(
+                    t: t,
+                    ok: false,
+                    status: status,
+                    latencyMs: ms,
+                    error: "timeout after \(Self.text(timeout))"
+                )
+            }
+            let ok = (200..<400).contains(status)
+            return HealthPoll(t: t, ok: ok, status: status, latencyMs: ms, error: ok ? nil : "HTTP \(status)")
+        } catch {
+            let ms = Self.seconds(ContinuousClock.now - started) * 1000
+            let timedOut = (error as? URLError)?.code == .timedOut || ms >= Self.seconds(timeout) * 1000
+            return HealthPoll(
+                t: t,
+                ok: false,
+                latencyMs: ms,
+                error: timedOut ? "timeout after \(Self.text(timeout))" : Self.describe(error)
+            )
+        }
+    }
+
+    /// Probes every period from `start`, the first probe at once.
+    public func start(at start: ContinuousClock.Instant) {
+        task = Task { [weak self] in
+            var next = start
+            while !Task.isCancelled {
+                guard let self else { return }
+                let t = Self.seconds(ContinuousClock.now - start)
+                let result = await self.poll(at: t)
+                if Task.isCancelled, !result.ok { return }  // the run ended mid-probe: not a failure
+                self.lock.withLock { self.polls.append(result) }
+                next = next + self.period
+                while next < .now { next = next + self.period }
+                try? await Task.sleep(until: next, clock: .continuous)
+            }
+        }
+    }
+
+    public func stop() async -> HealthWatchResult {
+        task?.cancel()
+        await task?.value
+        let polls = lock.withLock { self.polls }
+        return HealthWatchResult(
+            url: displayName,
+            periodS: Self.seconds(period),
+            timeoutS: Self.seconds(timeout),
+            failureThreshold: failureThreshold,
+            successThreshold: successThreshold,
+            polls: polls
+        )
+    }
+
+    static func seconds(_ d: Duration) -> Double {
+        let c = d.components
+        return Double(c.seconds) + Double(c.attoseconds) / 1e18
+    }
+
+    static func text(_ d: Duration) -> String {
+        let s = seconds(d)
+        return s >= 1 && s == s.rounded() ? "\(Int(s))s" : "\(Int((s * 1000).rounded()))ms"
+    }
+
+    static func describe(_ error: any Error) -> String {
+        if let e = error as? URLError {
+            switch e.code {
+            case .cannotConnectToHost: return "connection refused"
+            case .networkConnectionLost: return "connection closed"
+            case .cannotFindHost: return "unknown host"
+            default: return "error \(e.code.rawValue)"
+            }
+        }
+        return String(describing: error)
+    }
+}

@@ -1,0 +1,26 @@
+import VolleyCore
+import VolleyProbes
+
+/// The server-side readers of one run: probes and the health watch, started together on the
+/// load's clock and stopped together into the summary, which then gets its diagnosis.
+struct RunningProbes {
+    var samplers: [ProbeSampler]
+    var health: HealthWatcher?
+
+    /// Stops every reader, adds their results to the summary and diagnoses it.
+    func stop(into summary: inout RunSummary) async {
+        if !samplers.isEmpty {
+            var results: [ProbeResult] = []
+            for s in samplers { results.append(await s.stop()) }
+            summary.probes = results
+        }
+        summary.health = await health?.stop()
+        summary.findings = Diagnosis.diagnose(summary)
+    }
+
+    /// The run failed: stop the readers and drop what they read.
+    func discard() async {
+        for s in samplers { _ = await s.stop() }
+        _ = await health?.stop()
+    }
+}
