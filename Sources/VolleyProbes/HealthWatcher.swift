@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import VolleyCore
 
 #if canImport(FoundationNetworking)
@@ -32,42 +33,75 @@ public final class HealthWatcher: @unchecked Sendable {
         self.failureThreshold = failureThreshold
         self.successThreshold = successThreshold
         let configuration = URLSessionConfiguration.ephemeral
-        configuration.timeoutIntervalForRequest = Self.seconds(timeout)
+        configuration.timeoutIntervalForRequest = Self.seconds(timeout) + 2
         configuration.httpMaximumConnectionsPerHost = 1
         session = URLSession(configuration: configuration)
     }
 
-    /// One probe now.
+    /// One probe now. The timeout is enforced here, not by URLSession: Linux's URLSession
+    /// treats sub-second timeouts as already expired, and the kubelet's are often 1 s or less.
     public func poll(at t: Double) async -> HealthPoll {
-        var request = URLRequest(url: url, timeoutInterval: Self.seconds(timeout))
+        var request = URLRequest(url: url, timeoutInterval: Self.seconds(timeout) + 2)
         request.setValue("close", forHTTPHeaderField: "Connection")
         request.setValue("volley-health-watch", forHTTPHeaderField: "User-Agent")
+        let prepared = request
         let started = ContinuousClock.now
-        do {
-            let (_, response) = try await session.data(for: request)
-            let ms = Self.seconds(ContinuousClock.now - started) * 1000
-            let status = (response as? HTTPURLResponse)?.statusCode ?? 0
-            if ms > Self.seconds(timeout) * 1000 {
-                return HealthPoll(
-                    t: t,
-                    ok: false,
-                    status: status,
-                    latencyMs: ms,
-                    error: "timeout after \(Self.text(timeout))"
-                )
+        let session = self.session
+        let timeout = self.timeout
+        let outcome: Outcome = await withCheckedContinuation { continuation in
+            let once = ResumeOnce(continuation)
+            let fetch = Task {
+                do {
+                    let (_, response) = try await session.data(for: prepared)
+                    once.resume(.answered((response as? HTTPURLResponse)?.statusCode ?? 0))
+                } catch {
+                    once.resume(.failed(Self.describe(error)))
+                }
             }
+            Task {
+                try? await Task.sleep(for: timeout)
+                once.resume(.timedOut)
+                fetch.cancel()
+            }
+        }
+        let ms = Self.seconds(ContinuousClock.now - started) * 1000
+        switch outcome {
+        case .answered(let status):
             let ok = (200..<400).contains(status)
             return HealthPoll(t: t, ok: ok, status: status, latencyMs: ms, error: ok ? nil : "HTTP \(status)")
-        } catch {
-            let ms = Self.seconds(ContinuousClock.now - started) * 1000
-            let timedOut = (error as? URLError)?.code == .timedOut || ms >= Self.seconds(timeout) * 1000
-            return HealthPoll(
-                t: t,
-                ok: false,
-                latencyMs: ms,
-                error: timedOut ? "timeout after \(Self.text(timeout))" : Self.describe(error)
-            )
+        case .failed(let reason):
+            return HealthPoll(t: t, ok: false, latencyMs: ms, error: reason)
+        case .timedOut:
+            return HealthPoll(t: t, ok: false, latencyMs: ms, error: "timeout after \(Self.text(timeout))")
         }
+    }
+
+    enum Outcome: Sendable {
+        case answered(Int)
+        case failed(String)
+        case timedOut
+    }
+
+    /// The first of the answer and the timer wins; the other is ignored.
+    final class ResumeOnce: Sendable {
+        private let continuation: Mutex<CheckedContinuation<Outcome, Never>?>
+        init(_ continuation: CheckedContinuation<Outcome, Never>) { self.continuation = Mutex(continuation) }
+        func resume(_ outcome: Outcome) {
+            let c = continuation.withLock { c -> CheckedContinuation<Outcome, Never>? in
+                defer { c = nil }
+                return c
+            }
+            c?.resume(returning: outcome)
+        }
+    }
+
+    /// One probe before the load, untimed by the rules: it warms the HTTP client (its first
+    /// request pays for setting up the session) and tells the user at once when the URL is
+    /// wrong. Returns the poll, failed or not.
+    @discardableResult
+    public func check() async -> HealthPoll {
+        _ = try? await session.data(from: url)
+        return await poll(at: 0)
     }
 
     /// Probes every period from `start`, the first probe at once.

@@ -395,7 +395,15 @@ struct RunCommand: AsyncParsableCommand {
     func startProbes() async throws -> RunningProbes {
         var health: HealthWatcher?
         if let watchHealth {
-            health = try makeHealthWatcher(watchHealth)
+            let watcher = try makeHealthWatcher(watchHealth)
+            let first = await watcher.check()
+            if !first.ok {
+                Terminal.writeError(
+                    "volley: warning: --watch-health \(watcher.displayName) fails before any load "
+                        + "(\(first.error ?? "failed")); it is watched anyway\n"
+                )
+            }
+            health = watcher
         }
         var samplers: [ProbeSampler] = []
         let options = ProbeFactory.Options(redisQueues: redisQueue)

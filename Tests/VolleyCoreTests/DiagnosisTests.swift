@@ -220,7 +220,9 @@ func ids(_ run: RunSummary) -> [String] { Diagnosis.diagnose(run).map(\.id) }
         var polls: [HealthPoll] = []
         for i in 0..<6 {
             let ok = i < 2
-            polls.append(HealthPoll(t: Double(i * 5), ok: ok, status: ok ? 200 : nil, error: ok ? nil : "timeout after 1s"))
+            polls.append(
+                HealthPoll(t: Double(i * 5), ok: ok, status: ok ? 200 : nil, error: ok ? nil : "timeout after 1s")
+            )
         }
         run.health = HealthWatchResult(
             url: "http://127.0.0.1/ready",
