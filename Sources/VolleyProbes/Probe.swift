@@ -134,6 +134,9 @@ public enum ProbeFactory {
         if lower.hasPrefix("redis://") || lower.hasPrefix("rediss://") {
             return RedisProbe(target: try RedisTarget.parse(spec), queues: options.redisQueues)
         }
+        if spec.hasPrefix("pid:") || spec.hasPrefix("name:") {
+            return ProcessProbe(try ProcessSelector.parse(spec))
+        }
         throw ProbeError(
             "--probe \(redact(spec)): unknown kind of probe; expected http://host:port/metrics, "
                 + "postgres://user@host:port/db, redis://host:port, pid:N, name:PROCESS or cgroup:/sys/fs/cgroup/…"
