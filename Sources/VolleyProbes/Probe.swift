@@ -137,6 +137,13 @@ public enum ProbeFactory {
         if spec.hasPrefix("pid:") || spec.hasPrefix("name:") {
             return ProcessProbe(try ProcessSelector.parse(spec))
         }
+        if spec.hasPrefix("cgroup:") {
+            let path = String(spec.dropFirst("cgroup:".count))
+            guard path == "self" || path.hasPrefix("/") else {
+                throw ProbeError("--probe \(spec): expected cgroup:/sys/fs/cgroup/PATH or cgroup:self")
+            }
+            return CgroupProbe(path)
+        }
         throw ProbeError(
             "--probe \(redact(spec)): unknown kind of probe; expected http://host:port/metrics, "
                 + "postgres://user@host:port/db, redis://host:port, pid:N, name:PROCESS or cgroup:/sys/fs/cgroup/…"
