@@ -250,6 +250,22 @@ public actor ProcessProbe: ProbeSource {
         return out
     }
 
+    /// Context switches summed over the process's threads: /proc/PID/status counts the main
+    /// thread's only, which in a threaded server is the one that mostly sleeps. `nil` when the
+    /// task directory cannot be read.
+    private func taskSwitches(_ base: String) -> (voluntary: Double?, involuntary: Double?)? {
+        guard let tasks = ProcFS.entries(base + "/task"), !tasks.isEmpty else { return nil }
+        var voluntary: Double?
+        var involuntary: Double?
+        for task in tasks {
+            guard let text = ProcFS.text("\(base)/task/\(task)/status") else { continue }
+            let status = ProcText.status(text)
+            if let n = status.voluntarySwitches { voluntary = (voluntary ?? 0) + n }
+            if let n = status.involuntarySwitches { involuntary = (involuntary ?? 0) + n }
+        }
+        return (voluntary, involuntary)
+    }
+
     /// One process's counters now, or `nil` when it is gone (or a zombie).
     private func read(_ pid: Int32) -> Reading? {
         let base = "\(procRoot)/\(pid)"
@@ -257,12 +273,13 @@ public actor ProcessProbe: ProbeSource {
             return nil
         }
         let status = ProcFS.text(base + "/status").map(ProcText.status) ?? ProcText.Status()
+        let switches = taskSwitches(base) ?? (status.voluntarySwitches, status.involuntarySwitches)
         return Reading(
             key: Key(pid: pid, start: stat.startTime),
             counters: Counters(
                 cpuTicks: stat.utime + stat.stime,
-                voluntary: status.voluntarySwitches,
-                involuntary: status.involuntarySwitches
+                voluntary: switches.voluntary,
+                involuntary: switches.involuntary
             ),
             rssBytes: status.rssBytes ?? Double(stat.rssPages) * ProcFS.pageSize,
             threads: status.threads ?? Double(stat.threads),

@@ -142,7 +142,7 @@ import VolleyProbes
             comm: "worker",
             argv0: "worker",
             ticks: (ticks, 0),
-            switches: (40, 6),
+            switches: (30, 6),
             fds: 3
         )
         try Self.process(
@@ -154,6 +154,10 @@ import VolleyProbes
             switches: (10, 2),
             fds: 4
         )
+        // Worker 10 has two threads: their switches are summed (the process's status file
+        // counts its main thread only).
+        try Self.write("voluntary_ctxt_switches:\t30\nnonvoluntary_ctxt_switches:\t6\n", "\(root)/10/task/10/status")
+        try Self.write("voluntary_ctxt_switches:\t10\nnonvoluntary_ctxt_switches:\t0\n", "\(root)/10/task/13/status")
         let second = try await probe.sample(at: 2)
         #expect(second["proc.cpu_percent"] == 150)
         #expect(second["proc.ctx_switches_voluntary_per_s"] == 20)
