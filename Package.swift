@@ -96,7 +96,15 @@ let package = Package(
             ]
         ),
         // Probes: the server's side sampled on the load's clock.
-        .target(name: "VolleyProbes", dependencies: ["VolleyCore"]),
+        // Redis is read over a small RESP client of its own on SwiftNIO.
+        .target(
+            name: "VolleyProbes",
+            dependencies: [
+                "VolleyCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
         // `volley demo`: the lab, a stepped load, the knee, one knob changed — told in words.
         .target(
             name: "VolleyDemo",
@@ -139,6 +147,14 @@ let package = Package(
         .testTarget(
             name: "VolleyLabTests",
             dependencies: ["VolleyLab", "VolleyCore", "VolleyEngine", "VolleyProbes"]
+        ),
+        .testTarget(
+            name: "VolleyProbesTests",
+            dependencies: [
+                "VolleyProbes", "VolleyCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
         ),
         .testTarget(name: "VolleyStoreTests", dependencies: ["VolleyStore", "VolleyCore"]),
         .testTarget(name: "VolleyReportTests", dependencies: ["VolleyCore", "VolleyReport"]),

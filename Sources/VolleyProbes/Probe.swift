@@ -113,8 +113,9 @@ public final class ProbeSampler: @unchecked Sendable {
 
 /// Turns a `--probe` argument into a source.
 ///
-/// `http(s)://…` → Prometheus scrape; other schemes and `pid:` / `name:` / `cgroup:` forms
-/// are added by their probes.
+/// `http(s)://…` → Prometheus scrape, `redis://…` → Redis INFO, `pid:` / `name:` →
+/// processes from /proc, `cgroup:` → a cgroup v2 directory; other schemes are added by their
+/// probes.
 public enum ProbeFactory {
     public struct Options: Sendable {
         /// Redis lists whose lengths are sampled (`--redis-queue celery`).
@@ -129,6 +130,19 @@ public enum ProbeFactory {
                 throw ProbeError("--probe \(redact(spec)): not a valid URL")
             }
             return PrometheusProbe(url: url)
+        }
+        if lower.hasPrefix("redis://") || lower.hasPrefix("rediss://") {
+            return RedisProbe(target: try RedisTarget.parse(spec), queues: options.redisQueues)
+        }
+        if spec.hasPrefix("pid:") || spec.hasPrefix("name:") {
+            return ProcessProbe(try ProcessSelector.parse(spec))
+        }
+        if spec.hasPrefix("cgroup:") {
+            let path = String(spec.dropFirst("cgroup:".count))
+            guard path == "self" || path.hasPrefix("/") else {
+                throw ProbeError("--probe \(spec): expected cgroup:/sys/fs/cgroup/PATH or cgroup:self")
+            }
+            return CgroupProbe(path)
         }
         throw ProbeError(
             "--probe \(redact(spec)): unknown kind of probe; expected http://host:port/metrics, "
