@@ -15,7 +15,8 @@ public struct Finding: Codable, Equatable, Sendable {
     /// "critical" (the results or the service are broken) or "warning".
     public var severity: String
     /// Seconds into the run when the finding's evidence begins, for ordering and charts.
-    public var startS: Double?
+    /// (One word on purpose: experiment JSON converts keys to snake case and back.)
+    public var since: Double?
 
     public init(
         id: String,
@@ -24,7 +25,7 @@ public struct Finding: Codable, Equatable, Sendable {
         evidence: [String],
         next: String,
         severity: String = "warning",
-        startS: Double? = nil
+        since: Double? = nil
     ) {
         self.id = id
         self.title = title
@@ -32,12 +33,7 @@ public struct Finding: Codable, Equatable, Sendable {
         self.evidence = evidence
         self.next = next
         self.severity = severity
-        self.startS = startS
-    }
-
-    enum CodingKeys: String, CodingKey {
-        case id, title, statement, evidence, next, severity
-        case startS = "start_s"
+        self.since = since
     }
 }
 
@@ -79,8 +75,8 @@ public enum Diagnosis {
         if let f = autovacuum(view) { findings.append(f) }
         if let f = healthWouldFail(view) { findings.append(f) }
         return findings.sorted {
-            ($0.severity == "critical" ? 0 : 1, $0.startS ?? .infinity) < (
-                $1.severity == "critical" ? 0 : 1, $1.startS ?? .infinity
+            ($0.severity == "critical" ? 0 : 1, $0.since ?? .infinity) < (
+                $1.severity == "critical" ? 0 : 1, $1.since ?? .infinity
             )
         }
     }
@@ -175,7 +171,7 @@ public enum Diagnosis {
             next: "Re-run with more --threads, fewer connections, or Volley on another machine than the target; "
                 + "a valid run keeps every loop below 80 % of a core.",
             severity: "critical",
-            startS: start
+            since: start
         )
     }
 
@@ -214,7 +210,7 @@ public enum Diagnosis {
             next: "Raise the pool (size + overflow) only if the database has room — check pg.connections against "
                 + "max_connections — or hold connections for less time (query latency, N+1 queries, a cache for "
                 + "reads); then sweep again to see the knee move.",
-            startS: start
+            since: start
         )
         return PoolSaturation(finding: finding, start: start)
     }
@@ -237,7 +233,7 @@ public enum Diagnosis {
                 next: "Put a pooler (PgBouncer) in front, lower the per-instance pools so that instances × pool < "
                     + "max_connections, or raise max_connections if memory allows.",
                 severity: "critical",
-                startS: near[0].t
+                since: near[0].t
             )
         }
         return nil
@@ -263,7 +259,7 @@ public enum Diagnosis {
             next: "Fix the pool saturation first; a shorter pool timeout turns long waits into fast failures, a "
                 + "longer one turns them into latency.",
             severity: "critical",
-            startS: first5xx.t
+            since: first5xx.t
         )
     }
 
@@ -294,7 +290,7 @@ public enum Diagnosis {
             next: "Check the worker count (gunicorn --workers/--threads) and the listen backlog; sweep concurrency "
                 + "to find where the drops begin.",
             severity: "critical",
-            startS: firstDrop.t
+            since: firstDrop.t
         )
     }
 
@@ -344,7 +340,7 @@ public enum Diagnosis {
                 evidence: evidence,
                 next: "Profile the request path (perf, py-spy), cache what is computed per request, or add cores or "
                     + "instances; if Volley shares the machine, run it elsewhere to see the target's real ceiling.",
-                startS: start
+                since: start
             )
         }
         return nil
@@ -370,7 +366,7 @@ public enum Diagnosis {
                     evidence: evidence,
                     next: "Log asynchronously (a queue handler), log less per request, or write to a faster sink; "
                         + "then compare the two runs with `volley compare`.",
-                    startS: rates.first { $0.v >= 0.5 }?.t
+                    since: rates.first { $0.v >= 0.5 }?.t
                 )
             }
         }
@@ -404,7 +400,7 @@ public enum Diagnosis {
                 evidence: evidence,
                 next: "Raise the worker count (gunicorn --workers, --threads) if CPU and the database have room; "
                     + "sweep concurrency before and after.",
-                startS: full[0].t
+                since: full[0].t
             )
         }
         return nil
@@ -447,7 +443,7 @@ public enum Diagnosis {
             evidence: evidence,
             next: "Check the worker count and any lock on the request path (synchronous logging); probe the "
                 + "server's own metrics (--probe http://…/metrics) to see which queue grows.",
-            startS: late.first?.t
+            since: late.first?.t
         )
     }
 
@@ -458,12 +454,16 @@ public enum Diagnosis {
         ]
         for probe in v.run.probes ?? [] {
             for name in names {
-                let points = v.during(v.points(probe, name))
+                // A process allocates as it warms up: judge only runs of 20 s or more, and
+                // leave their first quarter out of the fit.
+                let all = v.during(v.points(probe, name))
+                guard let first = all.first, let last = all.last, last.t - first.t >= 20 else { continue }
+                let points = Array(all.dropFirst(all.count / 4))
                 guard points.count >= 5, let fit = Stats.linearFit(points) else { continue }
                 let startValue = fit.intercept + fit.slope * points[0].t
                 let endValue = fit.intercept + fit.slope * points[points.count - 1].t
                 let growth = endValue - startValue
-                guard fit.slope > 0, fit.r2 >= 0.8, growth >= max(8 * 1_048_576, 0.1 * max(startValue, 1)) else {
+                guard fit.slope > 0, fit.r2 >= 0.8, growth >= max(16 * 1_048_576, 0.1 * max(startValue, 1)) else {
                     continue
                 }
                 out.append(
@@ -478,7 +478,7 @@ public enum Diagnosis {
                         ],
                         next: "Run longer at a constant load: a leak keeps growing, a cache levels off. Check cache "
                             + "bounds and TTLs (Redis maxmemory and its eviction policy).",
-                        startS: points[0].t
+                        since: points[0].t
                     )
                 )
                 break
@@ -519,7 +519,7 @@ public enum Diagnosis {
                 evidence: evidence,
                 next: "Batch the writes (one commit per batch, not per row), tune autovacuum for the hot tables "
                     + "(autovacuum_vacuum_cost_limit, scale_factor), and re-run to confirm the correlation.",
-                startS: workers.first { $0.v > 0 }?.t
+                since: workers.first { $0.v > 0 }?.t
             )
         }
         return nil
@@ -554,7 +554,7 @@ public enum Diagnosis {
             next: "Keep readiness off the saturated resource (no database query, or its own connection), raise "
                 + "timeoutSeconds/failureThreshold, and fix the saturation that slows the probe.",
             severity: "critical",
-            startS: down.t
+            since: down.t
         )
     }
 }

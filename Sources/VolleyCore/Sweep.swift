@@ -16,6 +16,13 @@ public struct SweepRun: Sendable, Codable, Equatable {
     /// The run in the history, when saved.
     public var runID: Int64?
 
+    // "runId", not "runID": experiment JSON converts keys to snake case ("run_id") and back
+    // ("runId"); with the synthesized "runID" the id was lost on the way back.
+    enum CodingKeys: String, CodingKey {
+        case level, repeatIndex, rps, goodput, meanMs, p50Ms, p95Ms, p99Ms, requests, errorRate, errors
+        case runID = "runId"
+    }
+
     public init(level: Double, repeatIndex: Int, summary s: RunSummary, runID: Int64? = nil) {
         self.level = level
         self.repeatIndex = repeatIndex
@@ -173,12 +180,21 @@ public struct SweepResult: Sendable, Codable, Equatable {
     public var closedModel: Bool
     public var runs: [SweepRun]
     public var analysis: SweepAnalysis
+    /// The diagnosis of the levels read as one stepped load (absent in older sweeps).
+    public var findings: [Finding]?
 
-    public init(target: String, closedModel: Bool, runs: [SweepRun], analysis: SweepAnalysis) {
+    public init(
+        target: String,
+        closedModel: Bool,
+        runs: [SweepRun],
+        analysis: SweepAnalysis,
+        findings: [Finding]? = nil
+    ) {
         self.target = target
         self.closedModel = closedModel
         self.runs = runs
         self.analysis = analysis
+        self.findings = findings
     }
 }
 

@@ -12,8 +12,14 @@ public struct DiagnosisRenderer: Sendable {
     public func render(_ summary: RunSummary) -> String {
         var out = ""
         if let health = summary.health { out += renderHealth(health, runSeconds: summary.durationS) }
-        let findings = summary.findings ?? []
         let probed = !(summary.probes ?? []).isEmpty || summary.health != nil
+        return out + renderFindings(summary.findings ?? [], probed: probed)
+    }
+
+    /// The findings alone (sweeps diagnose their levels together); `probed` says whether a
+    /// quiet diagnosis is worth a line.
+    public func renderFindings(_ findings: [Finding], probed: Bool) -> String {
+        var out = ""
         guard !findings.isEmpty || probed else { return out }
         out += style.bold("Diagnosis") + "\n"
         if findings.isEmpty {

@@ -53,6 +53,27 @@ struct SweepCommand: AsyncParsableCommand {
     @Flag(help: "Do not save the runs to the history.")
     var noSave = false
 
+    @Option(help: "Sample the server side during every level (repeatable); see `volley run --help`.")
+    var probe: [String] = []
+
+    @Option(help: "A Redis list whose length is sampled with a redis:// probe (repeatable).")
+    var redisQueue: [String] = []
+
+    @Flag(help: "Refuse to run when a probe cannot be reached at start.")
+    var requireProbes = false
+
+    @Option(help: "Poll this readiness URL during every level with Kubernetes probe semantics.")
+    var watchHealth: String?
+
+    @Option(help: "How often the readiness URL is polled (periodSeconds).")
+    var healthPeriod: String = "10s"
+
+    @Option(help: "A poll slower than this fails (timeoutSeconds).")
+    var healthTimeout: String = "1s"
+
+    @Option(help: "Consecutive failed polls that mark the instance unready (failureThreshold).")
+    var failureThreshold: Int = 3
+
     @Flag(help: "Print the levels and the analysis as JSON on stdout.")
     var json = false
 
@@ -90,6 +111,13 @@ struct SweepCommand: AsyncParsableCommand {
         name += (closed ? " c" : " r") + levelText + " r\(repeatIndex + 1)"
         var args = [target, "-q", "--label", name]
         if noSave { args.append("--no-save") }
+        for p in probe { args += ["--probe", p] }
+        for q in redisQueue { args += ["--redis-queue", q] }
+        if requireProbes { args.append("--require-probes") }
+        if let watchHealth {
+            args += ["--watch-health", watchHealth, "--health-period", healthPeriod]
+            args += ["--health-timeout", healthTimeout, "--failure-threshold", String(failureThreshold)]
+        }
         if RunCommand.isPlanPath(target) {
             args += ["-e", "\(vusVar)=\(levelText)"]
             for e in environment { args += ["-e", e] }
@@ -128,6 +156,7 @@ struct SweepCommand: AsyncParsableCommand {
                 + (`repeat` > 1 ? ", \(`repeat`) runs each" : "") + "\n\n" + renderer.header
         )
         var runs: [SweepRun] = []
+        var summaries: [RunSummary] = []
         let startedAt = Date()
         for level in values {
             var atLevel: [SweepRun] = []
@@ -139,6 +168,7 @@ struct SweepCommand: AsyncParsableCommand {
                 if !noSave {
                     id = HistorySaver.saveQuietly(outcome, kind: "sweep", label: command.label)
                 }
+                summaries.append(outcome.summary)
                 let run = SweepRun(level: level, repeatIndex: index, summary: outcome.summary, runID: id)
                 atLevel.append(run)
                 write(renderer.row(run))
@@ -150,7 +180,19 @@ struct SweepCommand: AsyncParsableCommand {
         }
         let analysis = SweepAnalysis(runs: runs, closedModel: closed)
         write(renderer.analysis(analysis))
-        let result = SweepResult(target: target, closedModel: closed, runs: runs, analysis: analysis)
+        // The levels read as one stepped load: what saturated first as the load rose.
+        let findings = Diagnosis.diagnose(runs: summaries)
+        let probed = !probe.isEmpty || watchHealth != nil
+        let diagnosis = DiagnosisRenderer(style: Style(enabled: Terminal.colorEnabled(fd: out)))
+            .renderFindings(findings, probed: probed)
+        if !diagnosis.isEmpty { write("\n" + diagnosis) }
+        let result = SweepResult(
+            target: target,
+            closedModel: closed,
+            runs: runs,
+            analysis: analysis,
+            findings: findings
+        )
         let text = try ExperimentJSON.encode(result)
         if !noSave {
             ExperimentSaver.save(

@@ -1,0 +1,105 @@
+import ArgumentParser
+import Foundation
+import VolleyCore
+import VolleyReport
+import VolleyStore
+
+/// `volley diagnose RUN`: the diagnosis of a saved run (or of a sweep's levels together),
+/// computed again from what was saved, so that a run made before a rule existed gets it too.
+struct DiagnoseCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "diagnose",
+        abstract: "Name the likely bottleneck of a saved run or sweep, with its evidence.",
+        discussion: """
+            Reads the run's timeline, its probes (--probe) and its health watch (--watch-health), \
+            and prints findings: what saturated, the series and times that show it, and the next \
+            experiment. A sweep (E<id>) is read as one stepped load across its levels. \
+            See docs/diagnosis.md for the rules.
+
+            Examples:
+              volley diagnose last
+              volley diagnose 42 --json
+              volley diagnose E3
+            """
+    )
+
+    @Argument(help: ArgumentHelp("The run (an id, last, last~N) or a sweep (E<id>, E-last).", valueName: "run"))
+    var reference: String
+
+    @Flag(help: "Print the findings as JSON.")
+    var json = false
+
+    func run() throws {
+        let store = try HistorySaver.open()
+        let findings: [Finding]
+        let probed: Bool
+        let title: String
+        if reference.uppercased().hasPrefix("E") {
+            let text = reference.uppercased() == "E-LAST" ? "last" : String(reference.dropFirst())
+            let experiment: ExperimentRecord
+            do {
+                experiment = try store.experiment(text)
+            } catch {
+                throw CLIError(message: error.message, hint: error.hint, code: .usage)
+            }
+            guard experiment.kind == "sweep",
+                let sweep = try? ExperimentJSON.decode(SweepResult.self, from: experiment.result)
+            else {
+                throw CLIError(
+                    message: "experiment E\(experiment.id ?? 0) is a \(experiment.kind), not a sweep",
+                    hint: "diagnose its runs one by one: volley diagnose RUN",
+                    code: .usage
+                )
+            }
+            var summaries: [RunSummary] = []
+            for run in sweep.runs {
+                guard let id = run.runID else {
+                    throw CLIError(
+                        message: "the sweep's runs were not saved (--no-save)",
+                        hint: "re-run the sweep without --no-save",
+                        code: .usage
+                    )
+                }
+                summaries.append(try loadRun(String(id), from: store).record.summary)
+            }
+            findings = Diagnosis.diagnose(runs: summaries)
+            probed = summaries.contains { !($0.probes ?? []).isEmpty || $0.health != nil }
+            title = "Sweep E\(experiment.id ?? 0) of \(experiment.target), \(summaries.count) runs"
+        } else {
+            let stored = try loadRun(reference, from: store)
+            var summary = stored.record.summary
+            summary.findings = Diagnosis.diagnose(summary)
+            findings = summary.findings ?? []
+            probed = !(summary.probes ?? []).isEmpty || summary.health != nil
+            title =
+                "Run #\(stored.record.id ?? 0)" + (stored.record.label.map { " · \($0)" } ?? "")
+                + " · \(summary.target)"
+            if !json, let health = summary.health {
+                Terminal.writeOut(
+                    title + "\n" + DiagnosisRenderer(style: style).renderHealth(health, runSeconds: summary.durationS)
+                )
+                Terminal.writeOut(text(findings, probed: probed))
+                return
+            }
+        }
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+            let data = try encoder.encode(findings)
+            Terminal.writeOut(String(decoding: data, as: UTF8.self) + "\n")
+            return
+        }
+        Terminal.writeOut(title + "\n" + text(findings, probed: probed))
+    }
+
+    var style: Style { Style(enabled: Terminal.colorEnabled(fd: STDOUT_FILENO)) }
+
+    func text(_ findings: [Finding], probed: Bool) -> String {
+        let body = DiagnosisRenderer(style: style).renderFindings(findings, probed: probed)
+        if body.isEmpty {
+            return "No finding. The run had no probe: add --probe (the server's metrics, its database, its process) "
+                + "and --watch-health so the diagnosis has the server's side to read.\n"
+        }
+        return body
+    }
+}
