@@ -25,11 +25,29 @@ enum ThresholdExpression {
         guard !metricText.isEmpty, !valueText.isEmpty else {
             throw InputError("invalid threshold \"\(text)\"", hint: example)
         }
-        let metric = try self.metric(metricText.lowercased())
+        let metric = try self.metric(metricText.lowercased(), original: metricText)
         return (metric, comparison, try value(valueText, for: metric, metricName: metricText))
     }
 
-    private static func metric(_ name: String) throws(InputError) -> Threshold.Metric {
+    private static func metric(_ name: String, original: String) throws(InputError) -> Threshold.Metric {
+        // Probe series: `max(lab_db_pool_waiting)`, `avg(proc.cpu_percent)`, or a bare dotted
+        // name (`pg.connections.active`, judged at its maximum).
+        for reduce in [Threshold.ProbeReduction.max, .min, .avg, .last] {
+            let open = reduce.rawValue + "("
+            if name.hasPrefix(open) && name.hasSuffix(")") {
+                let series = String(original.dropFirst(open.count).dropLast()).trimmingSpaces()
+                guard isSeriesName(series) else {
+                    throw InputError(
+                        "invalid probe series \"\(series)\" in \(reduce.rawValue)(…)",
+                        hint: "write a series as the probe names it, e.g. max(pg.connections.active)"
+                    )
+                }
+                return .probe(series: series, reduce: reduce)
+            }
+        }
+        if name.contains("."), !name.hasPrefix("p("), isSeriesName(name) {
+            return .probe(series: original, reduce: .max)
+        }
         switch name {
         case "avg", "mean": return .latencyMean
         case "max": return .latencyMax
@@ -55,12 +73,17 @@ enum ThresholdExpression {
                 hint: "write p(\(p == p.rounded() ? String(Int(p)) : String(p))) for a percentile"
             )
         }
-        let names = ["med", "avg", "max", "error_rate", "checks", "rps"]
+        let names = ["med", "avg", "max", "error_rate", "checks", "rps", "max(", "avg(", "last("]
         throw InputError(
             "unknown threshold metric \"\(name)\"",
             hint: Suggestion.didYouMean(name, among: names).map { "did you mean \"\($0)\"?" }
                 ?? "metrics are \(metrics.joined(separator: ", "))"
         )
+    }
+
+    static func isSeriesName(_ text: String) -> Bool {
+        guard let first = text.first, first.isLetter else { return false }
+        return !text.contains(" ") || text.contains("{")
     }
 
     /// Milliseconds for latency, a fraction for rates, requests per second for rps.
@@ -93,6 +116,23 @@ enum ThresholdExpression {
             } catch {
                 throw (error as? InputError) ?? InputError("invalid rate \"\(text)\"")
             }
+        case .probe:
+            // In the series' own unit: a count, a percentage (90 or 90%), bytes (512MB).
+            let units: [(String, Double)] = [("GB", 1_073_741_824), ("MB", 1_048_576), ("KB", 1024), ("%", 1)]
+            var number = text
+            var scale = 1.0
+            for (suffix, factor) in units where text.uppercased().hasSuffix(suffix) {
+                number = String(text.dropLast(suffix.count)).trimmingSpaces()
+                scale = factor
+                break
+            }
+            guard let value = Double(number), value.isFinite else {
+                throw InputError(
+                    "invalid value \"\(text)\" for \(metricName)",
+                    hint: "write a number in the series' unit, e.g. 90, 80% or 512MB"
+                )
+            }
+            return value * scale
         }
     }
 }

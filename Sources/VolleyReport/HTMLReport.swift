@@ -80,13 +80,16 @@ public enum HTMLReport {
             )
         }
         body += "</section>"
+        body += diagnosisSection(s)
 
         // Charts over time.
         let t = s.timeline
+        let span = max(s.durationS, t.last?.t ?? 0)
         body += "<section>"
         func timeChart(_ chart: SVGChart) -> String {
             var chart = chart
             chart.xMin = 0
+            chart.xMax = span
             return chart.render()
         }
         var scatter: [SVGChart.Series] = []
@@ -144,6 +147,7 @@ public enum HTMLReport {
                 series: concurrency
             )
         )
+        body += serverSideCharts(s, chart: timeChart)
         body += percentileChart(s, histograms: histograms)
         body += "</section>"
 
@@ -222,6 +226,132 @@ public enum HTMLReport {
         return page(title: title, body: body)
     }
 
+    /// The findings, first thing after the cards: the report's answer to "where is the
+    /// bottleneck", with the evidence to check it against the charts below.
+    static func diagnosisSection(_ s: RunSummary) -> String {
+        let findings = s.findings ?? []
+        let probed = !(s.probes ?? []).isEmpty || s.health != nil
+        guard !findings.isEmpty || probed else { return "" }
+        var out = "<section class=\"diagnosis\"><h2>Diagnosis</h2>"
+        if findings.isEmpty {
+            out += "<p class=\"good\">✓ No bottleneck found: no probed series reached a limit.</p>"
+        }
+        for f in findings {
+            let bad = f.severity == "critical"
+            out +=
+                "<div class=\"finding\" data-finding=\"\(HTML.escape(f.id))\"><h3 class=\"\(bad ? "bad" : "warn")\">"
+                + "\(bad ? "✗" : "!") \(HTML.escape(f.title))</h3><p>\(HTML.escape(f.statement))</p><ul>"
+            for e in f.evidence { out += "<li>\(HTML.escape(e))</li>" }
+            out += "</ul><p class=\"next\"><strong>Next:</strong> \(HTML.escape(f.next))</p></div>"
+        }
+        return out + "</section>"
+    }
+
+    /// Volley's own CPU and loop lag, the health watch, and every probe series that moved,
+    /// each on the run's time axis.
+    static func serverSideCharts(_ s: RunSummary, chart timeChart: (SVGChart) -> String) -> String {
+        var out = ""
+        let t = s.timeline
+        if t.contains(where: { $0.generatorCPUPercent != nil }) {
+            out += timeChart(
+                SVGChart(
+                    title: "Volley itself: CPU of its event loops and their lag",
+                    xLabel: "time into test (s)",
+                    yLabel: "% of a core · ms",
+                    series: [
+                        .init(
+                            "busiest loop CPU %",
+                            color: "#5f3dc4",
+                            points: t.compactMap { e in e.loopCPUMaxPercent.map { (e.t, $0) } }
+                        ),
+                        .init(
+                            "machine CPU %",
+                            color: "#868e96",
+                            points: t.compactMap { e in e.hostCPUPercent.map { (e.t, $0) } }
+                        ),
+                        .init(
+                            "loop lag ms",
+                            color: "#e67700",
+                            points: t.compactMap { e in e.loopLagMs.map { (e.t, $0) } }
+                        ),
+                    ].filter { !$0.points.isEmpty }
+                )
+            )
+        }
+        if let h = s.health, !h.polls.isEmpty {
+            var title = "Readiness \(h.url): poll latency"
+            if let down = h.transitions.first(where: { !$0.ready }) {
+                title += " — unready at \(Fmt.fixed(down.t, 1)) s"
+            }
+            var chart = SVGChart(
+                title: title,
+                xLabel: "time into test (s)",
+                yLabel: "ms",
+                series: [
+                    .init(
+                        "ok",
+                        color: "#2b8a3e",
+                        kind: .dots,
+                        points: h.polls.filter(\.ok).map { ($0.t, $0.latencyMs ?? 0) }
+                    ),
+                    .init(
+                        "failed",
+                        color: "#e03131",
+                        kind: .dots,
+                        points: h.polls.filter { !$0.ok }.map { ($0.t, $0.latencyMs ?? 0) }
+                    ),
+                    .init(
+                        "timeout",
+                        color: "#868e96",
+                        points: [(0, h.timeoutS * 1000), (max(s.durationS, h.polls.last?.t ?? 0), h.timeoutS * 1000)]
+                    ),
+                ].filter { !$0.points.isEmpty }
+            )
+            chart.height = 200
+            out += timeChart(chart)
+        }
+        let palette = ["#1c7ed6", "#e67700", "#2b8a3e", "#c92a2a", "#5f3dc4", "#0b7285"]
+        for probe in s.probes ?? [] {
+            // Series that moved, the most relevant first: the ones the diagnosis reads, then by name.
+            let moving = probe.series.filter { name, points in
+                let values = points.map { $0[1] }
+                guard let lo = values.min(), let hi = values.max() else { return false }
+                return (hi > lo || rank(name) == 0) && !name.contains("_bucket")
+            }.keys.sorted { (rank($0), $0) < (rank($1), $1) }
+            for (i, name) in moving.prefix(8).enumerated() {
+                var chart = SVGChart(
+                    title: "\(probe.probe) · \(name)",
+                    xLabel: "time into test (s)",
+                    yLabel: "",
+                    series: [
+                        .init(
+                            name,
+                            color: palette[i % palette.count],
+                            points: (probe.series[name] ?? []).map { ($0[0], $0[1]) }
+                        )
+                    ]
+                )
+                chart.height = 170
+                out += "<div class=\"probe-chart\" data-series=\"\(HTML.escape(name))\">" + timeChart(chart) + "</div>"
+            }
+            if moving.count > 8 {
+                out += "<p class=\"muted\">\(HTML.escape(probe.probe)): \(moving.count - 8) more series moved; "
+                out += "all are in the JSON summary.</p>"
+            }
+        }
+        return out
+    }
+
+    /// Series the diagnosis reads come first in the report; labelled Prometheus series last.
+    static func rank(_ name: String) -> Int {
+        let key = [
+            "checked_out", "waiting", "workers_busy", "queue", "cpu_percent", "rss_bytes", "memory_bytes",
+            "connections.", "dead_tuples", "autovacuum", "used_memory", "timeouts_total", "log_seconds",
+        ]
+        if key.contains(where: { name.contains($0) }) { return 0 }
+        return name.contains("{") ? 2 : 1
+    }
+
     static func card(_ name: String, _ value: String, _ detail: String, bad: Bool = false) -> String {
         "<div class=\"card\(bad ? " bad" : "")\"><div class=\"card-name\">\(HTML.escape(name))</div>"
             + "<div class=\"card-value\">\(HTML.escape(value))</div><div class=\"card-detail\">\(HTML.escape(detail))</div></div>"
@@ -283,6 +413,9 @@ public enum HTMLReport {
         th, td { text-align: left; padding: 4px 8px; border-bottom: 1px solid #e9ecef; }
         th { font-weight: 600; color: #495057; }
         td.bad { color: #c92a2a; } td.good { color: #2b8a3e; }
+        .finding h3 { margin: 0.8em 0 0.2em; font-size: 1.05em; } .finding h3.bad { color: #c92a2a; }
+        .finding h3.warn { color: #e67700; } .finding ul { margin: 0.3em 0; } .finding .next { color: #1c7ed6; }
+        p.good { color: #2b8a3e; }
         footer { margin-top: 32px; font-size: 12px; }
         </style></head>
         <body>

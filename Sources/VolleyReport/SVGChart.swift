@@ -28,6 +28,9 @@ package struct SVGChart {
     package var yMin: Double? = 0
     /// Where the x axis starts (time charts start at 0 s).
     package var xMin: Double?
+    /// Where it ends: probe charts share the run's span, so that they line up under the
+    /// latency chart second for second.
+    package var xMax: Double?
 
     package init(title: String, xLabel: String, yLabel: String, series: [Series]) {
         self.title = title
@@ -53,7 +56,7 @@ package struct SVGChart {
             return svg
         }
         var x0 = min(xMin ?? .infinity, all.map(\.x).min()!)
-        var x1 = all.map(\.x).max()!
+        var x1 = max(xMax ?? -.infinity, all.map(\.x).max()!)
         if let ticks = xTicks, let first = ticks.first?.0, let last = ticks.last?.0 {
             x0 = min(x0, first)
             x1 = max(x1, last)

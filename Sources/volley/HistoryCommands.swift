@@ -302,8 +302,11 @@ enum HTMLWriter {
     static func write(_ stored: StoredRun, to path: String) throws {
         // The scatter of individual requests, when the run wrote samples and they are still there.
         let samples = stored.record.samplesPath.flatMap { SampleScatter.load(path: $0) }
+        // Diagnosed again from what was saved: a run made before a rule existed gets it too.
+        var summary = stored.record.summary
+        summary.findings = Diagnosis.diagnose(summary)
         let html = HTMLReport.render(
-            stored.record.summary,
+            summary,
             histograms: stored.histograms,
             context: ReportContext(stored.record),
             samples: samples

@@ -71,7 +71,7 @@ extension RunCommand {
         let probes = try await startProbes()
         do {
             summary = try await engine.run { entry in progress.update(entry) }
-            await probes.stop(into: &summary)
+            await probes.stop(into: &summary, thresholds: loaded.plan.thresholds.filter(\.isProbeThreshold))
         } catch let error as InputError {
             await probes.discard()
             throw error

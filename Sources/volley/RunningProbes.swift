@@ -7,12 +7,17 @@ struct RunningProbes {
     var samplers: [ProbeSampler]
     var health: HealthWatcher?
 
-    /// Stops every reader, adds their results to the summary and diagnoses it.
-    func stop(into summary: inout RunSummary) async {
+    /// Stops every reader, adds their results to the summary, judges the plan's thresholds on
+    /// probe series, and diagnoses the run.
+    func stop(into summary: inout RunSummary, thresholds: [Threshold] = []) async {
         if !samplers.isEmpty {
             var results: [ProbeResult] = []
             for s in samplers { results.append(await s.stop()) }
             summary.probes = results
+        }
+        if !thresholds.isEmpty {
+            let probes = summary.probes ?? []
+            summary.thresholds = (summary.thresholds ?? []) + thresholds.map { $0.evaluate(probes: probes) }
         }
         summary.health = await health?.stop()
         summary.findings = Diagnosis.diagnose(summary)

@@ -40,6 +40,48 @@ import VolleyPlan
         )
     }
 
+    @Test func probeSeriesThresholds() throws {
+        let plan = try load(
+            planWithSteps(
+                "      - request: GET /todos",
+                extra: """
+                    thresholds:
+                      - "pg.connections.active < 90"
+                      - "avg(proc.cpu_percent) < 80%"
+                      - "last(proc.rss_bytes) < 512MB"
+                      - 'max(lab_http_requests_total{route="GET /books/"}) >= 1'
+                    """
+            )
+        ).plan
+        #expect(
+            plan.thresholds.map(\.metric) == [
+                .probe(series: "pg.connections.active", reduce: .max),
+                .probe(series: "proc.cpu_percent", reduce: .avg),
+                .probe(series: "proc.rss_bytes", reduce: .last),
+                .probe(series: #"lab_http_requests_total{route="GET /books/"}"#, reduce: .max),
+            ]
+        )
+        #expect(plan.thresholds.map(\.value) == [90, 80, 512 * 1_048_576, 1])
+        #expect(
+            thresholds("  - \"max(pg.connections.active) < lots\"\n  - \"max(9lives) < 1\"\n") == [
+                "9:5: error: invalid value \"lots\" for max(pg.connections.active)",
+                "10:5: error: invalid probe series \"9lives\" in max(…)",
+            ]
+        )
+        // Judged on what the probes returned; a series nobody returned fails.
+        let probes = [
+            ProbeResult(
+                probe: "pg",
+                series: ["pg.connections.active": [[0, 12], [1, 95], [2, 40]]],
+                failedScrapes: 0
+            )
+        ]
+        let results = plan.thresholds.map { $0.evaluate(probes: probes) }
+        #expect(results[0].actual == 95)
+        #expect(results[0].passed == false)
+        #expect(results[1].actual == nil && results[1].passed == false)
+    }
+
     @Test func thresholdValuesAreNormalised() throws {
         let plan = try load(
             planWithSteps(

@@ -229,6 +229,14 @@ public struct Threshold: Equatable, Sendable {
         /// Passed checks as a fraction of all checks.
         case checkPassRate
         case rps
+        /// A probe series (`pg.connections.active`, `max(lab_db_pool_waiting)`), reduced over
+        /// the run's samples; judged after the probes stop, so it cannot abort a run.
+        case probe(series: String, reduce: ProbeReduction)
+    }
+
+    /// How a probe series becomes one number: a limit should hold at every sample (max).
+    public enum ProbeReduction: String, Equatable, Sendable {
+        case max, min, avg, last
     }
 
     public enum Comparison: String, Equatable, Sendable {

@@ -43,7 +43,37 @@ extension Threshold {
             if checkPasses + checkFails > 0 { actual = Double(checkPasses) / Double(checkPasses + checkFails) }
         case .rps:
             if let r = recorder, duration > 0 { actual = Double(r.completed) / duration }
+        case .probe:
+            return ThresholdResult(expression: expression, request: requestName, actual: nil, passed: false)
         }
+        return judged(actual)
+    }
+
+    /// A probe threshold, once the probes have stopped. A series no probe returned fails:
+    /// a limit nobody measured is not a limit that held.
+    public func evaluate(probes: [ProbeResult]) -> ThresholdResult {
+        guard case .probe(let name, let reduce) = metric else {
+            return ThresholdResult(expression: expression, request: requestName, actual: nil, passed: false)
+        }
+        let values = probes.flatMap { $0.values(name) }.filter(\.isFinite)
+        var actual: Double?
+        if !values.isEmpty {
+            switch reduce {
+            case .max: actual = values.max()
+            case .min: actual = values.min()
+            case .avg: actual = values.reduce(0, +) / Double(values.count)
+            case .last: actual = probes.compactMap { $0.values(name).last }.last
+            }
+        }
+        return judged(actual)
+    }
+
+    public var isProbeThreshold: Bool {
+        if case .probe = metric { return true }
+        return false
+    }
+
+    private func judged(_ actual: Double?) -> ThresholdResult {
         let passed: Bool
         if let a = actual {
             switch comparison {

@@ -199,7 +199,7 @@ public final class PlanEngine: Sendable {
         for r in runners { r.loop.execute { r.begin(startNanos: startNanos) } }
         if interrupted.load(ordering: .relaxed) { interrupt() }
         let allDone = EventLoopFuture.andAllSucceed(runners.map(\.done), on: group.next())
-        let abortThresholds = plan.thresholds.filter(\.abortOnFail)
+        let abortThresholds = plan.thresholds.filter { $0.abortOnFail && !$0.isProbeThreshold }
         let monitor = await GeneratorMonitor.start(loops: runners.map(\.loop))
         let timeline = await collectTimeline(
             gather: { [runners] in
@@ -291,8 +291,10 @@ public final class PlanEngine: Sendable {
                 byName: byName.mapValues(\.latency)
             )
         }
-        if !plan.thresholds.isEmpty {
-            summary.thresholds = plan.thresholds.map {
+        // Probe thresholds are judged by the caller once its probes have stopped.
+        let ownThresholds = plan.thresholds.filter { !$0.isProbeThreshold }
+        if !ownThresholds.isEmpty {
+            summary.thresholds = ownThresholds.map {
                 $0.evaluate(
                     overall: merged.overall,
                     byName: byName,
