@@ -108,7 +108,9 @@ let package = Package(
         // `volley demo`: the lab, a stepped load, the knee, one knob changed — told in words.
         .target(
             name: "VolleyDemo",
-            dependencies: ["VolleyCore", "VolleyEngine", "VolleyLab", "VolleyPlan", "VolleyReport", "VolleyStore"]
+            dependencies: [
+                "VolleyCore", "VolleyEngine", "VolleyLab", "VolleyPlan", "VolleyReport", "VolleyStore", "VolleyProbes",
+            ]
         ),
         // The thin command-line front end: parse, call the libraries, map errors to exit codes.
         .executableTarget(

@@ -74,23 +74,30 @@ public enum Diagnosis {
         findings += memoryGrowth(view)
         if let f = autovacuum(view) { findings.append(f) }
         if let f = healthWouldFail(view) { findings.append(f) }
+        // The generator first (it invalidates the rest), then in the order the evidence began:
+        // the cause usually precedes its symptoms.
         return findings.sorted {
-            ($0.severity == "critical" ? 0 : 1, $0.since ?? .infinity) < (
-                $1.severity == "critical" ? 0 : 1, $1.since ?? .infinity
+            ($0.id == "generator-bound" ? 0 : 1, $0.since ?? .infinity) < (
+                $1.id == "generator-bound" ? 0 : 1, $1.since ?? .infinity
             )
         }
     }
 
     /// A sweep or any sequence of runs, read as one stepped load: timelines and probe series
     /// are laid end to end, so that "latency rose while throughput stayed flat" spans levels.
-    public static func diagnose(runs: [RunSummary]) -> [Finding] {
+    /// `health`: a watch that spanned all the runs, its times counted from the first run's start.
+    public static func diagnose(runs: [RunSummary], health: HealthWatchResult? = nil) -> [Finding] {
         guard var combined = runs.first else { return [] }
-        guard runs.count > 1 else { return diagnose(combined) }
+        guard runs.count > 1 else {
+            if let health { combined.health = health }
+            return diagnose(combined)
+        }
         var offset = 0.0
         var timeline: [TimelineEntry] = []
         var probes: [String: ProbeResult] = [:]
         var order: [String] = []
         var transport: [String: Int] = [:]
+        var status: [String: Int] = [:]
         for run in runs {
             for var e in run.timeline {
                 e.t += offset
@@ -114,13 +121,15 @@ public enum Diagnosis {
                 probes[key]?.failedScrapes += p.failedScrapes
             }
             transport.merge(run.transportErrors, uniquingKeysWith: +)
+            status.merge(run.status, uniquingKeysWith: +)
             offset += max(run.durationS, run.timeline.last?.t ?? 0)
         }
         combined.timeline = timeline
         combined.probes = order.compactMap { probes[$0] }
         combined.transportErrors = transport
+        combined.status = status
         combined.durationS = offset
-        combined.health = nil
+        combined.health = health
         return diagnose(combined)
     }
 
@@ -249,9 +258,8 @@ public enum Diagnosis {
         return Finding(
             id: "errors-after-saturation",
             title: "5xx began after the pool saturated",
-            statement: "The server's errors started \(Fmt.s(max(0, first5xx.t - pool.start))) after the pool filled: "
-                + "requests that waited longer than the pool timeout failed. They are a symptom of the pool, not "
-                + "separate bugs.",
+            statement: "The server's errors started only once the pool had filled: requests that waited longer than "
+                + "the pool timeout failed. They are a symptom of the pool, not separate bugs.",
             evidence: [
                 "pool at its limit from \(Fmt.s(pool.start)); first 5xx in the second ending at \(Fmt.s(first5xx.t))",
                 "\(total5xx) responses ≥ 500 in all" + (statuses.isEmpty ? "" : " (\(statuses))"),

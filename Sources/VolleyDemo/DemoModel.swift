@@ -100,6 +100,8 @@ public struct DemoReport: Sendable, Codable, Equatable {
     public var knee: Knee?
     /// The bottleneck in a few words, when the evidence names one.
     public var bottleneck: String?
+    /// The diagnosis of the stepped load, read from the lab's /metrics and a readiness watch.
+    public var findings: [Finding]?
     public var comparisons: [DemoComparison]
     /// The user-journey plan against the lab as it was and with the cache on.
     public var journey: [DemoJourney]

@@ -4,6 +4,7 @@ import VolleyCore
 import VolleyEngine
 import VolleyLab
 import VolleyPlan
+import VolleyProbes
 import VolleyReport
 import VolleyStore
 
@@ -84,11 +85,21 @@ public final class DemoRunner: Sendable {
         say(style.bold("2. Raising the load"))
         say(Self.header)
         var baseline: [DemoStep] = []
+        // The readiness check a Kubernetes deployment would run, watched across every step.
+        let health = HealthWatcher(
+            url: URL(string: server.baseURL + "/ready")!,
+            period: healthPeriod,
+            timeout: healthPeriod,
+            failureThreshold: 3
+        )
+        await health.check()
+        health.start(at: .now)
         for level in options.levels.sorted() where !isStopped {
             let step = try await measure(server, level: level, directory: "baseline")
             baseline.append(step)
             say(row(step))
         }
+        let watched = await health.stop()
         await server.stop()
 
         // 3. What happened.
@@ -96,6 +107,23 @@ public final class DemoRunner: Sendable {
         say(style.bold("3. What happened"))
         let knee = KneeFinder.find(baseline.map(\.levelResult))
         let bottleneck = explain(baseline, knee: knee, lab: lab)
+        // The same story as `volley diagnose` tells it, from the lab's /metrics and /ready alone.
+        let stepSummaries = options.levels.sorted().compactMap { level in
+            kept.withLock { $0["baseline/\(level)"]?.record.summary }
+        }
+        let findings = Diagnosis.diagnose(runs: stepSummaries, health: watched)
+        say("")
+        say(
+            "What `volley diagnose` reads in the probes (the lab's /metrics every \(Self.seconds(probeInterval.demoSeconds)), "
+                + "/ready every \(Self.seconds(healthPeriod.demoSeconds)) with Kubernetes' rules):"
+        )
+        write(
+            DiagnosisRenderer(style: style).renderHealth(
+                watched,
+                runSeconds: stepSummaries.reduce(0) { $0 + $1.durationS }
+            )
+        )
+        write(DiagnosisRenderer(style: style).renderFindings(findings, probed: true))
         // The stepped load is a concurrency sweep: saved and drawn as one.
         let sweepReport = try saveSweep(options.levels.sorted())
 
@@ -182,6 +210,7 @@ public final class DemoRunner: Sendable {
             baseline: baseline,
             knee: knee,
             bottleneck: bottleneck,
+            findings: findings,
             comparisons: comparisons,
             journey: journey,
             interrupted: isStopped
@@ -474,9 +503,17 @@ public final class DemoRunner: Sendable {
         return (summary, engine.histograms)
     }
 
+    /// Probes scale with the steps, so that a quick demo still gets several samples a step.
+    private var probeInterval: Duration { min(.seconds(1), options.stepDuration / 4) }
+    private var healthPeriod: Duration { max(.milliseconds(200), min(.seconds(1), options.stepDuration / 4)) }
+
     /// Runs one level and samples the lab's pool while it runs.
     private func measure(_ server: LabServer, level: Int, directory: String) async throws -> DemoStep {
         let before = server.snapshot
+        // The lab's /metrics, read as a user's `--probe` would: the summary carries the series
+        // and `volley diagnose` / `volley report` read them back from the history.
+        let probe = ProbeSampler(PrometheusProbe(url: URL(string: server.baseURL + "/metrics")!))
+        probe.start(at: .now, interval: probeInterval)
         let sampler = Task {
             var most = (checkedOut: 0, waiting: 0)
             while !Task.isCancelled {
@@ -488,11 +525,13 @@ public final class DemoRunner: Sendable {
             return most
         }
         let startedAt = Date()
-        let (summary, histograms) = try await load(
+        var (summary, histograms) = try await load(
             server,
             connections: level,
             limit: .duration(options.stepDuration)
         )
+        summary.probes = [await probe.stop()]
+        summary.findings = Diagnosis.diagnose(summary)
         sampler.cancel()
         let most = await sampler.value
         let after = server.snapshot

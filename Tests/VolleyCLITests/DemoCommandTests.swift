@@ -39,6 +39,17 @@ import Testing
         let top = try #require(baseline.last?["pool"] as? [String: Any])
         #expect(top["max_checked_out"] as? Int == 4)
         #expect((top["max_waiting"] as? Int ?? 0) > 0)
+        // The diagnosis names the pool from the probes alone, in the output and in demo.json.
+        #expect(r.stdout.contains("Diagnosis"))
+        #expect(r.stdout.contains("Database connection pool saturated"))
+        #expect(r.stdout.contains("Health watch"))
+        let findings = try #require(report["findings"] as? [[String: Any]])
+        #expect(findings.contains { $0["id"] as? String == "pool-saturation" })
+        #expect(!findings.contains { $0["id"] as? String == "generator-bound" })
+        // Each step is saved with its probe, so `volley diagnose` reads it back.
+        let diagnose = try runVolley(["diagnose", "last~4", "--json"], home: home)
+        #expect(diagnose.status == 0, "\(diagnose.stderr)")
+        #expect(diagnose.stdout.contains("pool-saturation"), "\(diagnose.stdout)")
 
         // The journey plan ran against both labs and its file can be run again.
         let journey = try #require(report["journey"] as? [[String: Any]])
