@@ -113,7 +113,8 @@ public final class ProbeSampler: @unchecked Sendable {
 
 /// Turns a `--probe` argument into a source.
 ///
-/// `http(s)://…` → Prometheus scrape; other schemes and `pid:` / `name:` / `cgroup:` forms
+/// `http(s)://…` → Prometheus scrape; `postgres://` / `postgresql://` → PostgreSQL statistics;
+/// other schemes and `pid:` / `name:` / `cgroup:` forms
 /// are added by their probes.
 public enum ProbeFactory {
     public struct Options: Sendable {
@@ -129,6 +130,10 @@ public enum ProbeFactory {
                 throw ProbeError("--probe \(redact(spec)): not a valid URL")
             }
             return PrometheusProbe(url: url)
+        }
+        if PostgresTarget.matches(spec) {
+            let target = try PostgresTarget.parse(spec)
+            return PostgresProbe(target: target, displayName: spec)
         }
         throw ProbeError(
             "--probe \(redact(spec)): unknown kind of probe; expected http://host:port/metrics, "
