@@ -157,6 +157,12 @@ final class ConnectionPool: Sendable {
 
     fileprivate func countQuery() { state.withLock { $0.queries += 1 } }
 
+    /// A pool released without `close()` (a lab dropped without `stop()`) still closes its
+    /// idle connections: PostgresNIO wants every connection closed before it is released.
+    deinit {
+        for connection in state.withLock({ $0.idle }) { connection.close() }
+    }
+
     /// Closes the idle connections (at server stop).
     func close() {
         let idle = state.withLock { s in

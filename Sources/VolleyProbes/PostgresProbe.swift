@@ -58,6 +58,12 @@ public actor PostgresProbe: ProbeSource {
         self.queryTimeout = queryTimeout
     }
 
+    /// A probe dropped without `close()` (a run that ended early) still closes its connection:
+    /// PostgresNIO wants every connection closed before it is released.
+    deinit {
+        if let connection { connection.close().whenComplete { _ in _ = connection } }
+    }
+
     public func check() async throws {
         _ = try await readSample()
     }
@@ -305,8 +311,8 @@ public actor PostgresProbe: ProbeSource {
             else { continue }
             byOID[oid] =
                 "table \(table.label): last autovacuum \(lastVacuum ?? "never"), last autoanalyze "
-                + "\(lastAnalyze ?? "never") (\(vacuums) autovacuums, \(analyzes) autoanalyzes so far); "
-                + "\(dead) dead / \(live) live tuples at end"
+                + "\(lastAnalyze ?? "never") (\(Self.count(vacuums, "autovacuum")), "
+                + "\(Self.count(analyzes, "autoanalyze")) so far); \(dead) dead / \(live) live tuples at end"
         }
         return tables.compactMap { byOID[$0.oid] }
     }
@@ -364,6 +370,8 @@ public actor PostgresProbe: ProbeSource {
     static func label(schema: String, name: String) -> String {
         schema == "public" ? name : "\(schema).\(name)"
     }
+
+    static func count(_ n: Int64, _ noun: String) -> String { "\(n) \(noun)\(n == 1 ? "" : "s")" }
 
     static func bytes(_ count: Int64) -> String {
         let value = Double(count)

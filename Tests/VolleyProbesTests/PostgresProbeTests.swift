@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import PostgresNIO
+import Synchronization
 import Testing
 import VolleyCore
 import VolleyProbes
@@ -22,12 +23,17 @@ enum LivePostgres {
 
     static func target(_ url: String) throws -> PostgresTarget { try PostgresTarget.parse(url) }
 
-    /// A plain connection for the test's own statements.
+    /// A plain connection for the test's own statements. Kept here as well, so that a test
+    /// that fails before closing it does not release it open (PostgresNIO asserts on that).
     static func connect(_ url: String) async throws -> PostgresConnection {
         var target = try target(url)
         target.applicationName = "volley-test"
-        return try await target.connect(id: 1)
+        let connection = try await target.connect(id: 1)
+        opened.withLock { $0.append(connection) }
+        return connection
     }
+
+    private static let opened = Mutex<[PostgresConnection]>([])
 }
 
 extension PostgresConnection {
