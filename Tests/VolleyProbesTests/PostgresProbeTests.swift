@@ -6,6 +6,10 @@ import Testing
 import VolleyCore
 import VolleyProbes
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// The PostgreSQL the live tests use: `VOLLEY_TEST_POSTGRES` (set by `scripts/start-postgres`).
 enum LivePostgres {
     /// The URL, or nil; nil is a failure when `VOLLEY_REQUIRE_SERVICES=1` (CI), so that a
@@ -254,6 +258,36 @@ func seconds(since start: ContinuousClock.Instant) -> Double {
         missing.database = "no_such_database_here"
         let noDatabase = await failure(PostgresProbe(target: missing))
         #expect(noDatabase.contains("database \"no_such_database_here\" does not exist"), "\(noDatabase)")
+    }
+
+    /// The probe's backend stopped (SIGSTOP) like a server that hangs: the reading fails
+    /// within the query timeout instead of holding the run, and the next one reconnects.
+    @Test func aStuckServerCostsAFailedReadingNotAHungRun() async throws {
+        guard let url = LivePostgres.url() else { return }
+        let probe = PostgresProbe(target: try LivePostgres.target(url), queryTimeout: .seconds(1))
+        _ = try await probe.sample(at: 0)
+        let db = try await LivePostgres.connect(url)
+        let pid = try await db.scalar(
+            "SELECT pid::float8 FROM pg_stat_activity WHERE application_name = 'volley-probe' LIMIT 1"
+        )
+        try await db.close()
+        // Only where the test may signal the server's processes (the server started here).
+        guard let pid, kill(pid_t(pid), SIGSTOP) == 0 else { return }
+        let started = ContinuousClock.now
+        var text = ""
+        do {
+            _ = try await probe.sample(at: 1)
+            Issue.record("a stopped backend answered")
+        } catch {
+            text = String(describing: error)
+        }
+        let waited = ContinuousClock.now - started
+        _ = kill(pid_t(pid), SIGCONT)
+        #expect(waited < .seconds(3), "\(waited)")
+        #expect(text.contains("took more than 1 s"), "\(text)")
+        let again = try await probe.sample(at: 2)
+        #expect(again["pg.connections.total"] != nil)
+        await probe.close()
     }
 
     @Test func theSamplerKeepsSeriesKindAndNotes() async throws {
