@@ -11,7 +11,9 @@ import PostgresNIO
 /// Defaults follow libpq where it matters: port 5432, user `postgres`, database named like
 /// the user. TLS is off unless `sslmode` asks for it, because the databases Volley probes are
 /// usually on the same host or network as the service under load.
-public struct PostgresTarget: Sendable, Equatable {
+public struct PostgresTarget: Sendable, Equatable, CustomStringConvertible, CustomDebugStringConvertible,
+    CustomReflectable
+{
     /// libpq's `sslmode` values; `allow` reads as `prefer`, `verify-ca` checks the chain but
     /// not the host name.
     public enum TLSMode: String, Sendable, Equatable, CaseIterable {
@@ -20,12 +22,17 @@ public struct PostgresTarget: Sendable, Equatable {
         case verifyFull = "verify-full"
     }
 
+    /// A name or address; IPv6 without brackets.
     public var host: String
     public var port: Int
+    /// `postgres` when the URL names none: the role every installation has.
     public var user: String
-    /// Never printed: every text a user sees goes through `description` or `redactedURL`.
+    /// Never printed: `description`, `debugDescription`, the mirror and `redactedURL` all
+    /// leave it out, so that interpolating a target into a message cannot leak it.
     public var password: String?
+    /// Named like the user when the URL names none, as libpq does.
     public var database: String
+    /// Off by default: a probe on the database's own network should not need certificates.
     public var tls: TLSMode
     /// A directory holding `.s.PGSQL.PORT` (`?host=/path`), which wins over `host` as in libpq.
     public var socketDirectory: String?
@@ -164,6 +171,19 @@ public struct PostgresTarget: Sendable, Equatable {
         if tls != .disable { parameters.append("sslmode=\(tls.rawValue)") }
         if let socketDirectory { parameters.append("host=" + encoded(socketDirectory)) }
         return parameters.isEmpty ? text : text + "?" + parameters.joined(separator: "&")
+    }
+
+    public var debugDescription: String { "PostgresTarget(\(redactedURL))" }
+
+    /// Without the password, so that `dump` and test failure messages cannot show it.
+    public var customMirror: Mirror {
+        Mirror(
+            self,
+            children: [
+                "host": host, "port": port, "user": user, "database": database, "tls": tls.rawValue,
+                "socketDirectory": socketDirectory as Any, "password": password == nil ? "none" : "***",
+            ]
+        )
     }
 
     private var hostForURL: String { host.contains(":") ? "[\(host)]" : host }

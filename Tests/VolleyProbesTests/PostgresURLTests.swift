@@ -77,6 +77,17 @@ import Glibc
         #expect(!target.description.contains("hunter2xyz"))
         #expect(target.description == #"127.0.0.1:5432, database "volley", user "volley""#)
         #expect(target.redactedURL == "postgres://***@127.0.0.1:5432/volley")
+        // However it is printed.
+        for text in [
+            "\(target)", String(reflecting: target),
+            {
+                var s = ""
+                dump(target, to: &s)
+                return s
+            }(),
+        ] {
+            #expect(!text.contains("hunter2xyz"), "\(text)")
+        }
         #expect(PostgresProbe(target: target).displayName == "postgres://***@127.0.0.1:5432/volley")
     }
 
