@@ -29,6 +29,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.35.2"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
     ],
@@ -70,14 +71,16 @@ let package = Package(
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ]
         ),
-        // The lab: a real HTTP service (Hummingbird + SQLite through GRDB) whose bottlenecks
-        // are knobs — a QueuePool-style connection pool, query latency, synchronous logging,
-        // a response cache, a worker/backlog model and CPU work per request.
+        // The lab: a real HTTP service (Hummingbird + SQLite through GRDB, or PostgreSQL through
+        // PostgresNIO) whose bottlenecks are knobs — a QueuePool-style connection pool, query
+        // latency, synchronous logging, a response cache, a worker/backlog model and CPU work.
         .target(
             name: "VolleyLab",
             dependencies: [
+                "VolleyProbes",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
@@ -95,14 +98,17 @@ let package = Package(
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ]
         ),
-        // Probes: the server's side sampled on the load's clock.
-        // Redis is read over a small RESP client of its own on SwiftNIO.
+        // Probes: the server's side sampled on the load's clock (PostgreSQL through PostgresNIO;
+        // Redis over a small RESP client of its own on SwiftNIO).
         .target(
             name: "VolleyProbes",
             dependencies: [
                 "VolleyCore",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         // `volley demo`: the lab, a stepped load, the knee, one knob changed — told in words.
@@ -153,7 +159,9 @@ let package = Package(
         .testTarget(
             name: "VolleyProbesTests",
             dependencies: [
-                "VolleyProbes", "VolleyCore",
+                "VolleyProbes", "VolleyCore", "VolleyLab", "VolleyEngine",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]

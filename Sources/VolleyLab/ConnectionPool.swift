@@ -12,9 +12,10 @@ import Synchronization
 /// - beyond `size + overflow` a checkout waits, first come first served, up to `timeout`,
 ///   then fails with ``PoolTimeout``.
 ///
-/// Every connection is a real SQLite connection (a GRDB `DatabaseQueue`) to the same WAL
-/// file, and `queryLatency` is slept while the connection is held, as a remote database's
-/// round trip would hold it.
+/// Every connection is a real one from the lab's `LabStorage`: a GRDB `DatabaseQueue` on the
+/// same WAL file, or a PostgreSQL server connection (so that the server sees exactly the
+/// connections the pool holds). `queryLatency` is slept while the connection is held, as a
+/// remote database's round trip would hold it.
 final class ConnectionPool: Sendable {
     struct Statistics: Sendable, Equatable {
         /// Connections handed out right now.
@@ -48,7 +49,7 @@ final class ConnectionPool: Sendable {
     }
 
     private struct State {
-        var idle: [DatabaseQueue] = []
+        var idle: [any LabConnection] = []
         var open = 0
         var checkouts = 0
         var timeouts = 0
@@ -60,12 +61,12 @@ final class ConnectionPool: Sendable {
     let overflow: Int
     let timeout: Duration
     let queryLatency: Duration
-    private let path: String
+    private let storage: any LabStorage
     private let slots: AsyncGate
     private let state = Mutex(State())
 
-    init(path: String, size: Int, overflow: Int, timeout: Duration, queryLatency: Duration) {
-        self.path = path
+    init(storage: any LabStorage, size: Int, overflow: Int, timeout: Duration, queryLatency: Duration) {
+        self.storage = storage
         self.size = size
         self.overflow = overflow
         self.timeout = timeout
@@ -106,19 +107,19 @@ final class ConnectionPool: Sendable {
         } catch {
             throw CancellationError()
         }
-        let reused: DatabaseQueue? = state.withLock { s in
+        let reused: (any LabConnection)? = state.withLock { s in
             s.checkouts += 1
             s.waitNanoseconds += (ContinuousClock.now - started).labNanoseconds
             if let connection = s.idle.popLast() { return connection }
             s.open += 1
             return nil
         }
-        let connection: DatabaseQueue
+        let connection: any LabConnection
         if let reused {
             connection = reused
         } else {
             do {
-                connection = try LabDatabase.open(path: path)
+                connection = try await storage.open()
             } catch {
                 state.withLock { $0.open -= 1 }
                 slots.release()
@@ -126,11 +127,11 @@ final class ConnectionPool: Sendable {
             }
         }
         defer { checkIn(connection) }
-        return try await body(PooledConnection(database: connection, pool: self))
+        return try await body(PooledConnection(connection: connection, pool: self))
     }
 
     /// Returns a connection: kept while fewer than `size` are idle, else closed (overflow).
-    private func checkIn(_ connection: DatabaseQueue) {
+    private func checkIn(_ connection: any LabConnection) {
         let keep: Bool = state.withLock { s in
             if s.idle.count < size {
                 s.idle.append(connection)
@@ -139,11 +140,28 @@ final class ConnectionPool: Sendable {
             s.open -= 1
             return false
         }
-        if !keep { try? connection.close() }
+        if !keep { connection.close() }
         slots.release()
     }
 
+    /// A pool on the lab's SQLite file (the pool's own tests).
+    convenience init(path: String, size: Int, overflow: Int, timeout: Duration, queryLatency: Duration) {
+        self.init(
+            storage: SQLiteStorage(path: path),
+            size: size,
+            overflow: overflow,
+            timeout: timeout,
+            queryLatency: queryLatency
+        )
+    }
+
     fileprivate func countQuery() { state.withLock { $0.queries += 1 } }
+
+    /// A pool released without `close()` (a lab dropped without `stop()`) still closes its
+    /// idle connections: PostgresNIO wants every connection closed before it is released.
+    deinit {
+        for connection in state.withLock({ $0.idle }) { connection.close() }
+    }
 
     /// Closes the idle connections (at server stop).
     func close() {
@@ -152,23 +170,37 @@ final class ConnectionPool: Sendable {
             s.open -= s.idle.count
             return s.idle
         }
-        for connection in idle { try? connection.close() }
+        for connection in idle { connection.close() }
     }
 }
 
 /// A checked-out connection. Each query pays the pool's query latency.
 struct PooledConnection: Sendable {
-    let database: DatabaseQueue
+    let connection: any LabConnection
     let pool: ConnectionPool
 
+    /// One unit of work on the connection (one route's query), after the query latency.
+    func run<T: Sendable>(_ work: (any LabConnection) async throws -> T) async throws -> T {
+        try await paceQuery()
+        return try await work(connection)
+    }
+
+    /// Raw GRDB access on a SQLite pool (tests of the pool itself).
     func read<T: Sendable>(_ query: @escaping @Sendable (Database) throws -> T) async throws -> T {
         try await paceQuery()
-        return try await database.read(query)
+        return try await sqlite().read(query)
     }
 
     func write<T: Sendable>(_ update: @escaping @Sendable (Database) throws -> T) async throws -> T {
         try await paceQuery()
-        return try await database.write(update)
+        return try await sqlite().write(update)
+    }
+
+    private func sqlite() throws -> DatabaseQueue {
+        guard let connection = connection as? SQLiteLabConnection else {
+            throw PostgresStorageError("raw SQLite access on a connection that is not SQLite")
+        }
+        return connection.database
     }
 
     private func paceQuery() async throws {

@@ -1,3 +1,5 @@
+import VolleyProbes
+
 /// Everything that shapes the lab's behaviour: where it listens, how much data it seeds, and
 /// the pathology knobs. One value, printed at start and served at `/config`, so that a result
 /// can always be tied to the configuration that produced it.
@@ -8,6 +10,11 @@ public struct LabConfiguration: Sendable, Equatable, Codable {
     public var port: Int = 8080
     /// The SQLite file; `nil` creates one in a temporary directory, removed at stop.
     public var databasePath: String? = nil
+    /// A PostgreSQL server instead of SQLite (`postgres://user:password@host:port/db`): the
+    /// same tables, seed and knobs, on a real server that a `--probe postgres://…` can watch.
+    /// Its password never leaves the process: `/config`, the JSON form and the start-up lines
+    /// show it redacted.
+    public var databaseURL: String? = nil
 
     /// Seed sizes.
     public var businesses: Int = 10_000
@@ -75,6 +82,21 @@ public struct LabConfiguration: Sendable, Equatable, Codable {
         ] where value < .zero {
             throw LabConfigurationError("--\(flag) must not be negative")
         }
+        if let databaseURL {
+            if databasePath != nil {
+                throw LabConfigurationError(
+                    "--db (a SQLite file) and --database postgres://… cannot be used together"
+                )
+            }
+            do {
+                _ = try PostgresTarget.parse(databaseURL)
+            } catch {
+                throw LabConfigurationError(
+                    "--database: \(error.description)",
+                    hint: "expected postgres://user:password@host:port/database"
+                )
+            }
+        }
         if poolTimeout == .zero {
             throw LabConfigurationError(
                 "--pool-timeout must be more than 0",
@@ -88,7 +110,11 @@ public struct LabConfiguration: Sendable, Equatable, Codable {
         func ms(_ d: Duration) -> String { LabConfiguration.format(d) }
         var lines: [String] = []
         lines.append("listen        \(host):\(port)")
-        lines.append("database      SQLite \(databasePath ?? "(temporary file)")")
+        if let databaseURL {
+            lines.append("database      PostgreSQL \(ProbeFactory.redact(databaseURL))")
+        } else {
+            lines.append("database      SQLite \(databasePath ?? "(temporary file)")")
+        }
         lines.append(
             "seed          \(businesses) businesses, \(todos) todos, \(authors) authors, \(books) books"
         )
@@ -124,6 +150,7 @@ public struct LabConfiguration: Sendable, Equatable, Codable {
     enum CodingKeys: String, CodingKey {
         case host, port
         case databasePath = "database_path"
+        case databaseURL = "database_url"
         case businesses, todos, authors, books
         case poolSize = "pool_size"
         case poolOverflow = "pool_overflow"
@@ -146,6 +173,7 @@ public struct LabConfiguration: Sendable, Equatable, Codable {
         host = try c.decode(String.self, forKey: .host)
         port = try c.decode(Int.self, forKey: .port)
         databasePath = try c.decodeIfPresent(String.self, forKey: .databasePath)
+        databaseURL = try c.decodeIfPresent(String.self, forKey: .databaseURL)
         businesses = try c.decode(Int.self, forKey: .businesses)
         todos = try c.decode(Int.self, forKey: .todos)
         authors = try c.decode(Int.self, forKey: .authors)
@@ -169,6 +197,7 @@ public struct LabConfiguration: Sendable, Equatable, Codable {
         try c.encode(host, forKey: .host)
         try c.encode(port, forKey: .port)
         try c.encodeIfPresent(databasePath, forKey: .databasePath)
+        try c.encodeIfPresent(databaseURL.map(ProbeFactory.redact), forKey: .databaseURL)
         try c.encode(businesses, forKey: .businesses)
         try c.encode(todos, forKey: .todos)
         try c.encode(authors, forKey: .authors)

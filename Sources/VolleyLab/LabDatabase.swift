@@ -55,51 +55,35 @@ enum LabDatabase {
                     CREATE INDEX books_author ON books(author_id);
                     """
             )
-            var random = SeededRandom(seed: 0x5EED)
-            let now = ISO8601DateFormatter().string(from: Date())
-            for i in stride(from: 1, through: configuration.todos, by: 1) {
+            let seed = LabSeed(configuration: configuration)
+            for todo in seed.todos {
                 try db.execute(
                     sql: "INSERT INTO todos (title, completed, created_at) VALUES (?, ?, ?)",
-                    arguments: [
-                        "\(Words.verbs.pick(&random)) the \(Words.nouns.pick(&random)) #\(i)",
-                        random.next() % 3 == 0, now,
-                    ]
+                    arguments: [todo.title, todo.completed, todo.createdAt]
                 )
             }
-            for id in 1...configuration.businesses {
+            for business in seed.businesses {
                 try db.execute(
                     sql: """
                         INSERT INTO businesses (id, ref, name, category, city, rating, reviews)
                         VALUES (?, ?, ?, ?, ?, ?, ?)
                         """,
                     arguments: [
-                        id, businessRef(id),
-                        "\(Words.adjectives.pick(&random)) \(Words.nouns.pick(&random).capitalized) "
-                            + Words.suffixes.pick(&random),
-                        Words.categories.pick(&random), Words.cities.pick(&random),
-                        Double(10 + random.next() % 41) / 10, Int(random.next() % 2000),
+                        business.id, business.ref, business.name, business.category, business.city,
+                        business.rating, business.reviews,
                     ]
                 )
             }
-            for id in 1...configuration.authors {
+            for author in seed.authors {
                 try db.execute(
                     sql: "INSERT INTO authors (id, name, born) VALUES (?, ?, ?)",
-                    arguments: [
-                        id, "\(Words.firstNames.pick(&random)) \(Words.lastNames.pick(&random))",
-                        1900 + Int(random.next() % 100),
-                    ]
+                    arguments: [author.id, author.name, author.born]
                 )
             }
-            for id in stride(from: 1, through: configuration.books, by: 1) {
+            for book in seed.books {
                 try db.execute(
                     sql: "INSERT INTO books (id, title, author_id, year, isbn) VALUES (?, ?, ?, ?, ?)",
-                    arguments: [
-                        id,
-                        "The \(Words.adjectives.pick(&random)) \(Words.nouns.pick(&random).capitalized)",
-                        1 + Int(random.next() % UInt64(configuration.authors)),
-                        1950 + Int(random.next() % 75),
-                        "978-\(100_000_000 + Int(random.next() % 899_999_999))",
-                    ]
+                    arguments: [book.id, book.title, book.authorID, book.year, book.isbn]
                 )
             }
         }
@@ -110,6 +94,86 @@ enum LabDatabase {
     static func businessRef(_ id: Int) -> String {
         let digits = String(id)
         return "BIZ-" + String(repeating: "0", count: max(0, 6 - digits.count)) + digits
+    }
+}
+
+/// The seed rows, drawn from one seeded generator in one order, so that SQLite and
+/// PostgreSQL labs (and every start of either) hold the same ids, refs and titles: data files
+/// and plans written against one lab work against the next.
+struct LabSeed {
+    struct TodoRow {
+        var title: String
+        var completed: Bool
+        var createdAt: String
+    }
+
+    struct BusinessRow {
+        var id: Int64
+        var ref: String
+        var name: String
+        var category: String
+        var city: String
+        var rating: Double
+        var reviews: Int
+    }
+
+    struct AuthorRow {
+        var id: Int64
+        var name: String
+        var born: Int
+    }
+
+    struct BookRow {
+        var id: Int64
+        var title: String
+        var authorID: Int64
+        var year: Int
+        var isbn: String
+    }
+
+    var todos: [TodoRow] = []
+    var businesses: [BusinessRow] = []
+    var authors: [AuthorRow] = []
+    var books: [BookRow] = []
+
+    init(configuration: LabConfiguration, now: Date = Date()) {
+        var random = SeededRandom(seed: 0x5EED)
+        let now = ISO8601DateFormatter().string(from: now)
+        for i in stride(from: 1, through: configuration.todos, by: 1) {
+            let title = "\(Words.verbs.pick(&random)) the \(Words.nouns.pick(&random)) #\(i)"
+            todos.append(TodoRow(title: title, completed: random.next() % 3 == 0, createdAt: now))
+        }
+        for id in 1...configuration.businesses {
+            let name =
+                "\(Words.adjectives.pick(&random)) \(Words.nouns.pick(&random).capitalized) "
+                + Words.suffixes.pick(&random)
+            let category = Words.categories.pick(&random)
+            let city = Words.cities.pick(&random)
+            let rating = Double(10 + random.next() % 41) / 10
+            let reviews = Int(random.next() % 2000)
+            businesses.append(
+                BusinessRow(
+                    id: Int64(id),
+                    ref: LabDatabase.businessRef(id),
+                    name: name,
+                    category: category,
+                    city: city,
+                    rating: rating,
+                    reviews: reviews
+                )
+            )
+        }
+        for id in 1...configuration.authors {
+            let name = "\(Words.firstNames.pick(&random)) \(Words.lastNames.pick(&random))"
+            authors.append(AuthorRow(id: Int64(id), name: name, born: 1900 + Int(random.next() % 100)))
+        }
+        for id in stride(from: 1, through: configuration.books, by: 1) {
+            let title = "The \(Words.adjectives.pick(&random)) \(Words.nouns.pick(&random).capitalized)"
+            let authorID = 1 + Int64(random.next() % UInt64(configuration.authors))
+            let year = 1950 + Int(random.next() % 75)
+            let isbn = "978-\(100_000_000 + Int(random.next() % 899_999_999))"
+            books.append(BookRow(id: Int64(id), title: title, authorID: authorID, year: year, isbn: isbn))
+        }
     }
 }
 

@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import HTTPTypes
 import Hummingbird
 import NIOCore
@@ -21,7 +20,7 @@ extension LabService {
         router.get("/ready") { request, _ in
             await self.serve(request, route: "GET /ready") {
                 do {
-                    _ = try await self.query { db in try Int.fetchOne(db, sql: "SELECT 1") }
+                    try await self.database { try await $0.ping() }
                     return try .json(["status": "ready"])
                 } catch let timeout as ConnectionPool.PoolTimeout {
                     return .error(.serviceUnavailable, "not ready: pool limit reached", detail: timeout.description)
@@ -51,13 +50,7 @@ extension LabService {
         router.get("/api/v1/todos") { request, _ in
             let limit = request.uri.queryParameters.get("limit", as: Int.self) ?? 100
             return await self.serve(request, route: "GET /api/v1/todos") {
-                let todos = try await self.query { db in
-                    try Todo.fetchAll(
-                        db,
-                        sql: "SELECT * FROM todos ORDER BY id DESC LIMIT ?",
-                        arguments: [max(0, min(limit, 1000))]
-                    )
-                }
+                let todos = try await self.database { try await $0.todos(limit: max(0, min(limit, 1000))) }
                 return try .json(todos)
             }
         }
@@ -70,12 +63,8 @@ extension LabService {
                 }
                 let completed = input.completed ?? false
                 let created = ISO8601DateFormatter().string(from: Date())
-                let todo = try await self.update { db -> Todo in
-                    try db.execute(
-                        sql: "INSERT INTO todos (title, completed, created_at) VALUES (?, ?, ?)",
-                        arguments: [title, completed, created]
-                    )
-                    return Todo(id: db.lastInsertedRowID, title: title, completed: completed, createdAt: created)
+                let todo = try await self.database {
+                    try await $0.createTodo(title: title, completed: completed, createdAt: created)
                 }
                 return try .json(todo, status: .created)
             }
@@ -83,11 +72,7 @@ extension LabService {
         router.get("/api/v1/todos/:id") { request, context in
             let id = try Self.integer(context.parameters.get("id"), name: "id")
             return await self.serve(request, route: "GET /api/v1/todos/{id}") {
-                guard
-                    let todo = try await self.query({ db in
-                        try Todo.fetchOne(db, sql: "SELECT * FROM todos WHERE id = ?", arguments: [id])
-                    })
-                else {
+                guard let todo = try await self.database({ try await $0.todo(id: id) }) else {
                     throw HTTPError(.notFound, message: "no todo with id \(id)")
                 }
                 return try .json(todo)
@@ -98,14 +83,8 @@ extension LabService {
             let body = try await request.body.collect(upTo: 1 << 20)
             return await self.serve(request, route: "PUT /api/v1/todos/{id}") {
                 let input = try Self.decodeTodoInput(body)
-                let todo = try await self.update { db -> Todo? in
-                    if let title = input.title {
-                        try db.execute(sql: "UPDATE todos SET title = ? WHERE id = ?", arguments: [title, id])
-                    }
-                    if let completed = input.completed {
-                        try db.execute(sql: "UPDATE todos SET completed = ? WHERE id = ?", arguments: [completed, id])
-                    }
-                    return try Todo.fetchOne(db, sql: "SELECT * FROM todos WHERE id = ?", arguments: [id])
+                let todo = try await self.database {
+                    try await $0.updateTodo(id: id, title: input.title, completed: input.completed)
                 }
                 guard let todo else { throw HTTPError(.notFound, message: "no todo with id \(id)") }
                 return try .json(todo)
@@ -115,11 +94,7 @@ extension LabService {
             let id = try Self.integer(context.parameters.get("id"), name: "id")
             return await self.serve(request, route: "DELETE /api/v1/todos/{id}") {
                 // 200 with the deleted todo, as the field's TaskOverflow API answered DELETE.
-                let deleted = try await self.update { db -> Todo? in
-                    let todo = try Todo.fetchOne(db, sql: "SELECT * FROM todos WHERE id = ?", arguments: [id])
-                    try db.execute(sql: "DELETE FROM todos WHERE id = ?", arguments: [id])
-                    return todo
-                }
+                let deleted = try await self.database { try await $0.deleteTodo(id: id) }
                 guard let deleted else { throw HTTPError(.notFound, message: "no todo with id \(id)") }
                 return try .json(deleted)
             }
@@ -132,31 +107,25 @@ extension LabService {
             return await self.serve(request, route: "GET /businesses?id", cacheable: true) {
                 guard let raw else { throw HTTPError(.badRequest, message: "missing query parameter id") }
                 let id = try Self.integer(raw, name: "id")
-                return try await self.business(sql: "SELECT * FROM businesses WHERE id = ?", key: id, what: "id \(id)")
+                return try await self.business(what: "id \(id)") { try await $0.business(id: id) }
             }
         }
         router.get("/businesses/id/:id") { request, context in
             let id = try Self.integer(context.parameters.get("id"), name: "id")
             return await self.serve(request, route: "GET /businesses/id/{id}", cacheable: true) {
-                try await self.business(sql: "SELECT * FROM businesses WHERE id = ?", key: id, what: "id \(id)")
+                try await self.business(what: "id \(id)") { try await $0.business(id: id) }
             }
         }
         router.get("/businesses/ref/:ref") { request, context in
             let ref = context.parameters.get("ref") ?? ""
             return await self.serve(request, route: "GET /businesses/ref/{ref}", cacheable: true) {
-                try await self.business(sql: "SELECT * FROM businesses WHERE ref = ?", key: ref, what: "ref \(ref)")
+                try await self.business(what: "ref \(ref)") { try await $0.business(ref: ref) }
             }
         }
         router.get("/businesses/ids") { request, _ in
             let limit = request.uri.queryParameters.get("limit", as: Int.self)
             return await self.serve(request, route: "GET /businesses/ids", cacheable: true) {
-                let rows = try await self.query { db in
-                    try Row.fetchAll(
-                        db,
-                        sql: "SELECT id, ref FROM businesses ORDER BY id LIMIT ?",
-                        arguments: [limit ?? -1]
-                    ).map { BusinessKey(id: $0["id"], ref: $0["ref"]) }
-                }
+                let rows = try await self.database { try await $0.businessKeys(limit: limit) }
                 return try .json(rows)
             }
         }
@@ -169,17 +138,8 @@ extension LabService {
                 let limit = request.uri.queryParameters.get("limit", as: Int.self) ?? 100
                 let offset = request.uri.queryParameters.get("offset", as: Int.self) ?? 0
                 return await self.serve(request, route: "GET /books/", cacheable: true) {
-                    let books = try await self.query { db in
-                        try Book.fetchAll(
-                            db,
-                            sql: """
-                                SELECT books.id, books.title, books.year, books.isbn, books.author_id,
-                                       authors.name AS author
-                                FROM books JOIN authors ON authors.id = books.author_id
-                                ORDER BY books.title, books.id LIMIT ? OFFSET ?
-                                """,
-                            arguments: [max(0, min(limit, 1000)), max(0, offset)]
-                        )
+                    let books = try await self.database {
+                        try await $0.books(limit: max(0, min(limit, 1000)), offset: max(0, offset))
                     }
                     return try .json(books)
                 }
@@ -188,28 +148,18 @@ extension LabService {
         do {
             router.get("/authors") { request, _ in
                 await self.serve(request, route: "GET /authors/", cacheable: true) {
-                    let authors = try await self.query { db in
-                        try Author.fetchAll(
-                            db,
-                            sql: """
-                                SELECT authors.id, authors.name, authors.born, COUNT(books.id) AS books
-                                FROM authors LEFT JOIN books ON books.author_id = authors.id
-                                GROUP BY authors.id ORDER BY authors.name, authors.id
-                                """
-                        )
-                    }
+                    let authors = try await self.database { try await $0.authors() }
                     return try .json(authors)
                 }
             }
         }
     }
 
-    private func business<Key: DatabaseValueConvertible & Sendable>(
-        sql: String,
-        key: Key,
-        what: String
+    private func business(
+        what: String,
+        _ lookup: @escaping @Sendable (any LabConnection) async throws -> Business?
     ) async throws -> LabReply {
-        guard let business = try await query({ db in try Business.fetchOne(db, sql: sql, arguments: [key]) }) else {
+        guard let business = try await database(lookup) else {
             throw HTTPError(.notFound, message: "no business with \(what)")
         }
         return try .json(business)
@@ -218,11 +168,6 @@ extension LabService {
     private struct TodoInput: Decodable {
         var title: String?
         var completed: Bool?
-    }
-
-    private struct BusinessKey: Encodable, Sendable {
-        var id: Int64
-        var ref: String
     }
 
     private static func decodeTodoInput(_ body: ByteBuffer) throws -> TodoInput {

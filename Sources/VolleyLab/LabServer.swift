@@ -3,6 +3,7 @@ import Hummingbird
 import Logging
 import NIOCore
 import ServiceLifecycle
+import VolleyProbes
 
 /// The lab, running: a Hummingbird HTTP/1.1 server on its own task, with the database seeded
 /// and every knob applied. Start it in-process (tests, `volley demo`) or from `volley lab`.
@@ -44,24 +45,40 @@ public final class LabServer: Sendable {
     ) async throws -> LabServer {
         try requested.validate()
         var temporaryDirectory: URL?
-        let databasePath: String
-        if let path = requested.databasePath {
-            databasePath = path
+        let storage: any LabStorage
+        if let url = requested.databaseURL {
+            let postgres = PostgresStorage(target: try PostgresTarget.parse(url))
+            do {
+                try await postgres.createAndSeed(configuration: requested)
+            } catch {
+                throw LabConfigurationError(
+                    "cannot create the lab's tables: \(error)",
+                    hint: "check that the server is up and the user may create tables in that database "
+                        + "(scripts/start-postgres starts a throwaway one), or leave out --database for SQLite"
+                )
+            }
+            storage = postgres
         } else {
-            let directory = FileManager.default.temporaryDirectory
-                .appendingPathComponent("volley-lab-\(UUID().uuidString)")
-            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-            temporaryDirectory = directory
-            databasePath = directory.appendingPathComponent("lab.sqlite").path
-        }
-        do {
-            try LabDatabase.createAndSeed(path: databasePath, configuration: requested)
-        } catch {
-            if let temporaryDirectory { try? FileManager.default.removeItem(at: temporaryDirectory) }
-            throw LabConfigurationError(
-                "cannot create the lab database at \(databasePath): \(error)",
-                hint: "pass --db with a writable path, or leave it out for a temporary file"
-            )
+            let databasePath: String
+            if let path = requested.databasePath {
+                databasePath = path
+            } else {
+                let directory = FileManager.default.temporaryDirectory
+                    .appendingPathComponent("volley-lab-\(UUID().uuidString)")
+                try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+                temporaryDirectory = directory
+                databasePath = directory.appendingPathComponent("lab.sqlite").path
+            }
+            do {
+                try LabDatabase.createAndSeed(path: databasePath, configuration: requested)
+            } catch {
+                if let temporaryDirectory { try? FileManager.default.removeItem(at: temporaryDirectory) }
+                throw LabConfigurationError(
+                    "cannot create the lab database at \(databasePath): \(error)",
+                    hint: "pass --db with a writable path, or leave it out for a temporary file"
+                )
+            }
+            storage = SQLiteStorage(path: databasePath)
         }
         let logger: SyncLogger
         do {
@@ -70,7 +87,7 @@ public final class LabServer: Sendable {
             if let temporaryDirectory { try? FileManager.default.removeItem(at: temporaryDirectory) }
             throw error
         }
-        let service = LabService(configuration: requested, databasePath: databasePath, logger: logger)
+        let service = LabService(configuration: requested, storage: storage, logger: logger)
         let router = Router()
         service.addRoutes(to: router)
 

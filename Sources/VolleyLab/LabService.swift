@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import HTTPTypes
 import Hummingbird
 import NIOCore
@@ -44,10 +43,10 @@ final class LabService: Sendable {
     }()
 
     // Non-throwing on purpose (see SyncLogger.init): callers open the logger first.
-    init(configuration: LabConfiguration, databasePath: String, logger: SyncLogger) {
+    init(configuration: LabConfiguration, storage: any LabStorage, logger: SyncLogger) {
         self.configuration = configuration
         self.pool = ConnectionPool(
-            path: databasePath,
+            storage: storage,
             size: configuration.poolSize,
             overflow: configuration.poolOverflow,
             timeout: configuration.poolTimeout,
@@ -177,12 +176,9 @@ final class LabService: Sendable {
 
     // MARK: Handlers
 
-    func query<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
-        try await pool.withConnection { try await $0.read(body) }
-    }
-
-    func update<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
-        try await pool.withConnection { try await $0.write(body) }
+    /// One unit of database work on a connection checked out from the pool for its duration.
+    func database<T: Sendable>(_ work: @escaping @Sendable (any LabConnection) async throws -> T) async throws -> T {
+        try await pool.withConnection { try await $0.run(work) }
     }
 }
 

@@ -113,9 +113,9 @@ public final class ProbeSampler: @unchecked Sendable {
 
 /// Turns a `--probe` argument into a source.
 ///
-/// `http(s)://…` → Prometheus scrape, `redis://…` → Redis INFO, `pid:` / `name:` →
-/// processes from /proc, `cgroup:` → a cgroup v2 directory; other schemes are added by their
-/// probes.
+/// `http(s)://…` → Prometheus scrape, `postgres://` / `postgresql://` → PostgreSQL statistics,
+/// `redis://…` → Redis INFO, `pid:` / `name:` → processes from /proc, `cgroup:` → a cgroup v2
+/// directory.
 public enum ProbeFactory {
     public struct Options: Sendable {
         /// Redis lists whose lengths are sampled (`--redis-queue celery`).
@@ -130,6 +130,10 @@ public enum ProbeFactory {
                 throw ProbeError("--probe \(redact(spec)): not a valid URL")
             }
             return PrometheusProbe(url: url)
+        }
+        if PostgresTarget.matches(spec) {
+            let target = try PostgresTarget.parse(spec)
+            return PostgresProbe(target: target, displayName: spec)
         }
         if lower.hasPrefix("redis://") || lower.hasPrefix("rediss://") {
             return RedisProbe(target: try RedisTarget.parse(spec), queues: options.redisQueues)

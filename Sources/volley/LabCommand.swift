@@ -6,7 +6,8 @@ import VolleyLab
 struct LabCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "lab",
-        abstract: "Serve the lab: a small HTTP service on SQLite whose classic bottlenecks are knobs.",
+        abstract:
+            "Serve the lab: a small HTTP service on SQLite or PostgreSQL whose classic bottlenecks are knobs.",
         discussion: """
             APIs: /api/v1/todos (GET, POST; GET/PUT/DELETE /api/v1/todos/{id}), /businesses?id=…, \
             /businesses/id/{id}, /businesses/ref/{ref}, /businesses/ids, /books/, /authors/, \
@@ -22,6 +23,9 @@ struct LabCommand: AsyncParsableCommand {
               --workers 3 --backlog 64               at most 3 requests in progress, 64 waiting;
                                       beyond that the connection closes without a response
               --cpu-per-request 1ms   real CPU work per request
+              --database postgres://user:password@host:5432/db   a real PostgreSQL instead of
+                                      SQLite: tables created if missing, emptied and seeded;
+                                      each pooled connection is one server connection
 
             Example:
               volley lab --port 8080 --pool-size 2 --pool-overflow 0 --query-latency 20ms
@@ -37,6 +41,12 @@ struct LabCommand: AsyncParsableCommand {
 
     @Option(name: .customLong("db"), help: "SQLite file to create and seed (default: a temporary file).")
     var databasePath: String?
+
+    @Option(
+        name: .customLong("database"),
+        help: "PostgreSQL to use instead of SQLite, e.g. postgres://volley:volley@127.0.0.1:5432/volley."
+    )
+    var databaseURL: String?
 
     @Option(help: "Businesses to seed.")
     var businesses: Int = 10_000
@@ -81,6 +91,7 @@ struct LabCommand: AsyncParsableCommand {
         c.host = host
         c.port = port
         c.databasePath = databasePath
+        c.databaseURL = databaseURL
         c.businesses = businesses
         c.todos = todos
         c.authors = authors

@@ -237,11 +237,20 @@ import VolleyTestSupport
         )
         #expect(refused.status == 1)
         let unsupported = try runVolley(
-            ["run", server.baseURL + "/", "-n", "5", "--probe", "postgres://admin:hunter2@127.0.0.1/db"],
+            ["run", server.baseURL + "/", "-n", "5", "--probe", "mysql://admin:hunter2@127.0.0.1/db"],
             home: home
         )
         #expect(unsupported.status == 2)
         #expect(!unsupported.stderr.contains("hunter2"))
+        // A PostgreSQL probe that cannot connect is named, with why, and never its password.
+        let postgres = try runVolley(
+            ["run", server.baseURL + "/", "-n", "5", "-q", "--probe", "postgres://admin:hunter2@127.0.0.1:1/db"],
+            home: home
+        )
+        #expect(postgres.status == 0)
+        #expect(postgres.stderr.contains("connection refused"), "\(postgres.stderr)")
+        #expect(postgres.stderr.contains(#"127.0.0.1:1, database "db", user "admin""#))
+        #expect(!postgres.stderr.contains("hunter2"))
         try await server.shutdown()
     }
 }
