@@ -94,13 +94,14 @@ public enum ProbeSummary {
         // Series that moved first (the bottleneck's gauges), then the rest by name.
         rows.sort { ($0.max - $0.min > 0 ? 0 : 1, $0.key) < ($1.max - $1.min > 0 ? 0 : 1, $1.key) }
         var out = [
-            "Probe \(result.probe): \(result.series.count) series"
+            "Probe \(result.probe)\(result.kind.map { " (\($0))" } ?? ""): \(result.series.count) series"
                 + (result.failedScrapes > 0 ? ", \(result.failedScrapes) scrapes failed" : "")
         ]
         for row in rows.prefix(limit) {
             out.append("  \(row.key)  min \(format(row.min))  max \(format(row.max))  last \(format(row.last))")
         }
         if rows.count > limit { out.append("  … \(rows.count - limit) more series in the JSON summary") }
+        for note in result.notes ?? [] { out.append("  · " + note) }
         return out
     }
 
