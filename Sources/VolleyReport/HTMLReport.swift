@@ -316,7 +316,9 @@ public enum HTMLReport {
             let moving = probe.series.filter { name, points in
                 let values = points.map { $0[1] }
                 guard let lo = values.min(), let hi = values.max() else { return false }
-                return (hi > lo || rank(name) == 0) && !name.contains("_bucket")
+                // A series the diagnosis reads is drawn even when flat (a pool at its limit the
+                // whole run), unless it stayed at zero: an empty chart says nothing.
+                return (hi > lo || (rank(name) == 0 && hi != 0)) && !name.contains("_bucket")
             }.keys.sorted { (rank($0), $0) < (rank($1), $1) }
             for (i, name) in moving.prefix(8).enumerated() {
                 var chart = SVGChart(

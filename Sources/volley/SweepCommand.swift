@@ -53,26 +53,8 @@ struct SweepCommand: AsyncParsableCommand {
     @Flag(help: "Do not save the runs to the history.")
     var noSave = false
 
-    @Option(help: "Sample the server side during every level (repeatable); see `volley run --help`.")
-    var probe: [String] = []
-
-    @Option(help: "A Redis list whose length is sampled with a redis:// probe (repeatable).")
-    var redisQueue: [String] = []
-
-    @Flag(help: "Refuse to run when a probe cannot be reached at start.")
-    var requireProbes = false
-
-    @Option(help: "Poll this readiness URL during every level with Kubernetes probe semantics.")
-    var watchHealth: String?
-
-    @Option(help: "How often the readiness URL is polled (periodSeconds).")
-    var healthPeriod: String = "10s"
-
-    @Option(help: "A poll slower than this fails (timeoutSeconds).")
-    var healthTimeout: String = "1s"
-
-    @Option(help: "Consecutive failed polls that mark the instance unready (failureThreshold).")
-    var failureThreshold: Int = 3
+    @OptionGroup(title: "Probes and health watch (every level)")
+    var probing: ProbeOptions
 
     @Flag(help: "Print the levels and the analysis as JSON on stdout.")
     var json = false
@@ -111,13 +93,7 @@ struct SweepCommand: AsyncParsableCommand {
         name += (closed ? " c" : " r") + levelText + " r\(repeatIndex + 1)"
         var args = [target, "-q", "--label", name]
         if noSave { args.append("--no-save") }
-        for p in probe { args += ["--probe", p] }
-        for q in redisQueue { args += ["--redis-queue", q] }
-        if requireProbes { args.append("--require-probes") }
-        if let watchHealth {
-            args += ["--watch-health", watchHealth, "--health-period", healthPeriod]
-            args += ["--health-timeout", healthTimeout, "--failure-threshold", String(failureThreshold)]
-        }
+        args += probing.passThrough
         if RunCommand.isPlanPath(target) {
             args += ["-e", "\(vusVar)=\(levelText)"]
             for e in environment { args += ["-e", e] }
@@ -182,7 +158,7 @@ struct SweepCommand: AsyncParsableCommand {
         write(renderer.analysis(analysis))
         // The levels read as one stepped load: what saturated first as the load rose.
         let findings = Diagnosis.diagnose(runs: summaries)
-        let probed = !probe.isEmpty || watchHealth != nil
+        let probed = probing.isActive
         let diagnosis = DiagnosisRenderer(style: Style(enabled: Terminal.colorEnabled(fd: out)))
             .renderFindings(findings, probed: probed)
         if !diagnosis.isEmpty { write("\n" + diagnosis) }

@@ -67,6 +67,28 @@ import Testing
         #expect(again.stdout.contains("CPU-bound"), "\(again.stdout)")
     }
 
+    @Test func aSweepWithProbesIsDiagnosedAcrossItsLevels() throws {
+        let (lab, base) = try startLab(["--pool-size", "2", "--pool-overflow", "1", "--query-latency", "20ms"])
+        defer {
+            lab.terminate()
+            lab.waitUntilExit()
+        }
+        let home = freshHistoryHome()
+        defer { try? FileManager.default.removeItem(atPath: home) }
+        let r = try runVolley(
+            ["sweep", "\(base)/books/", "--concurrency", "1,24", "-d", "2s", "--probe", "\(base)/metrics", "--json"],
+            limit: 40,
+            home: home
+        )
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(try findings(r.stdout).contains("pool-saturation"), "\(r.stdout)")
+        #expect(r.stderr.contains("Database connection pool saturated"))
+        let again = try runVolley(["diagnose", "E-last"], home: home)
+        #expect(again.status == 0, "\(again.stderr)")
+        #expect(again.stdout.contains("Sweep E1"), "\(again.stdout)")
+        #expect(again.stdout.contains("Database connection pool saturated"))
+    }
+
     @Test func aRunWithoutProbesSaysWhatToAdd() throws {
         let (lab, base) = try startLab([])
         defer {

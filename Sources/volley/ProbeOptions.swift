@@ -1,0 +1,131 @@
+import ArgumentParser
+import Foundation
+import VolleyCore
+import VolleyProbes
+
+/// `--probe`, `--watch-health` and their settings: one definition for `run` and `sweep`, so
+/// that a sweep passes exactly what `run` accepts to every level.
+struct ProbeOptions: ParsableArguments {
+    @Option(
+        help: ArgumentHelp(
+            "Sample the server side every second during the run (repeatable).",
+            discussion: "http://host/metrics (Prometheus), postgres://user@host/db, redis://host:port, "
+                + "pid:N, name:PROCESS, cgroup:/sys/fs/cgroup/PATH",
+            valueName: "probe"
+        )
+    )
+    var probe: [String] = []
+
+    @Option(help: "A Redis list whose length is sampled with a redis:// probe (repeatable), e.g. celery.")
+    var redisQueue: [String] = []
+
+    @Option(help: "Poll this readiness URL during the run with Kubernetes probe semantics.")
+    var watchHealth: String?
+
+    @Option(help: "How often the readiness URL is polled (periodSeconds).")
+    var healthPeriod: String = "10s"
+
+    @Option(help: "A poll slower than this fails (timeoutSeconds).")
+    var healthTimeout: String = "1s"
+
+    @Option(help: "Consecutive failed polls that mark the instance unready (failureThreshold).")
+    var failureThreshold: Int = 3
+
+    @Option(help: "Consecutive successful polls that mark it ready again (successThreshold).")
+    var successThreshold: Int = 1
+
+    @Flag(help: "Refuse to run when a probe cannot be reached at start.")
+    var requireProbes = false
+
+    /// The same options as `volley run` arguments (a sweep's levels).
+    var passThrough: [String] {
+        var args: [String] = []
+        for p in probe { args += ["--probe", p] }
+        for q in redisQueue { args += ["--redis-queue", q] }
+        if requireProbes { args.append("--require-probes") }
+        if let watchHealth {
+            args += ["--watch-health", watchHealth, "--health-period", healthPeriod, "--health-timeout", healthTimeout]
+            args += ["--failure-threshold", String(failureThreshold), "--success-threshold", String(successThreshold)]
+        }
+        return args
+    }
+
+    /// Whether anything of the server side is read (a quiet diagnosis is then worth a line).
+    var isActive: Bool { !probe.isEmpty || watchHealth != nil }
+
+    /// Checks every `--probe` with one reading and the health URL's form, then starts
+    /// sampling on the run's clock.
+    func start() async throws -> RunningProbes {
+        var health: HealthWatcher?
+        if let watchHealth {
+            let watcher = try makeHealthWatcher(watchHealth)
+            let first = await watcher.check()
+            if !first.ok {
+                Terminal.writeError(
+                    "volley: warning: --watch-health \(watcher.displayName) fails before any load "
+                        + "(\(first.error ?? "failed")); it is watched anyway\n"
+                )
+            }
+            health = watcher
+        }
+        var samplers: [ProbeSampler] = []
+        let options = ProbeFactory.Options(redisQueues: redisQueue)
+        for text in probe {
+            let source: any ProbeSource
+            do {
+                source = try ProbeFactory.make(text, options: options)
+            } catch let error as ProbeError {
+                throw CLIError(message: error.description, hint: "see docs/probes.md for the probe forms", code: .usage)
+            }
+            do {
+                try await source.check()
+                samplers.append(ProbeSampler(source))
+            } catch {
+                await source.close()
+                let message = "probe \(source.displayName) cannot be read: \(error)"
+                if requireProbes {
+                    for s in samplers { _ = await s.stop() }
+                    throw CLIError(message: message, hint: "start it, or drop --require-probes", code: .failure)
+                }
+                Terminal.writeError("volley: warning: \(message); the run goes on without it\n")
+            }
+        }
+        let start = ContinuousClock.now
+        for s in samplers { s.start(at: start) }
+        health?.start(at: start)
+        return RunningProbes(samplers: samplers, health: health)
+    }
+
+    func makeHealthWatcher(_ text: String) throws -> HealthWatcher {
+        guard let url = URL(string: text), let scheme = url.scheme?.lowercased(), scheme == "http" || scheme == "https",
+            url.host != nil
+        else {
+            throw InputError(
+                "--watch-health \(ProbeFactory.redact(text)) is not an http(s) URL",
+                hint: "e.g. http://127.0.0.1:8080/ready"
+            )
+        }
+        let period = try RunCommand.positiveDuration(healthPeriod, flag: "--health-period")
+        let timeout = try RunCommand.positiveDuration(healthTimeout, flag: "--health-timeout")
+        guard failureThreshold >= 1 else {
+            throw InputError(
+                "--failure-threshold must be at least 1, got \(failureThreshold)",
+                hint: "Kubernetes' default is 3"
+            )
+        }
+        guard successThreshold >= 1 else {
+            throw InputError(
+                "--success-threshold must be at least 1, got \(successThreshold)",
+                hint: "Kubernetes' default is 1"
+            )
+        }
+        return HealthWatcher(
+            url: url,
+            period: period,
+            timeout: timeout,
+            failureThreshold: failureThreshold,
+            successThreshold: successThreshold
+        )
+    }
+
+}
