@@ -120,7 +120,13 @@ public enum ProbeFactory {
     public struct Options: Sendable {
         /// Redis lists whose lengths are sampled (`--redis-queue celery`).
         public var redisQueues: [String] = []
-        public init(redisQueues: [String] = []) { self.redisQueues = redisQueues }
+        /// Prometheus series to keep (`lab_db_pool_*`, `*_seconds_total`); empty keeps all. An
+        /// exporter with thousands of series would otherwise fill the history every second.
+        public var prometheusSeries: [String] = []
+        public init(redisQueues: [String] = [], prometheusSeries: [String] = []) {
+            self.redisQueues = redisQueues
+            self.prometheusSeries = prometheusSeries
+        }
     }
 
     public static func make(_ spec: String, options: Options = Options()) throws -> any ProbeSource {
@@ -129,7 +135,7 @@ public enum ProbeFactory {
             guard let url = URL(string: spec), url.host != nil else {
                 throw ProbeError("--probe \(redact(spec)): not a valid URL")
             }
-            return PrometheusProbe(url: url)
+            return PrometheusProbe(url: url, keep: options.prometheusSeries)
         }
         if PostgresTarget.matches(spec) {
             let target = try PostgresTarget.parse(spec)
@@ -178,5 +184,28 @@ public struct RateTracker: Sendable {
         defer { previous[name] = (t, value) }
         guard let last = previous[name], t > last.t, value >= last.value else { return nil }
         return (value - last.value) / (t - last.t)
+    }
+}
+
+/// `*` wildcards, anchored at both ends: `lab_db_pool_*`, `*_total`, `*{route="GET /books/"}`.
+public struct SeriesPattern: Sendable, Equatable {
+    let parts: [Substring]
+
+    public init(_ text: String) {
+        parts = text.split(separator: "*", omittingEmptySubsequences: false)
+    }
+
+    public func matches(_ name: String) -> Bool {
+        guard parts.count > 1 else { return name == parts.first.map(String.init) ?? "" }
+        var rest = Substring(name)
+        guard rest.hasPrefix(parts[0]) else { return false }
+        rest = rest.dropFirst(parts[0].count)
+        for (i, part) in parts.enumerated().dropFirst() {
+            if i == parts.count - 1 { return part.isEmpty || rest.hasSuffix(part) }
+            guard !part.isEmpty else { continue }
+            guard let range = rest.range(of: part) else { return false }
+            rest = rest[range.upperBound...]
+        }
+        return true
     }
 }

@@ -48,8 +48,12 @@ public final class PrometheusProbe: ProbeSource, @unchecked Sendable {
     public let displayName: String
     private let session: URLSession
 
-    public init(url: URL) {
+    /// Series kept from each scrape (empty: all).
+    public let keep: [SeriesPattern]
+
+    public init(url: URL, keep: [String] = []) {
         self.url = url
+        self.keep = keep.map(SeriesPattern.init)
         var components = URLComponents(url: url, resolvingAgainstBaseURL: false)
         components?.user = nil
         components?.password = nil
@@ -78,7 +82,11 @@ public final class PrometheusProbe: ProbeSource, @unchecked Sendable {
 
     public func check() async throws { _ = try await scrape() }
 
-    public func sample(at t: Double) async throws -> [String: Double] { try await scrape() }
+    public func sample(at t: Double) async throws -> [String: Double] {
+        let values = try await scrape()
+        guard !keep.isEmpty else { return values }
+        return values.filter { name, _ in keep.contains { $0.matches(name) } }
+    }
 }
 
 /// A few lines per probe for the terminal summary: the series that moved, by how much.

@@ -19,6 +19,9 @@ struct ProbeOptions: ParsableArguments {
     @Option(help: "A Redis list whose length is sampled with a redis:// probe (repeatable), e.g. celery.")
     var redisQueue: [String] = []
 
+    @Option(help: "Keep only these Prometheus series (repeatable; * wildcards), e.g. 'lab_db_pool_*'.")
+    var probeSeries: [String] = []
+
     @Option(help: "Poll this readiness URL during the run with Kubernetes probe semantics.")
     var watchHealth: String?
 
@@ -42,6 +45,7 @@ struct ProbeOptions: ParsableArguments {
         var args: [String] = []
         for p in probe { args += ["--probe", p] }
         for q in redisQueue { args += ["--redis-queue", q] }
+        for p in probeSeries { args += ["--probe-series", p] }
         if requireProbes { args.append("--require-probes") }
         if let watchHealth {
             args += ["--watch-health", watchHealth, "--health-period", healthPeriod, "--health-timeout", healthTimeout]
@@ -69,7 +73,7 @@ struct ProbeOptions: ParsableArguments {
             health = watcher
         }
         var samplers: [ProbeSampler] = []
-        let options = ProbeFactory.Options(redisQueues: redisQueue)
+        let options = ProbeFactory.Options(redisQueues: redisQueue, prometheusSeries: probeSeries)
         for text in probe {
             let source: any ProbeSource
             do {

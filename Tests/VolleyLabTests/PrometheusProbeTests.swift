@@ -45,6 +45,21 @@ import VolleyProbes
         }
     }
 
+    @Test func seriesPatternsAreAnchoredWildcards() {
+        let pool = SeriesPattern("lab_db_pool_*")
+        #expect(pool.matches("lab_db_pool_waiting"))
+        #expect(!pool.matches("x_lab_db_pool_waiting"))
+        let total = SeriesPattern("*_total")
+        #expect(total.matches("lab_db_queries_total"))
+        #expect(!total.matches("lab_db_queries_total_x"))
+        let middle = SeriesPattern("lab_*_seconds_total")
+        #expect(middle.matches("lab_log_seconds_total"))
+        #expect(!middle.matches("lab_log_lines_total"))
+        #expect(SeriesPattern("exact").matches("exact"))
+        #expect(!SeriesPattern("exact").matches("exactly"))
+        #expect(SeriesPattern("*").matches("anything{a=\"b\"}"))
+    }
+
     @Test func credentialsAreRedacted() {
         #expect(PrometheusProbe.redact("postgres://user:secret@127.0.0.1/db") == "postgres://***@127.0.0.1/db")
         #expect(PrometheusProbe.redact("http://127.0.0.1/metrics") == "http://127.0.0.1/metrics")
@@ -71,6 +86,10 @@ import VolleyProbes
         sampler.start(at: .now, interval: .milliseconds(250))
         _ = try await hammer("\(lab.baseURL)/books/", connections: 8, duration: .milliseconds(1500))
         let result = await sampler.stop()
+        // Only the chosen series, when some are chosen.
+        let chosen = PrometheusProbe(url: URL(string: "\(lab.baseURL)/metrics")!, keep: ["lab_db_pool_*"])
+        let some = try await chosen.sample(at: 0)
+        #expect(!some.isEmpty && some.keys.allSatisfy { $0.hasPrefix("lab_db_pool_") })
         await lab.stop()
         let checkedOut = try #require(result.series["lab_db_pool_checked_out"])
         #expect(checkedOut.count >= 4)
