@@ -135,3 +135,9 @@ public struct HealthWatchResult: Codable, Equatable, Sendable {
         case polls, transitions
     }
 }
+
+extension RunSummary {
+    /// Whether the run read the server's side (a probe or a health watch): a quiet diagnosis is
+    /// then a result worth stating, not an absence of data.
+    public var readServerSide: Bool { !(probes ?? []).isEmpty || health != nil }
+}

@@ -1,4 +1,5 @@
 import NIOCore
+import VolleyCore
 
 #if canImport(Glibc)
 import Glibc
@@ -74,7 +75,7 @@ final class GeneratorMonitor: @unchecked Sendable {
     static func hostTimes() -> (busy: UInt64, total: UInt64)? {
         #if os(Linux)
         guard let text = readSmallFile("/proc/stat"), let line = text.split(separator: "\n").first else { return nil }
-        return ProcStat.hostTimes(String(line))
+        return ProcText.hostTimes(String(line))
         #else
         return nil
         #endif
@@ -84,7 +85,7 @@ final class GeneratorMonitor: @unchecked Sendable {
     static func ticks(thread: Int32) -> UInt64? {
         #if os(Linux)
         guard let text = readSmallFile("/proc/self/task/\(thread)/stat") else { return nil }
-        return ProcStat.cpuTicks(text)
+        return ProcText.stat(text).map { $0.utime + $0.stime }
         #else
         return nil
         #endif
@@ -113,28 +114,4 @@ func currentThreadID() -> Int32? {
     #else
     return nil
     #endif
-}
-
-extension ProcStat {
-    /// "cpu  user nice system idle iowait irq softirq steal …" → busy and total jiffies.
-    static func hostTimes(_ line: String) -> (busy: UInt64, total: UInt64)? {
-        let fields = line.split(separator: " ").dropFirst().compactMap { UInt64($0) }
-        guard fields.count >= 5 else { return nil }
-        let counted = fields.prefix(8)  // guest time is already inside user and nice
-        let total = counted.reduce(0, +)
-        return (total - fields[3] - fields[4], total)
-    }
-}
-
-/// `/proc/…/stat` lines: the command name sits in parentheses and may hold spaces or
-/// parentheses itself, so fields are counted from the last ')'.
-enum ProcStat {
-    /// utime (field 14) + stime (field 15).
-    static func cpuTicks(_ text: String) -> UInt64? {
-        guard let close = text.lastIndex(of: ")") else { return nil }
-        let fields = text[text.index(after: close)...].split(separator: " ")
-        // fields[0] is the state (field 3), so field N is fields[N - 3].
-        guard fields.count > 12, let user = UInt64(fields[11]), let system = UInt64(fields[12]) else { return nil }
-        return user + system
-    }
 }

@@ -33,7 +33,7 @@ public final class HealthWatcher: @unchecked Sendable {
         self.failureThreshold = failureThreshold
         self.successThreshold = successThreshold
         let configuration = URLSessionConfiguration.ephemeral
-        configuration.timeoutIntervalForRequest = Self.seconds(timeout) + 2
+        configuration.timeoutIntervalForRequest = timeout.seconds + 2
         configuration.httpMaximumConnectionsPerHost = 1
         session = URLSession(configuration: configuration)
     }
@@ -41,7 +41,7 @@ public final class HealthWatcher: @unchecked Sendable {
     /// One probe now. The timeout is enforced here, not by URLSession: Linux's URLSession
     /// treats sub-second timeouts as already expired, and the kubelet's are often 1 s or less.
     public func poll(at t: Double) async -> HealthPoll {
-        var request = URLRequest(url: url, timeoutInterval: Self.seconds(timeout) + 2)
+        var request = URLRequest(url: url, timeoutInterval: timeout.seconds + 2)
         request.setValue("close", forHTTPHeaderField: "Connection")
         request.setValue("volley-health-watch", forHTTPHeaderField: "User-Agent")
         let prepared = request
@@ -64,7 +64,7 @@ public final class HealthWatcher: @unchecked Sendable {
                 fetch.cancel()
             }
         }
-        let ms = Self.seconds(ContinuousClock.now - started) * 1000
+        let ms = (ContinuousClock.now - started).seconds * 1000
         switch outcome {
         case .answered(let status):
             let ok = (200..<400).contains(status)
@@ -110,7 +110,7 @@ public final class HealthWatcher: @unchecked Sendable {
             var next = start
             while !Task.isCancelled {
                 guard let self else { return }
-                let t = Self.seconds(ContinuousClock.now - start)
+                let t = (ContinuousClock.now - start).seconds
                 let result = await self.poll(at: t)
                 if Task.isCancelled, !result.ok { return }  // the run ended mid-probe: not a failure
                 self.lock.withLock { self.polls.append(result) }
@@ -127,21 +127,16 @@ public final class HealthWatcher: @unchecked Sendable {
         let polls = lock.withLock { self.polls }
         return HealthWatchResult(
             url: displayName,
-            periodS: Self.seconds(period),
-            timeoutS: Self.seconds(timeout),
+            periodS: period.seconds,
+            timeoutS: timeout.seconds,
             failureThreshold: failureThreshold,
             successThreshold: successThreshold,
             polls: polls
         )
     }
 
-    static func seconds(_ d: Duration) -> Double {
-        let c = d.components
-        return Double(c.seconds) + Double(c.attoseconds) / 1e18
-    }
-
     static func text(_ d: Duration) -> String {
-        let s = seconds(d)
+        let s = d.seconds
         return s >= 1 && s == s.rounded() ? "\(Int(s))s" : "\(Int((s * 1000).rounded()))ms"
     }
 

@@ -213,12 +213,12 @@ public struct PostgresTarget: Sendable, Equatable, CustomStringConvertible, Cust
                 tls: try tlsConfiguration()
             )
         }
-        configuration.options.connectTimeout = .milliseconds(Int64(connectTimeout.probeSeconds * 1000))
+        configuration.options.connectTimeout = .milliseconds(Int64(connectTimeout.seconds * 1000))
         var parameters = [("application_name", applicationName)]
         if let statementTimeout {
-            parameters.append(("statement_timeout", String(Int64(statementTimeout.probeSeconds * 1000))))
+            parameters.append(("statement_timeout", String(Int64(statementTimeout.seconds * 1000))))
         }
-        if let lockTimeout { parameters.append(("lock_timeout", String(Int64(lockTimeout.probeSeconds * 1000)))) }
+        if let lockTimeout { parameters.append(("lock_timeout", String(Int64(lockTimeout.seconds * 1000)))) }
         configuration.options.additionalStartupParameters = parameters
         return configuration
     }
@@ -354,7 +354,7 @@ public struct PostgresTarget: Sendable, Equatable, CustomStringConvertible, Cust
     }
 
     static func format(_ duration: Duration) -> String {
-        let seconds = duration.probeSeconds
+        let seconds = duration.seconds
         return seconds == seconds.rounded() ? "\(Int(seconds)) s" : String(format: "%.1f s", seconds)
     }
 
@@ -383,12 +383,5 @@ func withDeadline<T: Sendable>(
         defer { group.cancelAll() }
         guard let first = try await group.next(), let value = first else { throw DeadlineExceeded() }
         return value
-    }
-}
-
-extension Duration {
-    var probeSeconds: Double {
-        let (s, a) = components
-        return Double(s) + Double(a) / 1e18
     }
 }

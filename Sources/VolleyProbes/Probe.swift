@@ -58,7 +58,7 @@ public final class ProbeSampler: @unchecked Sendable {
         task = Task { [weak self] in
             var next = start
             while !Task.isCancelled {
-                let t = Self.seconds(ContinuousClock.now - start)
+                let t = (ContinuousClock.now - start).seconds
                 let values: [String: Double]?
                 var failure: String?
                 do {
@@ -67,6 +67,8 @@ public final class ProbeSampler: @unchecked Sendable {
                     values = nil
                     failure = String(describing: error)
                 }
+                // Stopped mid-reading: the cancellation is ours, not the source's failure.
+                if values == nil, Task.isCancelled { return }
                 guard let self else { return }
                 self.record(t: t, values: values, error: failure)
                 next = next + interval
@@ -105,10 +107,6 @@ public final class ProbeSampler: @unchecked Sendable {
         }
     }
 
-    static func seconds(_ d: Duration) -> Double {
-        let c = d.components
-        return Double(c.seconds) + Double(c.attoseconds) / 1e18
-    }
 }
 
 /// Turns a `--probe` argument into a source.

@@ -12,7 +12,7 @@ public struct DiagnosisRenderer: Sendable {
     public func render(_ summary: RunSummary) -> String {
         var out = ""
         if let health = summary.health { out += renderHealth(health, runSeconds: summary.durationS) }
-        let probed = !(summary.probes ?? []).isEmpty || summary.health != nil
+        let probed = summary.readServerSide
         return out + renderFindings(summary.findings ?? [], probed: probed)
     }
 

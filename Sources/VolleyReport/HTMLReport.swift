@@ -230,7 +230,7 @@ public enum HTMLReport {
     /// bottleneck", with the evidence to check it against the charts below.
     static func diagnosisSection(_ s: RunSummary) -> String {
         let findings = s.findings ?? []
-        let probed = !(s.probes ?? []).isEmpty || s.health != nil
+        let probed = s.readServerSide
         guard !findings.isEmpty || probed else { return "" }
         var out = "<section class=\"diagnosis\"><h2>Diagnosis</h2>"
         if findings.isEmpty {

@@ -33,7 +33,7 @@ struct DiagnoseCommand: ParsableCommand {
         let store = try HistorySaver.open()
         let findings: [Finding]
         let probed: Bool
-        let title: String
+        var title: String
         if reference.uppercased().hasPrefix("E") {
             let text = reference.uppercased() == "E-LAST" ? "last" : String(reference.dropFirst())
             let experiment: ExperimentRecord
@@ -63,23 +63,18 @@ struct DiagnoseCommand: ParsableCommand {
                 summaries.append(try loadRun(String(id), from: store).record.summary)
             }
             findings = Diagnosis.diagnose(runs: summaries)
-            probed = summaries.contains { !($0.probes ?? []).isEmpty || $0.health != nil }
-            title = "Sweep E\(experiment.id ?? 0) of \(experiment.target), \(summaries.count) runs"
+            probed = summaries.contains(where: \.readServerSide)
+            title = "Sweep E\(experiment.id ?? 0) of \(experiment.target), \(summaries.count) runs\n"
         } else {
             let stored = try loadRun(reference, from: store)
-            var summary = stored.record.summary
-            summary.findings = Diagnosis.diagnose(summary)
-            findings = summary.findings ?? []
-            probed = !(summary.probes ?? []).isEmpty || summary.health != nil
+            let summary = stored.record.summary
+            findings = Diagnosis.diagnose(summary)
+            probed = summary.readServerSide
             title =
                 "Run #\(stored.record.id ?? 0)" + (stored.record.label.map { " · \($0)" } ?? "")
-                + " · \(summary.target)"
-            if !json, let health = summary.health {
-                Terminal.writeOut(
-                    title + "\n" + DiagnosisRenderer(style: style).renderHealth(health, runSeconds: summary.durationS)
-                )
-                Terminal.writeOut(text(findings, probed: probed))
-                return
+                + " · \(summary.target)\n"
+            if let health = summary.health {
+                title += DiagnosisRenderer(style: style).renderHealth(health, runSeconds: summary.durationS)
             }
         }
         if json {
@@ -89,7 +84,7 @@ struct DiagnoseCommand: ParsableCommand {
             Terminal.writeOut(String(decoding: data, as: UTF8.self) + "\n")
             return
         }
-        Terminal.writeOut(title + "\n" + text(findings, probed: probed))
+        Terminal.writeOut(title + text(findings, probed: probed))
     }
 
     var style: Style { Style(enabled: Terminal.colorEnabled(fd: STDOUT_FILENO)) }

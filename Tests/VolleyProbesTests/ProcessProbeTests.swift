@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import VolleyCore
 import VolleyProbes
 
 @Suite struct ProcTextTests {
@@ -30,6 +31,14 @@ import VolleyProbes
         #expect(stat.rssPages == 382)
         #expect(ProcText.stat("") == nil)
         #expect(ProcText.stat("1 (truncated) S 1 2") == nil)
+    }
+
+    @Test func theHostLineGivesBusyAndTotalJiffies() throws {
+        // user nice system idle iowait irq softirq steal guest guest_nice
+        let times = try #require(ProcText.hostTimes("cpu  100 5 50 800 40 3 2 0 7 0"))
+        #expect(times.total == 1000)
+        #expect(times.busy == 1000 - 800 - 40)
+        #expect(ProcText.hostTimes("cpu  1 2") == nil)
     }
 
     @Test func statusGivesMemoryThreadsAndContextSwitches() {
