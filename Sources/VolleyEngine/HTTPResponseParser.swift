@@ -59,8 +59,20 @@ public struct HTTPResponseParser: Sendable {
     private var partialLine: [UInt8] = []
     private var expectsNoBody = false
 
+    /// Which headers a response keeps.
+    public enum HeaderRetention: Sendable {
+        /// None: the plain run only needs the framing headers, which it reads anyway.
+        case none
+        /// `Set-Cookie` and `Location`: what a VU's cookie jar and redirects need. Most
+        /// steps check no header, and turning every header into two strings was a tenth
+        /// of a plan run's CPU.
+        case cookiesAndLocation
+        /// Every header (steps with header checks or captures).
+        case all
+    }
+
     /// Scenario steps need headers (checks, captures, cookies); the plain run does not.
-    public var keepsHeaders = false
+    public var keepsHeaders: HeaderRetention = .none
     /// How many body bytes to keep for checks and captures (0: count only).
     public var bodyLimit = 0
     /// Headers of the final response as received, when `keepsHeaders`.
@@ -253,8 +265,15 @@ public struct HTTPResponseParser: Sendable {
         while vs < ve && (line[vs] == 0x20 || line[vs] == 0x09) { vs += 1 }
         while ve > vs && (line[ve - 1] == 0x20 || line[ve - 1] == 0x09) { ve -= 1 }
         let value = UnsafeRawBufferPointer(rebasing: line[vs..<ve])
-        if keepsHeaders {
+        switch keepsHeaders {
+        case .none:
+            break
+        case .all:
             headers.append((String(decoding: name, as: UTF8.self), String(decoding: value, as: UTF8.self)))
+        case .cookiesAndLocation:
+            if Self.equalsLowercased(name, "set-cookie") || Self.equalsLowercased(name, "location") {
+                headers.append((String(decoding: name, as: UTF8.self), String(decoding: value, as: UTF8.self)))
+            }
         }
         switch name.count {
         case 14 where Self.equalsLowercased(name, "content-length"):

@@ -71,6 +71,23 @@ private func parse(
         #expect(!p.keepAlive)
     }
 
+    @Test func keepsOnlyTheHeadersItIsAskedFor() {
+        let text =
+            "HTTP/1.1 302 Found\r\nDate: x\r\nset-cookie: s=1\r\nLocation: /next\r\nETag: e\r\nContent-Length: 0\r\n\r\n"
+        var kept: [HTTPResponseParser.HeaderRetention: [String]] = [:]
+        for retention in [HTTPResponseParser.HeaderRetention.none, .cookiesAndLocation, .all] {
+            var p = HTTPResponseParser()
+            p.keepsHeaders = retention
+            p.reset()
+            let progress = Array(text.utf8).withUnsafeBytes { p.consume($0) }
+            #expect(progress == .complete(consumed: text.utf8.count))
+            kept[retention] = p.headers.map(\.name)
+        }
+        #expect(kept[HTTPResponseParser.HeaderRetention.none] == [])
+        #expect(kept[.cookiesAndLocation] == ["set-cookie", "Location"])
+        #expect(kept[.all] == ["Date", "set-cookie", "Location", "ETag", "Content-Length"])
+    }
+
     @Test func http10ClosesUnlessKeepAliveIsAsked() {
         let (a, _) = parse("HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n")
         #expect(!a.keepAlive)

@@ -1,12 +1,24 @@
 import VolleyCore
 
 /// A request step with the integer ids its figures are recorded under.
-struct CompiledRequest: Sendable {
+///
+/// A class: a VU hands its current request around several times per request, and a
+/// struct holding the whole `RequestStep` was copied (a dozen retains) every time.
+final class CompiledRequest: Sendable {
     let step: RequestStep
     /// Index of the request name in `NameTable.requests`.
     let nameID: Int
     /// Index of each check ("name › check") in `NameTable.checks`, in step order.
     let checkIDs: [Int]
+    /// The parts of the head that are the same for every request of this step.
+    let prepared: PreparedRequest
+
+    init(step: RequestStep, nameID: Int, checkIDs: [Int], defaults: PlanDefaults) {
+        self.step = step
+        self.nameID = nameID
+        self.checkIDs = checkIDs
+        self.prepared = PreparedRequest(step: step, defaults: defaults)
+    }
 }
 
 /// Steps as VUs walk them: names resolved to ids once per run, so recording a response
@@ -28,7 +40,7 @@ struct NameTable: Sendable {
     private var groupIDs: [String: Int] = [:]
 
     /// Compiles `steps`; steps with the same name share an id, as k6 aggregates by name.
-    mutating func compile(_ steps: [Step]) -> [CompiledStep] {
+    mutating func compile(_ steps: [Step], defaults: PlanDefaults) -> [CompiledStep] {
         steps.map { step in
             switch step {
             case .request(let r):
@@ -37,12 +49,12 @@ struct NameTable: Sendable {
                 for check in r.checks {
                     ids.append(Self.intern("\(r.name) › \(check.name)", &checks, &checkIDs))
                 }
-                return .request(CompiledRequest(step: r, nameID: nameID, checkIDs: ids))
+                return .request(CompiledRequest(step: r, nameID: nameID, checkIDs: ids, defaults: defaults))
             case .think(let t):
                 return .think(t)
             case .group(let name, let inner, _):
                 let id = Self.intern(name, &groups, &groupIDs)
-                return .group(id: id, steps: compile(inner))
+                return .group(id: id, steps: compile(inner, defaults: defaults))
             }
         }
     }

@@ -117,7 +117,9 @@ public final class PlanEngine: Sendable {
         let start = NIODeadline.now().uptimeNanoseconds
         loop.execute { runner.begin(startNanos: start) }
         try await runner.done.get()
-        return try await loop.submit { (runner.recorder, runner.retiredVariables) }.get()
+        let result = try await loop.submit { (runner.recorder, runner.retiredVariables) }.get()
+        // Its VUs are done (retired); none of their tasks can run after `done`.
+        return result
     }
 
     public func run(onInterval: @escaping @Sendable (TimelineEntry) -> Void = { _ in }) async throws -> RunSummary {
@@ -139,7 +141,8 @@ public final class PlanEngine: Sendable {
                 baseURL: base,
                 defaults: plan.defaults,
                 requestIDHeader: requestIDHeader,
-                files: files
+                files: files,
+                runPrefix: Array(prefix.utf8)
             ),
             defaults: plan.defaults,
             variables: plan.variables,
@@ -154,9 +157,9 @@ public final class PlanEngine: Sendable {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
         let loops = Array(group.makeIterator())
         var names = NameTable()
-        let setupSteps = names.compile(plan.setup)
-        let teardownSteps = names.compile(plan.teardown)
-        let scenarioSteps = plan.scenarios.map { names.compile($0.steps) }
+        let setupSteps = names.compile(plan.setup, defaults: plan.defaults)
+        let teardownSteps = names.compile(plan.teardown, defaults: plan.defaults)
+        let scenarioSteps = plan.scenarios.map { names.compile($0.steps, defaults: plan.defaults) }
         let table = names
         var phases = ScenarioRecorder(slowestCapacity: slowestCount, names: names)
         // Setup: one VU runs the setup steps once; its captures become every VU's variables.
@@ -237,6 +240,9 @@ public final class PlanEngine: Sendable {
         }
         state.withLock { $0 = [] }
         try await group.shutdownGracefully()
+        // VUs reach their loop through an unowned(unsafe) reference: the loops must outlive
+        // every task that could still run on the group.
+        withExtendedLifetime(runners) {}
         let duration = Double(endNanos - startNanos) / 1e9
         var summary = RunSummary(
             target: plan.baseURL ?? "(per request)",

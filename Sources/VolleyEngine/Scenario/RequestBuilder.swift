@@ -6,8 +6,6 @@ struct Authority: Hashable {
     var host: String
     var port: Int
     var isTLS: Bool
-
-    var key: String { "\(isTLS ? "https" : "http")://\(host):\(port)" }
 }
 
 /// A rendered request, ready to write.
@@ -15,25 +13,103 @@ struct BuiltRequest {
     var authority: Authority
     var bytes: ByteBuffer
     var isHEAD: Bool
-    var requestID: String
+    /// The sequence number in the request id (`ScenarioLoop.requestID(_:)` spells it out);
+    /// kept as a number so a request whose id is never shown costs no string.
+    var sequence: UInt64
+}
+
+/// What a request step's head needs that does not change between requests, worked out
+/// once per run: which headers the step and the plan's defaults set (only their values
+/// are templates), the method's framing. Deciding this per request (lower-casing and
+/// comparing header names) cost more than writing the bytes.
+struct PreparedRequest: Sendable {
+    /// Step headers first, then the defaults the step did not set.
+    var headers: [(name: String, value: Template)]
+    var setsHost = false
+    var setsUserAgent = false
+    var setsAccept = false
+    var setsContentType = false
+    var setsCookie = false
+    var isHEAD: Bool
+    /// POST, PUT and PATCH carry `Content-Length` even without a body.
+    var alwaysSendsLength: Bool
+    /// Whether the response's headers must be kept: header checks and captures.
+    var readsHeaders: Bool
+
+    init(step: RequestStep, defaults: PlanDefaults) {
+        var headers: [(name: String, value: Template)] = []
+        func given(_ name: String) -> Bool { headers.contains { $0.name.equalsIgnoringASCIICase(name) } }
+        for h in step.headers where !given(h.name) { headers.append((h.name, h.value)) }
+        for h in defaults.headers where !given(h.name) { headers.append((h.name, h.value)) }
+        self.headers = headers
+        let method = step.method.uppercased()
+        isHEAD = method == "HEAD"
+        alwaysSendsLength = method == "POST" || method == "PUT" || method == "PATCH"
+        readsHeaders =
+            step.checks.contains {
+                switch $0.condition {
+                case .headerEquals, .headerContains, .headerExists: return true
+                default: return false
+                }
+            }
+            || step.captures.contains {
+                if case .header = $0.source { return true }
+                return false
+            }
+        setsHost = given("host")
+        setsUserAgent = given("user-agent")
+        setsAccept = given("accept")
+        setsContentType = given("content-type")
+        setsCookie = given("cookie")
+    }
 }
 
 /// Renders a request step's templates into bytes for one VU.
-struct RequestBuilder: Sendable {
-    var baseURL: TargetURL?
-    var defaults: PlanDefaults
-    var requestIDHeader: String?
+///
+/// A class so that VUs reach it through one reference (a struct with dictionaries was
+/// copied, with its retains, on every request).
+final class RequestBuilder: Sendable {
+    let baseURL: TargetURL?
+    let defaults: PlanDefaults
+    let requestIDHeader: String?
     /// File bodies, read when the plan was loaded.
-    var files: [String: [UInt8]]
+    let files: [String: [UInt8]]
+    /// The run's random id prefix (8 hex digits), as in `RequestEncoder`.
+    let runPrefix: [UInt8]
+    /// The base URL's path without its trailing slash, and its `Host` value.
+    private let basePath: String
+    private let baseHostHeader: String
+    private static let userAgentLine = "User-Agent: volley/\(VolleyVersion.current)\r\n"
 
+    init(
+        baseURL: TargetURL?,
+        defaults: PlanDefaults,
+        requestIDHeader: String?,
+        files: [String: [UInt8]],
+        runPrefix: [UInt8]
+    ) {
+        self.runPrefix = runPrefix
+        self.baseURL = baseURL
+        self.defaults = defaults
+        self.requestIDHeader = requestIDHeader
+        self.files = files
+        let path = baseURL?.pathAndQuery ?? ""
+        basePath = path.hasSuffix("/") ? String(path.dropLast()) : path
+        baseHostHeader = baseURL?.hostHeader ?? ""
+    }
+
+    /// Renders `request`; the request id is the run prefix, `loop` and `sequence`.
     func build(
-        _ step: RequestStep,
+        _ request: CompiledRequest,
         context: VUContext,
-        requestID: String,
+        loop: Int,
+        sequence: UInt64,
         cookies: String? = nil
     ) -> Result<BuiltRequest, MissingVariable> {
         do {
-            return .success(try buildThrowing(step, context: context, requestID: requestID, cookies: cookies))
+            return .success(
+                try buildThrowing(request, context: context, loop: loop, sequence: sequence, cookies: cookies)
+            )
         } catch let missing as MissingVariable {
             return .failure(missing)
         } catch {
@@ -42,42 +118,39 @@ struct RequestBuilder: Sendable {
     }
 
     private func buildThrowing(
-        _ step: RequestStep,
+        _ request: CompiledRequest,
         context: VUContext,
-        requestID: String,
+        loop: Int,
+        sequence: UInt64,
         cookies: String?
     ) throws -> BuiltRequest {
+        let step = request.step
+        let prepared = request.prepared
         let rawURL = try context.render(step.url).get()
-        let target: TargetURL
-        if rawURL.hasPrefixIgnoringASCIICase("http://") || rawURL.hasPrefixIgnoringASCIICase("https://") {
-            target = try TargetURL(parsing: rawURL)
-        } else if var base = baseURL {
-            let basePath = base.pathAndQuery.hasSuffix("/") ? String(base.pathAndQuery.dropLast()) : base.pathAndQuery
-            base.pathAndQuery = basePath + (rawURL.hasPrefix("/") ? rawURL : "/" + rawURL)
-            target = base
+        let authority: Authority
+        let hostHeader: String
+        var path: String
+        if rawURL.utf8.first != UInt8(ascii: "/")
+            && (rawURL.hasPrefixIgnoringASCIICase("http://") || rawURL.hasPrefixIgnoringASCIICase("https://"))
+        {
+            let target = try TargetURL(parsing: rawURL)
+            authority = Authority(host: target.host, port: target.port, isTLS: target.isTLS)
+            hostHeader = target.hostHeader
+            path = target.pathAndQuery
+        } else if let base = baseURL {
+            authority = Authority(host: base.host, port: base.port, isTLS: base.isTLS)
+            hostHeader = baseHostHeader
+            path = rawURL.utf8.first == UInt8(ascii: "/") ? basePath + rawURL : basePath + "/" + rawURL
         } else {
             throw MissingVariable(name: "base_url")
         }
-        var path = target.pathAndQuery
         if !step.query.isEmpty {
-            var pairs: [String] = []
+            var query = ""
             for q in step.query {
-                pairs.append(Self.percentEncode(q.name) + "=" + Self.percentEncode(try context.render(q.value).get()))
+                if !query.isEmpty { query += "&" }
+                query += Self.percentEncode(q.name) + "=" + Self.percentEncode(try context.render(q.value).get())
             }
-            path += (path.contains("?") ? "&" : "?") + pairs.joined(separator: "&")
-        }
-        var headers: [(String, String)] = []
-        var names: [String] = []
-        func given(_ name: String) -> Bool { names.contains { $0.equalsIgnoringASCIICase(name) } }
-        // Step headers first, then defaults the step did not set (no array of arrays: this
-        // runs for every request).
-        for h in step.headers where !given(h.name) {
-            names.append(h.name)
-            headers.append((h.name, try context.render(h.value).get()))
-        }
-        for h in defaults.headers where !given(h.name) {
-            names.append(h.name)
-            headers.append((h.name, try context.render(h.value).get()))
+            path += (path.utf8.contains(UInt8(ascii: "?")) ? "&" : "?") + query
         }
         var body: [UInt8]?
         var contentType: String?
@@ -101,41 +174,63 @@ struct RequestBuilder: Sendable {
             body = files[path] ?? []
             contentType = type
         }
-        var head = "\(step.method) \(path) HTTP/1.1\r\n"
-        if !given("host") { head += "Host: \(target.hostHeader)\r\n" }
-        if !given("user-agent") { head += "User-Agent: volley/\(VolleyVersion.current)\r\n" }
-        if !given("accept") { head += "Accept: */*\r\n" }
-        for (n, v) in headers { head += "\(n): \(v)\r\n" }
-        if let contentType, !given("content-type") { head += "Content-Type: \(contentType)\r\n" }
-        let method = step.method.uppercased()
-        if body != nil || method == "POST" || method == "PUT" || method == "PATCH" {
-            head += "Content-Length: \(body?.count ?? 0)\r\n"
+        // Written straight into the buffer: no intermediate strings for the head.
+        var buffer = ByteBuffer()
+        buffer.reserveCapacity(256 + path.utf8.count + (body?.count ?? 0))
+        buffer.writeString(step.method)
+        buffer.writeStaticString(" ")
+        buffer.writeString(path)
+        buffer.writeStaticString(" HTTP/1.1\r\n")
+        if !prepared.setsHost { Self.writeHeader("Host", hostHeader, into: &buffer) }
+        if !prepared.setsUserAgent { buffer.writeString(Self.userAgentLine) }
+        if !prepared.setsAccept { buffer.writeStaticString("Accept: */*\r\n") }
+        for h in prepared.headers {
+            Self.writeHeader(h.name, try context.render(h.value).get(), into: &buffer)
         }
-        if let cookies, !given("cookie") { head += "Cookie: \(cookies)\r\n" }
-        if let idHeader = requestIDHeader { head += "\(idHeader): \(requestID)\r\n" }
-        head += "\r\n"
-        var buffer = ByteBuffer(string: head)
+        if let contentType, !prepared.setsContentType { Self.writeHeader("Content-Type", contentType, into: &buffer) }
+        if body != nil || prepared.alwaysSendsLength {
+            buffer.writeStaticString("Content-Length: ")
+            buffer.writeString(String(body?.count ?? 0))
+            buffer.writeStaticString("\r\n")
+        }
+        if let cookies, !prepared.setsCookie { Self.writeHeader("Cookie", cookies, into: &buffer) }
+        if let idHeader = requestIDHeader {
+            buffer.writeString(idHeader)
+            buffer.writeStaticString(": ")
+            buffer.writeBytes(runPrefix)
+            buffer.writeInteger(UInt8(ascii: "-"))
+            RequestEncoder.writeHex(UInt64(loop & 0xFF) << 56 | (sequence & 0x00FF_FFFF_FFFF_FFFF), into: &buffer)
+            buffer.writeStaticString("\r\n")
+        }
+        buffer.writeStaticString("\r\n")
         if let body { buffer.writeBytes(body) }
-        return BuiltRequest(
-            authority: Authority(host: target.host, port: target.port, isTLS: target.isTLS),
-            bytes: buffer,
-            isHEAD: method == "HEAD",
-            requestID: requestID
-        )
+        return BuiltRequest(authority: authority, bytes: buffer, isHEAD: prepared.isHEAD, sequence: sequence)
+    }
+
+    @inline(__always)
+    private static func writeHeader(_ name: String, _ value: String, into buffer: inout ByteBuffer) {
+        buffer.writeString(name)
+        buffer.writeStaticString(": ")
+        buffer.writeString(value)
+        buffer.writeStaticString("\r\n")
     }
 
     /// RFC 3986 unreserved characters pass; everything else is %-encoded.
     static func percentEncode(_ s: String) -> String {
-        var out = ""
+        var out: [UInt8] = []
+        out.reserveCapacity(s.utf8.count)
         for b in s.utf8 {
             switch b {
             case 0x41...0x5A, 0x61...0x7A, 0x30...0x39, 0x2D, 0x2E, 0x5F, 0x7E:
-                out.unicodeScalars.append(Unicode.Scalar(b))
+                out.append(b)
             default:
-                let hex = Array("0123456789ABCDEF")
-                out += "%" + String(hex[Int(b >> 4)]) + String(hex[Int(b & 0xF)])
+                out.append(UInt8(ascii: "%"))
+                out.append(Self.upperHex[Int(b >> 4)])
+                out.append(Self.upperHex[Int(b & 0xF)])
             }
         }
-        return out
+        return String(decoding: out, as: UTF8.self)
     }
+
+    private static let upperHex: [UInt8] = Array("0123456789ABCDEF".utf8)
 }

@@ -62,18 +62,32 @@ final class ScenarioLoop: @unchecked Sendable {
     let patterns = PatternCache()
     /// Requests written and not yet answered, for progress.
     var inFlight = 0
-    /// Connections with a request outstanding, swept for timeouts.
-    private var busy: [ObjectIdentifier: VUConnectionHandler] = [:]
+    /// Connections with a request outstanding, swept for timeouts. An array with each
+    /// connection's position stored in it: a dictionary cost two hashes per request.
+    private var busy: [VUConnectionHandler] = []
     private var sweep: RepeatedTask?
 
-    func track(_ c: VUConnectionHandler) { busy[ObjectIdentifier(c)] = c }
+    func track(_ c: VUConnectionHandler) {
+        guard c.busySlot < 0 else { return }
+        c.busySlot = busy.count
+        busy.append(c)
+    }
 
-    func untrack(_ c: VUConnectionHandler) { busy[ObjectIdentifier(c)] = nil }
+    func untrack(_ c: VUConnectionHandler) {
+        let slot = c.busySlot
+        guard slot >= 0, slot < busy.count, busy[slot] === c else { return }
+        let last = busy.removeLast()
+        if last !== c {
+            busy[slot] = last
+            last.busySlot = slot
+        }
+        c.busySlot = -1
+    }
 
     private func sweepTimeouts() {
         let t = now()
-        for c in busy.values where c.deadline <= t {
-            busy[ObjectIdentifier(c)] = nil
+        for c in busy where c.deadline <= t {
+            untrack(c)
             c.abort(.timeout, "no complete response within the step's timeout")
         }
     }
@@ -100,9 +114,11 @@ final class ScenarioLoop: @unchecked Sendable {
     private var nextIndex: Int
     private var maxVUs = 0
 
-    var defaults: PlanDefaults { run.defaults }
-    var builder: RequestBuilder { run.builder }
-    var bodyLimit: Int { run.bodyLimit }
+    /// Stored, not computed from `run`: a computed copy of these structs retained their
+    /// arrays on every request.
+    let defaults: PlanDefaults
+    let builder: RequestBuilder
+    let bodyLimit: Int
     var tlsContext: NIOSSLContext? { run.tlsContext }
     var done: EventLoopFuture<Void> { donePromise.futureResult }
 
@@ -123,6 +139,9 @@ final class ScenarioLoop: @unchecked Sendable {
         self.scenario = scenario
         self.shared = shared
         self.run = run
+        self.defaults = run.defaults
+        self.builder = run.builder
+        self.bodyLimit = run.bodyLimit
         self.recorder = ScenarioRecorder(slowestCapacity: run.slowestCount, names: names)
         self.samples = run.samples.map { SampleWriter(file: $0) }
         self.requestNames = names.requests
@@ -134,9 +153,15 @@ final class ScenarioLoop: @unchecked Sendable {
 
     func share(_ total: Int) -> Int { total / loopCount + (index < total % loopCount ? 1 : 0) }
 
-    func nextRequestID() -> String {
+    /// The next request's sequence number on this loop.
+    func nextSequence() -> UInt64 {
         requestSequence &+= 1
-        let value = UInt64(index & 0xFF) << 56 | (requestSequence & 0x00FF_FFFF_FFFF_FFFF)
+        return requestSequence
+    }
+
+    /// The id a request of this loop carried, spelled out only when it is shown.
+    func requestID(_ sequence: UInt64) -> String {
+        let value = UInt64(index & 0xFF) << 56 | (sequence & 0x00FF_FFFF_FFFF_FFFF)
         return run.runPrefix + "-" + String(decoding: RequestEncoder.hex(value, digits: 16), as: UTF8.self)
     }
 

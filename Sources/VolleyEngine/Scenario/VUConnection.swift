@@ -29,16 +29,26 @@ final class VUConnectionHandler: ChannelInboundHandler, RemovableChannelHandler 
 
     private var context: ChannelHandlerContext?
     private var parser = HTTPResponseParser()
-    private var pending: ((Outcome) -> Void)?
+    /// The VU waiting for the outstanding request's outcome. Weak: a VU that retired
+    /// while its connection still closes must not be kept alive (or called) by it.
+    private weak var pending: VirtualUser?
     private var pendingError: (any Error)?
     private(set) var isOpen = false
     private(set) var sentAt: UInt64 = 0
     /// When the outstanding request times out (monotonic nanoseconds).
     var deadline: UInt64 = .max
+    /// Position in the loop's list of busy connections (-1: not in it).
+    var busySlot = -1
 
     init(bodyLimit: Int) {
-        parser.keepsHeaders = true
+        parser.keepsHeaders = .all
         parser.bodyLimit = bodyLimit
+    }
+
+    /// Which headers the next response keeps (set before `send`).
+    var keepsHeaders: HTTPResponseParser.HeaderRetention {
+        get { parser.keepsHeaders }
+        set { parser.keepsHeaders = newValue }
     }
 
     var isBusy: Bool { pending != nil }
@@ -51,13 +61,13 @@ final class VUConnectionHandler: ChannelInboundHandler, RemovableChannelHandler 
     /// right away, so it marks the connection open itself.
     func connected() { isOpen = true }
 
-    func send(_ bytes: ByteBuffer, isHEAD: Bool, now: UInt64, completion: @escaping (Outcome) -> Void) {
+    func send(_ bytes: ByteBuffer, isHEAD: Bool, now: UInt64, owner: VirtualUser) {
         guard let context, isOpen else {
-            completion(.failure(.noResponse, "connection is closed", bytesIn: 0))
+            owner.requestEnded(self, .failure(.noResponse, "connection is closed", bytesIn: 0))
             return
         }
         parser.reset(isHEAD: isHEAD)
-        pending = completion
+        pending = owner
         sentAt = now
         context.writeAndFlush(wrapOutboundOut(bytes), promise: nil)
     }
@@ -140,8 +150,8 @@ final class VUConnectionHandler: ChannelInboundHandler, RemovableChannelHandler 
     }
 
     private func finish(_ outcome: Outcome) {
-        let completion = pending
+        let owner = pending
         pending = nil
-        completion?(outcome)
+        owner?.requestEnded(self, outcome)
     }
 }

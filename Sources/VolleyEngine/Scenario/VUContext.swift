@@ -13,6 +13,8 @@ struct VUContext {
     /// Renders `template`; returns the name of the first missing variable instead of
     /// sending a request with an empty or "undefined" value.
     func render(_ template: Template) -> Result<String, MissingVariable> {
+        // Most templates (paths, header values) are plain text: no copy, no concatenation.
+        if template.parts.count == 1, case .literal(let s) = template.parts[0] { return .success(s) }
         var out = ""
         for part in template.parts {
             switch part {

@@ -9,9 +9,13 @@ import VolleyCore
 final class VirtualUser {
     let number: Int
     let scenario: Scenario
-    unowned let runner: ScenarioLoop
+    /// Unowned and unchecked: read a dozen times per request, and a checked unowned
+    /// reference costs an atomic retain and release each time. Safe because a loop keeps
+    /// each VU in `vus` until it retires, and `PlanEngine` keeps the loops alive until its
+    /// event loops have shut down, so no VU code runs after its loop is gone.
+    unowned(unsafe) let runner: ScenarioLoop
     var context: VUContext
-    private var connections: [String: VUConnectionHandler] = [:]
+    private var connections: [Authority: VUConnectionHandler] = [:]
     /// The steps being walked; a group pushes a frame that remembers its name and start.
     private var stack: [(steps: [CompiledStep], index: Int, group: Int?, started: UInt64)] = []
     private var thinkTask: Scheduled<Void>?
@@ -125,9 +129,14 @@ final class VirtualUser {
     // MARK: - Requests
 
     private func perform(_ compiled: CompiledRequest, hops: Int = 0) {
-        let step = compiled.step
         let built: BuiltRequest
-        switch runner.builder.build(step, context: context, requestID: runner.nextRequestID(), cookies: cookieHeader) {
+        switch runner.builder.build(
+            compiled,
+            context: context,
+            loop: runner.index,
+            sequence: runner.nextSequence(),
+            cookies: cookieHeader
+        ) {
         case .success(let b): built = b
         case .failure(let missing):
             runner.recorder.skippedSteps[compiled.nameID] += 1
@@ -135,6 +144,11 @@ final class VirtualUser {
                 runner.recorder.skipReasons[compiled.nameID] = "${\(missing.name)} has no value"
             }
             next()
+            return
+        }
+        // The common case (an open connection) without allocating a callback.
+        if let c = connections[built.authority], c.isOpen {
+            send(compiled, built, on: c, hops: hops)
             return
         }
         connection(for: built.authority) { [self] result in
@@ -148,36 +162,38 @@ final class VirtualUser {
         }
     }
 
+    /// The request on the wire, kept here rather than in a callback per request.
+    private var current: (request: CompiledRequest, sequence: UInt64, latencyStart: UInt64, hops: Int)?
+
     private func send(_ compiled: CompiledRequest, _ built: BuiltRequest, on conn: VUConnectionHandler, hops: Int) {
-        let step = compiled.step
         let sentAt = runner.now()
         let latencyStart = iterationDue.map { min($0, sentAt) } ?? sentAt
         iterationDue = nil
-        let timeout = (step.timeout ?? runner.defaults.timeout).nanosecondsClamped
+        let timeout = (compiled.step.timeout ?? runner.defaults.timeout).nanosecondsClamped
         // Timeouts are found by the loop's sweep (every 50 ms), not a timer per request:
         // scheduling and cancelling one per request cost ~5 % of a plan run's throughput.
         conn.deadline = sentAt &+ timeout
         runner.track(conn)
         runner.recorder.overall.recordSend(bytes: built.bytes.readableBytes, lagNanos: nil)
         runner.inFlight += 1
-        conn.send(built.bytes, isHEAD: built.isHEAD, now: sentAt) { [self] outcome in
-            runner.untrack(conn)
-            runner.inFlight -= 1
-            let t = runner.now()
-            switch outcome {
-            case .failure(let cls, let message, let bytesIn):
-                record(compiled, failure: cls, message: message, bytesIn: bytesIn)
-                next()
-            case .response(let response):
-                handle(
-                    compiled,
-                    response,
-                    latency: t &- latencyStart,
-                    completedAt: t,
-                    requestID: built.requestID,
-                    hops: hops
-                )
-            }
+        current = (compiled, built.sequence, latencyStart, hops)
+        conn.keepsHeaders = compiled.prepared.readsHeaders ? .all : .cookiesAndLocation
+        conn.send(built.bytes, isHEAD: built.isHEAD, now: sentAt, owner: self)
+    }
+
+    /// The connection's answer to the request in `current`.
+    func requestEnded(_ conn: VUConnectionHandler, _ outcome: VUConnectionHandler.Outcome) {
+        runner.untrack(conn)
+        runner.inFlight -= 1
+        let t = runner.now()
+        guard let (compiled, sequence, latencyStart, hops) = current else { return }
+        current = nil
+        switch outcome {
+        case .failure(let cls, let message, let bytesIn):
+            record(compiled, failure: cls, message: message, bytesIn: bytesIn)
+            next()
+        case .response(let response):
+            handle(compiled, response, latency: t &- latencyStart, completedAt: t, sequence: sequence, hops: hops)
         }
     }
 
@@ -186,57 +202,67 @@ final class VirtualUser {
         _ response: VUResponse,
         latency: UInt64,
         completedAt: UInt64,
-        requestID: String,
+        sequence: UInt64,
         hops: Int
     ) {
         let step = compiled.step
         let at = completedAt &- runner.startNanos
+        let runner = self.runner
         func record(_ r: inout Recorder) {
             r.recordResponse(
                 status: response.status,
                 latencyNanos: latency,
                 serviceNanos: nil,
                 bytesIn: response.bytesIn,
-                requestID: requestID,
+                requestID: runner.requestID(sequence),
                 completedAtNanos: at
             )
         }
         record(&runner.recorder.overall)
         runner.recorder.withName(compiled.nameID, record)
-        runner.samples?.record(
-            atNanos: at,
-            name: runner.requestNames[compiled.nameID],
-            status: response.status,
-            error: nil,
-            latencyNanos: latency,
-            serviceNanos: nil,
-            requestID: requestID,
-            bytesIn: response.bytesIn
-        )
-        if runner.defaults.cookies { storeCookies(response.headers) }
+        if let samples = runner.samples {
+            samples.record(
+                atNanos: at,
+                name: runner.requestNames[compiled.nameID],
+                status: response.status,
+                error: nil,
+                latencyNanos: latency,
+                serviceNanos: nil,
+                requestID: runner.requestID(sequence),
+                bytesIn: response.bytesIn
+            )
+        }
+        if runner.defaults.cookies && !response.headers.isEmpty { storeCookies(response.headers) }
         if let redirect = redirect(for: step, response, hops: hops) {
             perform(
-                CompiledRequest(step: redirect, nameID: compiled.nameID, checkIDs: compiled.checkIDs),
+                CompiledRequest(
+                    step: redirect,
+                    nameID: compiled.nameID,
+                    checkIDs: compiled.checkIDs,
+                    defaults: runner.defaults
+                ),
                 hops: hops + 1
             )
             return
         }
-        var inspector = ResponseInspector(response: response, latencyNanos: latency, patterns: runner.patterns)
         var abort = false
-        for (i, check) in step.checks.enumerated() {
-            let ok = inspector.passes(check, context: context)
-            runner.recorder.check(compiled.checkIDs[i], passed: ok)
-            if !ok && check.abortOnFail { abort = true }
-        }
-        for capture in step.captures {
-            if let value = inspector.capture(capture) {
-                context.variables[capture.name] = value
-            } else {
-                context.variables[capture.name] = nil
-                runner.recorder.captureFailures[compiled.nameID] += 1
-                // An error against its step: it counts in the step's and the run's errors.
-                runner.recorder.withName(compiled.nameID) { $0.errors += 1 }
-                runner.recorder.overall.errors += 1
+        if !step.checks.isEmpty || !step.captures.isEmpty {
+            var inspector = ResponseInspector(response: response, latencyNanos: latency, patterns: runner.patterns)
+            for (i, check) in step.checks.enumerated() {
+                let ok = inspector.passes(check, context: context)
+                runner.recorder.check(compiled.checkIDs[i], passed: ok)
+                if !ok && check.abortOnFail { abort = true }
+            }
+            for capture in step.captures {
+                if let value = inspector.capture(capture) {
+                    context.variables[capture.name] = value
+                } else {
+                    context.variables[capture.name] = nil
+                    runner.recorder.captureFailures[compiled.nameID] += 1
+                    // An error against its step: it counts in the step's and the run's errors.
+                    runner.recorder.withName(compiled.nameID) { $0.errors += 1 }
+                    runner.recorder.overall.errors += 1
+                }
             }
         }
         if abort {
@@ -320,11 +346,11 @@ final class VirtualUser {
 
     /// The VU's open connection to `authority`, opened on first use (and after a close).
     private func connection(for authority: Authority, _ done: @escaping (ConnectionResult) -> Void) {
-        if let c = connections[authority.key], c.isOpen {
+        if let c = connections[authority], c.isOpen {
             done(.success(c))
             return
         }
-        connections[authority.key] = nil
+        connections[authority] = nil
         let handler = VUConnectionHandler(bodyLimit: runner.bodyLimit)
         let bound = NIOLoopBound(handler, eventLoop: runner.loop)
         let tls = authority.isTLS ? runner.tlsContext : nil
@@ -352,7 +378,7 @@ final class VirtualUser {
                 switch result {
                 case .success:
                     bound.value.connected()
-                    connections[authority.key] = bound.value
+                    connections[authority] = bound.value
                     done(.success(bound.value))
                 case .failure(let error):
                     done(.failure(ErrorClassifier.classify(error, connecting: true), ErrorClassifier.message(error)))

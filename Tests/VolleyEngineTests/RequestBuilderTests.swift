@@ -1,0 +1,110 @@
+import NIOCore
+import Testing
+import VolleyCore
+
+@testable import VolleyEngine
+
+/// The bytes a plan step puts on the wire, byte for byte: the builder writes them directly
+/// into a buffer (no intermediate strings), so every header rule is pinned here.
+@Suite struct RequestBuilderTests {
+    private let prefix = Array("0badc0de".utf8)
+
+    private func builder(
+        base: String? = "http://127.0.0.1:8080/api/",
+        defaults: PlanDefaults = PlanDefaults()
+    )
+        throws -> RequestBuilder
+    {
+        RequestBuilder(
+            baseURL: try base.map { try TargetURL(parsing: $0) },
+            defaults: defaults,
+            requestIDHeader: "X-Request-ID",
+            files: [:],
+            runPrefix: prefix
+        )
+    }
+
+    private func build(
+        _ step: RequestStep,
+        _ builder: RequestBuilder,
+        variables: [String: String] = [:],
+        cookies: String? = nil
+    ) -> Result<BuiltRequest, MissingVariable> {
+        let compiled = CompiledRequest(step: step, nameID: 0, checkIDs: [], defaults: builder.defaults)
+        let context = VUContext(number: 1, iteration: 0, variables: variables)
+        return builder.build(compiled, context: context, loop: 1, sequence: 0x2a, cookies: cookies)
+    }
+
+    private func text(_ result: Result<BuiltRequest, MissingVariable>) throws -> String {
+        String(buffer: try result.get().bytes)
+    }
+
+    @Test func aRelativeGetGetsTheDefaultHeadersAndTheID() throws {
+        let step = RequestStep(method: "GET", url: try Template(parsing: "todos/${id}"))
+        let wire = try text(build(step, try builder(), variables: ["id": "7"]))
+        #expect(
+            wire == "GET /api/todos/7 HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n"
+                + "User-Agent: volley/\(VolleyVersion.current)\r\nAccept: */*\r\n"
+                + "X-Request-ID: 0badc0de-010000000000002a\r\n\r\n"
+        )
+    }
+
+    @Test func stepHeadersWinOverDefaultsAndReplaceBuiltIns() throws {
+        let defaults = PlanDefaults(headers: [
+            TemplatedHeader(name: "accept", value: "text/plain"),
+            TemplatedHeader(name: "X-Team", value: "blue"),
+        ])
+        let step = RequestStep(
+            method: "POST",
+            url: "/todos",
+            query: [(name: "q", value: "a b&c")],
+            headers: [
+                TemplatedHeader(name: "X-Team", value: try Template(parsing: "${team}")),
+                .init(name: "HOST", value: "example.test"),
+            ],
+            body: .json(.object([("title", .string(try Template(parsing: "${title}")))]))
+        )
+        let wire = try text(
+            build(
+                step,
+                try builder(defaults: defaults),
+                variables: ["team": "red", "title": "buy \"milk\""],
+                cookies: "s=1"
+            )
+        )
+        let body = #"{"title":"buy \"milk\""}"#
+        #expect(
+            wire == "POST /api/todos?q=a%20b%26c HTTP/1.1\r\n"
+                + "User-Agent: volley/\(VolleyVersion.current)\r\n"
+                + "X-Team: red\r\nHOST: example.test\r\naccept: text/plain\r\n"
+                + "Content-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\nCookie: s=1\r\n"
+                + "X-Request-ID: 0badc0de-010000000000002a\r\n\r\n" + body
+        )
+    }
+
+    @Test func anAbsoluteURLGoesToItsOwnAuthority() throws {
+        let step = RequestStep(method: "DELETE", url: "https://[::1]:8443/x?y=1")
+        let built = try build(step, try builder()).get()
+        #expect(built.authority == Authority(host: "::1", port: 8443, isTLS: true))
+        #expect(String(buffer: built.bytes).hasPrefix("DELETE /x?y=1 HTTP/1.1\r\nHost: [::1]:8443\r\n"))
+    }
+
+    @Test func aMissingVariableOrBaseIsReportedNotSent() throws {
+        let step = RequestStep(method: "GET", url: try Template(parsing: "/todos/${id}"))
+        #expect(throws: MissingVariable(name: "id")) { try build(step, try builder()).get() }
+        #expect(throws: MissingVariable(name: "base_url")) {
+            try build(RequestStep(method: "GET", url: "/"), try builder(base: nil)).get()
+        }
+    }
+
+    @Test func onlyStepsThatReadHeadersKeepThemAll() throws {
+        let plain = RequestStep(method: "GET", url: "/", checks: [Check(.status([200]))])
+        let reads = RequestStep(
+            method: "GET",
+            url: "/",
+            captures: [Capture(name: "etag", source: .header("ETag"))]
+        )
+        #expect(!PreparedRequest(step: plain, defaults: PlanDefaults()).readsHeaders)
+        #expect(PreparedRequest(step: reads, defaults: PlanDefaults()).readsHeaders)
+    }
+}
