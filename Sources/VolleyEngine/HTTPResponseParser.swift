@@ -258,7 +258,14 @@ public struct HTTPResponseParser: Sendable {
     }
 
     private mutating func parseHeader(_ line: UnsafeRawBufferPointer) {
-        guard let colon = line.firstIndex(of: 0x3A) else { return }
+        // Keeping no headers, only Content-Length, Connection and Transfer-Encoding matter:
+        // any other name is skipped on its first letter, before looking for its colon.
+        if keepsHeaders == .none, let first = line.first {
+            let lower = first | 0x20
+            guard lower == UInt8(ascii: "c") || lower == UInt8(ascii: "t") else { return }
+        }
+        guard let base = line.baseAddress, let found = memchr(base, 0x3A, line.count) else { return }
+        let colon = UnsafeRawPointer(found) - base
         let name = UnsafeRawBufferPointer(rebasing: line[0..<colon])
         var vs = colon + 1
         var ve = line.count

@@ -35,6 +35,37 @@ import VolleyCore
         #expect(r.slowest.sorted.map(\.requestID) == ["id70", "id60", "id50"])
     }
 
+    @Test func aRecorderWithoutASlowestListNeverSpellsOutRequestIDs() {
+        var r = Recorder(slowestCapacity: 0)
+        var spelled = 0
+        func id() -> String {
+            spelled += 1
+            return "id"
+        }
+        for latency in [1_000, 5_000_000, 900_000_000] as [UInt64] {
+            r.recordResponse(
+                status: 200,
+                latencyNanos: latency,
+                serviceNanos: nil,
+                bytesIn: 1,
+                requestID: id(),
+                completedAtNanos: latency
+            )
+        }
+        #expect(spelled == 0)
+        #expect(r.completed == 3)
+        var kept = Recorder(slowestCapacity: 2)
+        kept.recordResponse(
+            status: 200,
+            latencyNanos: 7,
+            serviceNanos: nil,
+            bytesIn: 1,
+            requestID: id(),
+            completedAtNanos: 7
+        )
+        #expect(spelled == 1)
+    }
+
     @Test func mergingAddsHistogramsInsteadOfAveragingPercentiles() {
         var a = Recorder()
         var b = Recorder()

@@ -32,7 +32,8 @@ import VolleyCore
     ) -> Result<BuiltRequest, MissingVariable> {
         let compiled = CompiledRequest(step: step, nameID: 0, checkIDs: [], defaults: builder.defaults)
         let context = VUContext(number: 1, iteration: 0, variables: variables)
-        return builder.build(compiled, context: context, loop: 1, sequence: 0x2a, cookies: cookies)
+        var scratch: [UInt8] = []
+        return builder.build(compiled, context: context, loop: 1, sequence: 0x2a, cookies: cookies, scratch: &scratch)
     }
 
     private func text(_ result: Result<BuiltRequest, MissingVariable>) throws -> String {

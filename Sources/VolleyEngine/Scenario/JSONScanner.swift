@@ -23,6 +23,8 @@ enum JSONScanner {
             switch self {
             case .string(let s): return s
             case .number(let n):
+                // Integers (ids, counts) as written: no floating-point round trip.
+                if let i = Int64(n), i.magnitude < 1_000_000_000_000_000, String(i) == n { return n }
                 guard let d = Double(n) else { return n }
                 if d == d.rounded(), abs(d) < 1e15 { return String(Int64(d)) }
                 return String(d)

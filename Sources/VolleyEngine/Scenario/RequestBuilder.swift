@@ -79,7 +79,6 @@ final class RequestBuilder: Sendable {
     /// The base URL's path without its trailing slash, and its `Host` value.
     private let basePath: String
     private let baseHostHeader: String
-    private static let userAgentLine = "User-Agent: volley/\(VolleyVersion.current)\r\n"
 
     init(
         baseURL: TargetURL?,
@@ -104,11 +103,19 @@ final class RequestBuilder: Sendable {
         context: VUContext,
         loop: Int,
         sequence: UInt64,
-        cookies: String? = nil
+        cookies: String? = nil,
+        scratch: inout [UInt8]
     ) -> Result<BuiltRequest, MissingVariable> {
         do {
             return .success(
-                try buildThrowing(request, context: context, loop: loop, sequence: sequence, cookies: cookies)
+                try buildThrowing(
+                    request,
+                    context: context,
+                    loop: loop,
+                    sequence: sequence,
+                    cookies: cookies,
+                    scratch: &scratch
+                )
             )
         } catch let missing as MissingVariable {
             return .failure(missing)
@@ -122,7 +129,8 @@ final class RequestBuilder: Sendable {
         context: VUContext,
         loop: Int,
         sequence: UInt64,
-        cookies: String?
+        cookies: String?,
+        scratch: inout [UInt8]
     ) throws -> BuiltRequest {
         let step = request.step
         let prepared = request.prepared
@@ -174,45 +182,65 @@ final class RequestBuilder: Sendable {
             body = files[path] ?? []
             contentType = type
         }
-        // Written straight into the buffer: no intermediate strings for the head.
-        var buffer = ByteBuffer()
-        buffer.reserveCapacity(256 + path.utf8.count + (body?.count ?? 0))
-        buffer.writeString(step.method)
-        buffer.writeStaticString(" ")
-        buffer.writeString(path)
-        buffer.writeStaticString(" HTTP/1.1\r\n")
-        if !prepared.setsHost { Self.writeHeader("Host", hostHeader, into: &buffer) }
-        if !prepared.setsUserAgent { buffer.writeString(Self.userAgentLine) }
-        if !prepared.setsAccept { buffer.writeStaticString("Accept: */*\r\n") }
+        // Written into the VU's scratch bytes, then copied once into the buffer: appending
+        // to a ByteBuffer piece by piece paid NIO's exclusivity check on every piece.
+        var out = scratch
+        scratch = []
+        out.removeAll(keepingCapacity: true)
+        out.reserveCapacity(256 + path.utf8.count + (body?.count ?? 0))
+        out.append(contentsOf: step.method.utf8)
+        out.append(UInt8(ascii: " "))
+        out.append(contentsOf: path.utf8)
+        out.append(contentsOf: Self.versionLine)
+        if !prepared.setsHost { Self.appendHeader(Self.hostName, hostHeader, to: &out) }
+        if !prepared.setsUserAgent { out.append(contentsOf: Self.userAgentLine) }
+        if !prepared.setsAccept { out.append(contentsOf: Self.acceptLine) }
         for h in prepared.headers {
-            Self.writeHeader(h.name, try context.render(h.value).get(), into: &buffer)
+            Self.appendHeader(h.name, try context.render(h.value).get(), to: &out)
         }
-        if let contentType, !prepared.setsContentType { Self.writeHeader("Content-Type", contentType, into: &buffer) }
+        if let contentType, !prepared.setsContentType { Self.appendHeader("Content-Type", contentType, to: &out) }
         if body != nil || prepared.alwaysSendsLength {
-            buffer.writeStaticString("Content-Length: ")
-            buffer.writeString(String(body?.count ?? 0))
-            buffer.writeStaticString("\r\n")
+            Self.appendHeader("Content-Length", String(body?.count ?? 0), to: &out)
         }
-        if let cookies, !prepared.setsCookie { Self.writeHeader("Cookie", cookies, into: &buffer) }
+        if let cookies, !prepared.setsCookie { Self.appendHeader("Cookie", cookies, to: &out) }
         if let idHeader = requestIDHeader {
-            buffer.writeString(idHeader)
-            buffer.writeStaticString(": ")
-            buffer.writeBytes(runPrefix)
-            buffer.writeInteger(UInt8(ascii: "-"))
-            RequestEncoder.writeHex(UInt64(loop & 0xFF) << 56 | (sequence & 0x00FF_FFFF_FFFF_FFFF), into: &buffer)
-            buffer.writeStaticString("\r\n")
+            out.append(contentsOf: idHeader.utf8)
+            out.append(UInt8(ascii: ":"))
+            out.append(UInt8(ascii: " "))
+            out.append(contentsOf: runPrefix)
+            out.append(UInt8(ascii: "-"))
+            var value = UInt64(loop & 0xFF) << 56 | (sequence & 0x00FF_FFFF_FFFF_FFFF)
+            let digitsAt = out.count
+            out.append(contentsOf: Self.sixteenZeros)
+            for i in stride(from: digitsAt + 15, through: digitsAt, by: -1) {
+                out[i] = RequestEncoder.hexDigit(UInt8(truncatingIfNeeded: value & 0xF))
+                value >>= 4
+            }
+            out.append(UInt8(ascii: "\r"))
+            out.append(UInt8(ascii: "\n"))
         }
-        buffer.writeStaticString("\r\n")
-        if let body { buffer.writeBytes(body) }
+        out.append(UInt8(ascii: "\r"))
+        out.append(UInt8(ascii: "\n"))
+        if let body { out.append(contentsOf: body) }
+        let buffer = ByteBuffer(bytes: out)
+        scratch = out
         return BuiltRequest(authority: authority, bytes: buffer, isHEAD: prepared.isHEAD, sequence: sequence)
     }
 
+    private static let versionLine = Array(" HTTP/1.1\r\n".utf8)
+    private static let hostName = "Host"
+    private static let acceptLine = Array("Accept: */*\r\n".utf8)
+    private static let userAgentLine = Array("User-Agent: volley/\(VolleyVersion.current)\r\n".utf8)
+    private static let sixteenZeros = [UInt8](repeating: 0x30, count: 16)
+
     @inline(__always)
-    private static func writeHeader(_ name: String, _ value: String, into buffer: inout ByteBuffer) {
-        buffer.writeString(name)
-        buffer.writeStaticString(": ")
-        buffer.writeString(value)
-        buffer.writeStaticString("\r\n")
+    private static func appendHeader(_ name: String, _ value: String, to out: inout [UInt8]) {
+        out.append(contentsOf: name.utf8)
+        out.append(UInt8(ascii: ":"))
+        out.append(UInt8(ascii: " "))
+        out.append(contentsOf: value.utf8)
+        out.append(UInt8(ascii: "\r"))
+        out.append(UInt8(ascii: "\n"))
     }
 
     /// RFC 3986 unreserved characters pass; everything else is %-encoded.

@@ -84,6 +84,7 @@ struct ResponseInspector {
         case .bool(let b):
             return actual.text == (b ? "true" : "false")
         case .number(let n):
+            if case .number(let raw) = actual, let i = Int64(raw) { return Double(i) == n }
             guard let s = actual.text, let d = Double(s) else { return false }
             return d == n
         case .string(let t):

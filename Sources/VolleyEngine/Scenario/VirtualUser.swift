@@ -135,7 +135,8 @@ final class VirtualUser {
             context: context,
             loop: runner.index,
             sequence: runner.nextSequence(),
-            cookies: cookieHeader
+            cookies: cookieHeader,
+            scratch: &scratch
         ) {
         case .success(let b): built = b
         case .failure(let missing):
@@ -161,6 +162,9 @@ final class VirtualUser {
             }
         }
     }
+
+    /// Where the builder writes a request's bytes, kept so its capacity is reused.
+    private var scratch: [UInt8] = []
 
     /// The request on the wire, kept here rather than in a callback per request.
     private var current: (request: CompiledRequest, sequence: UInt64, latencyStart: UInt64, hops: Int)?
