@@ -25,7 +25,11 @@ final class VirtualUser {
     var iterationDue: UInt64?
     /// Set when the executor wants this VU to stop after the current request.
     var stopRequested = false
-    private(set) var isRunning = false
+    private(set) var isRunning = false {
+        didSet { if isRunning != oldValue { runner.runningVUs += isRunning ? 1 : -1 } }
+    }
+    /// Position in the loop's list of VUs (-1 once retired).
+    var slot = -1
 
     /// Think times at least this long close the VU's connections first.
     static let idleCloseNanos: UInt64 = 30_000_000_000
