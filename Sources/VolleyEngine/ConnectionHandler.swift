@@ -1,6 +1,10 @@
 import NIOCore
 import VolleyCore
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// One client connection: writes pre-encoded requests and parses responses at byte level.
 ///
 /// Lives on its worker's event loop and is only touched there; it reports every outcome to
@@ -41,6 +45,12 @@ final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
     private let stampOffset: Int?
     private let loopIndex: Int
     private let isOpenModel: Bool
+    /// The socket, when Volley connected it itself (plain HTTP on Linux): requests are then
+    /// written with one `send(2)` instead of through NIO's channel (see `LoopWorker.openDirect`).
+    var fd: Int32 = -1
+    /// A write handed to NIO (a partial or refused `send`) that has not completed: later
+    /// requests go through NIO too until it has, so bytes never overtake each other.
+    private var nioWritePending = false
 
     init(worker: LoopWorker) {
         self.worker = worker
@@ -169,10 +179,39 @@ final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
             context.write(wrapOutboundOut(writeBuffer), promise: nil)
             context.writeAndFlush(wrapOutboundOut(body), promise: nil)
             requestBytes += body.readableBytes
+        } else if fd >= 0 && !nioWritePending {
+            sendDirect(context: context)
         } else {
             context.writeAndFlush(wrapOutboundOut(writeBuffer), promise: nil)
         }
         worker.recorder.recordSend(bytes: requestBytes, lagNanos: isOpenModel ? now &- dueAt : nil)
+    }
+
+    /// Writes the request with `send(2)` on the socket. NIO's write path (pipeline, pending
+    /// writes queue, flush) cost about 1 µs of CPU per request, a quarter of Volley's user
+    /// time against nginx; this is one system call. What `send` does not take (a full
+    /// socket buffer) goes through NIO, which waits for the socket to become writable.
+    private func sendDirect(context: ChannelHandlerContext) {
+        #if canImport(Glibc)
+        let count = writeBuffer.readableBytes
+        let sent = writeBuffer.withUnsafeReadableBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+        if sent == count { return }
+        let code = errno
+        if sent >= 0 || code == EAGAIN || code == EWOULDBLOCK {
+            var rest = writeBuffer
+            if sent > 0 { rest.moveReaderIndex(forwardBy: sent) }
+            nioWritePending = true
+            let promise = context.eventLoop.makePromise(of: Void.self)
+            promise.futureResult.assumeIsolated().whenComplete { [self] _ in nioWritePending = false }
+            context.writeAndFlush(wrapOutboundOut(rest), promise: promise)
+        } else {
+            // Reset or broken pipe: reported as the request's failure when the channel closes.
+            if pendingError == nil { pendingError = IOError(errnoCode: code, reason: "send") }
+            context.eventLoop.assumeIsolated().execute { context.close(promise: nil) }
+        }
+        #else
+        context.writeAndFlush(wrapOutboundOut(writeBuffer), promise: nil)
+        #endif
     }
 
     /// Ends the current request with `error` (timeout, interrupt, malformed) and closes.

@@ -19,6 +19,9 @@ public struct RunConfiguration: Sendable {
     public var slowestCount: Int
     /// Where to stream one JSON line per request (`--out samples.ndjson`); nil = nowhere.
     public var samples: SampleFile?
+    /// Plain HTTP on Linux: connect sockets directly and write requests with `send(2)`
+    /// (NIO still reads). False sends every byte through NIO's channel, for comparison.
+    public var directSockets = true
 
     public init(
         request: RequestSpec,

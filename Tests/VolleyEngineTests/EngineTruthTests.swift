@@ -13,10 +13,11 @@ func runLoad(
     insecure: Bool = false,
     keepAlive: Bool = true,
     method: String = "GET",
-    interruptAfter: Duration? = nil
+    interruptAfter: Duration? = nil,
+    directSockets: Bool = true
 ) async throws -> RunSummary {
     let spec = RequestSpec(method: method, url: try TargetURL(parsing: url), keepAlive: keepAlive)
-    let config = RunConfiguration(
+    var config = RunConfiguration(
         request: spec,
         model: model,
         threads: threads,
@@ -25,6 +26,7 @@ func runLoad(
         insecure: insecure,
         interruptGrace: .milliseconds(300)
     )
+    config.directSockets = directSockets
     let engine = LoadEngine(configuration: config)
     if let interruptAfter {
         return try await withThrowingTaskGroup(of: RunSummary?.self) { group in
@@ -140,6 +142,38 @@ func expectAccounting(_ s: RunSummary, sourceLocation: Testing.SourceLocation = 
         #expect(s.status == ["200": 80, "404": 10, "500": 10])
         #expect(s.errors == 20)
         #expect(s.failed == 0)
+    }
+
+    /// The default writes requests with `send(2)` on sockets Volley connected itself; the
+    /// same loads through NIO's own connect and write path must count exactly the same.
+    @Test(arguments: [true, false])
+    func bothWritePathsCountTheSame(direct: Bool) async throws {
+        let server = try await TestServer.start()
+        let mix = try await runLoad(server.baseURL + "/mix", model: closed(5, requests: 100), directSockets: direct)
+        let resets = try await runLoad(
+            server.baseURL + "/reset/5",
+            model: closed(4, requests: 100),
+            directSockets: direct
+        )
+        let open = try await runLoad(
+            server.baseURL + "/",
+            model: .open(
+                schedule: ArrivalSchedule(rate: 200, duration: .milliseconds(500)),
+                maxConnections: 8,
+                preconnect: 2
+            ),
+            directSockets: direct
+        )
+        let url = server.baseURL + "/"
+        try await server.shutdown()
+        let refused = try await runLoad(url, model: closed(2, requests: 10), directSockets: direct)
+        for s in [mix, resets, open, refused] { expectAccounting(s) }
+        #expect(mix.status == ["200": 80, "404": 10, "500": 10])
+        #expect(resets.transportErrors == ["reset": 20])
+        #expect(resets.completed == 80)
+        #expect(open.completed == 100)
+        #expect(open.failed == 0)
+        #expect(refused.transportErrors == ["connection_refused": 10])
     }
 
     @Test func resetsAreTransportErrors() async throws {
