@@ -76,7 +76,7 @@ import Testing
         let home = freshHistoryHome()
         defer { try? FileManager.default.removeItem(atPath: home) }
         let r = try runVolley(
-            ["sweep", "\(base)/books/", "--concurrency", "1,24", "-d", "2s", "--probe", "\(base)/metrics", "--json"],
+            ["sweep", "\(base)/books/", "--concurrency", "1,24", "-d", "3s", "--probe", "\(base)/metrics", "--json"],
             limit: 40,
             home: home
         )
