@@ -9,7 +9,7 @@ import Glibc
 ///
 /// Lives on its worker's event loop and is only touched there; it reports every outcome to
 /// the worker, which owns the decision of what to send next.
-final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
+final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler, Slotted {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
@@ -51,6 +51,7 @@ final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
     /// A write handed to NIO (a partial or refused `send`) that has not completed: later
     /// requests go through NIO too until it has, so bytes never overtake each other.
     private var nioWritePending = false
+    private let directSendLimit: Int
 
     init(worker: LoopWorker) {
         self.worker = worker
@@ -60,6 +61,7 @@ final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
         self.stampOffset = worker.encoder.hasRequestID ? worker.encoder.sequenceOffset : nil
         self.loopIndex = worker.index
         self.isOpenModel = worker.isOpenModel
+        self.directSendLimit = worker.directSendLimit
     }
 
     // MARK: - Channel events
@@ -194,7 +196,9 @@ final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
     private func sendDirect(context: ChannelHandlerContext) {
         #if canImport(Glibc)
         let count = writeBuffer.readableBytes
-        let sent = writeBuffer.withUnsafeReadableBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+        let sent = writeBuffer.withUnsafeReadableBytes {
+            Glibc.send(fd, $0.baseAddress, min($0.count, directSendLimit), Int32(MSG_NOSIGNAL))
+        }
         if sent == count { return }
         let code = errno
         if sent >= 0 || code == EAGAIN || code == EWOULDBLOCK {

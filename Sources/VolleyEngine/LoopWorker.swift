@@ -40,7 +40,7 @@ final class LoopWorker: @unchecked Sendable {
     var recorder: Recorder
     /// Per-request samples (`--out`), when asked for.
     private let samples: SampleWriter?
-    private var connections: [ConnectionHandler] = []
+    private var connections = SlotList<ConnectionHandler>()
     private var idle: [ConnectionHandler] = []
     private var connecting = 0
     private var inFlight = 0
@@ -70,6 +70,7 @@ final class LoopWorker: @unchecked Sendable {
 
     // Connections Volley connects itself (see `openDirect`).
     private let connectsDirectly: Bool
+    let directSendLimit: Int
     private var pendingConnects: [(fd: Int32, handler: ConnectionHandler, deadline: UInt64)] = []
     private var connectCheckScheduled = false
 
@@ -97,6 +98,7 @@ final class LoopWorker: @unchecked Sendable {
         self.donePromise = loop.makePromise(of: Void.self)
         self.samples = configuration.samples.map { SampleWriter(file: $0) }
         self.nextIndex = index
+        self.directSendLimit = configuration.directSendLimit
         #if canImport(Glibc)
         self.connectsDirectly = tls == nil && configuration.directSockets
         #else
@@ -250,8 +252,7 @@ final class LoopWorker: @unchecked Sendable {
         let handler = ConnectionHandler(worker: self)
         handler.holdsTicket = withTicket
         if withTicket { ticketsHeld += 1 }
-        handler.slot = connections.count
-        connections.append(handler)
+        connections.insert(handler)
         if connectsDirectly {
             openDirect(handler)
             return
@@ -382,14 +383,8 @@ final class LoopWorker: @unchecked Sendable {
     static let connectPollMicros: Int64 = 200
 
     private func remove(_ h: ConnectionHandler) {
-        let slot = h.slot
-        guard slot >= 0, slot < connections.count, connections[slot] === h else { return }
-        let last = connections.removeLast()
-        if last !== h {
-            connections[slot] = last
-            last.slot = slot
-        }
-        h.slot = -1
+        guard h.slot >= 0 else { return }
+        connections.remove(h)
         if let i = idle.firstIndex(where: { $0 === h }) { idle.remove(at: i) }
     }
 

@@ -111,9 +111,11 @@ public struct RequestEncoder: Sendable {
         }
     }
 
+    /// The ASCII hex digit for `v` (0–15): lowercase for request ids, uppercase for
+    /// percent-encoding (RFC 3986 §2.1). Arithmetic, so the hot path reads no table.
     @inlinable
-    static func hexDigit(_ v: UInt8) -> UInt8 {
-        v < 10 ? 0x30 &+ v : 0x57 &+ v
+    static func hexDigit(_ v: UInt8, uppercase: Bool = false) -> UInt8 {
+        v < 10 ? 0x30 &+ v : (uppercase ? 0x37 : 0x57) &+ v
     }
 
     /// The id string for `sequence` on `loop`, identical to the bytes `encode` writes.
@@ -125,16 +127,13 @@ public struct RequestEncoder: Sendable {
         return String(buffer: buffer)
     }
 
-    @usableFromInline
-    static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
-
     @inlinable
     static func writeHex(_ value: UInt64, into buffer: inout ByteBuffer) {
         buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: 16) { out in
             var v = value
             var i = 15
             while i >= 0 {
-                out[i] = hexDigits[Int(v & 0xF)]
+                out[i] = hexDigit(UInt8(truncatingIfNeeded: v & 0xF))
                 v >>= 4
                 i -= 1
             }
@@ -146,7 +145,7 @@ public struct RequestEncoder: Sendable {
         var out = [UInt8](repeating: 0, count: digits)
         var v = value
         for i in stride(from: digits - 1, through: 0, by: -1) {
-            out[i] = hexDigits[Int(v & 0xF)]
+            out[i] = hexDigit(UInt8(truncatingIfNeeded: v & 0xF))
             v >>= 4
         }
         return out

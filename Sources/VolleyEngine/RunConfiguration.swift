@@ -22,6 +22,9 @@ public struct RunConfiguration: Sendable {
     /// Plain HTTP on Linux: connect sockets directly and write requests with `send(2)`
     /// (NIO still reads). False sends every byte through NIO's channel, for comparison.
     public var directSockets = true
+    /// At most this many bytes per direct `send(2)`. A test seam: a small value forces the
+    /// partial-send fallback to NIO that a full socket buffer causes in real runs.
+    var directSendLimit = Int.max
 
     public init(
         request: RequestSpec,

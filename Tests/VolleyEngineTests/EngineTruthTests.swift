@@ -1,8 +1,9 @@
 import Foundation
 import Testing
 import VolleyCore
-import VolleyEngine
 import VolleyTestSupport
+
+@testable import VolleyEngine
 
 /// Runs the engine against an in-process server and returns the summary.
 func runLoad(
@@ -14,9 +15,12 @@ func runLoad(
     keepAlive: Bool = true,
     method: String = "GET",
     interruptAfter: Duration? = nil,
-    directSockets: Bool = true
+    directSockets: Bool = true,
+    body: [UInt8]? = nil,
+    directSendLimit: Int = .max
 ) async throws -> RunSummary {
-    let spec = RequestSpec(method: method, url: try TargetURL(parsing: url), keepAlive: keepAlive)
+    var spec = RequestSpec(method: method, url: try TargetURL(parsing: url), keepAlive: keepAlive)
+    spec.body = body
     var config = RunConfiguration(
         request: spec,
         model: model,
@@ -27,6 +31,7 @@ func runLoad(
         interruptGrace: .milliseconds(300)
     )
     config.directSockets = directSockets
+    config.directSendLimit = directSendLimit
     let engine = LoadEngine(configuration: config)
     if let interruptAfter {
         return try await withThrowingTaskGroup(of: RunSummary?.self) { group in
@@ -174,6 +179,33 @@ func expectAccounting(_ s: RunSummary, sourceLocation: Testing.SourceLocation = 
         #expect(open.completed == 100)
         #expect(open.failed == 0)
         #expect(refused.transportErrors == ["connection_refused": 10])
+    }
+
+    /// A `send(2)` that takes only part of a request hands the rest to NIO; the server must
+    /// still receive every request whole and in order. `/headers` echoes each request head as
+    /// received and the server skips bodies by Content-Length, so a lost byte shows up as a
+    /// timeout and a repeated one as a longer echoed head (more bytes in).
+    @Test(arguments: [7, 777])
+    func partialDirectSendsDeliverWholeRequests(limit: Int) async throws {
+        let server = try await TestServer.start()
+        let body = [UInt8](repeating: UInt8(ascii: "b"), count: 10_000)
+        let url = server.baseURL + "/headers"
+        let whole = try await runLoad(url, model: closed(4, requests: 40), method: "POST", body: body)
+        let split = try await runLoad(
+            url,
+            model: closed(4, requests: 40),
+            timeout: .seconds(3),
+            method: "POST",
+            body: body,
+            directSendLimit: limit
+        )
+        try await server.shutdown()
+        expectAccounting(split)
+        #expect(whole.status == ["200": 40])
+        #expect(split.status == ["200": 40])
+        #expect(split.failed == 0)
+        #expect(split.bytesIn == whole.bytesIn)
+        #expect(split.bytesOut == whole.bytesOut)
     }
 
     @Test func resetsAreTransportErrors() async throws {

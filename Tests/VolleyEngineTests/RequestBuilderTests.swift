@@ -108,4 +108,14 @@ import VolleyCore
         #expect(!PreparedRequest(step: plain, defaults: PlanDefaults()).readsHeaders)
         #expect(PreparedRequest(step: reads, defaults: PlanDefaults()).readsHeaders)
     }
+
+    @Test func queryValuesArePercentEncodedWithUppercaseDigits() {
+        // RFC 3986 §2.1: uppercase hex; unreserved characters pass unchanged.
+        #expect(RequestBuilder.percentEncode("a/b é~-._Z9") == "a%2Fb%20%C3%A9~-._Z9")
+    }
+
+    @Test func requestIDDigitsAreLowercaseHex() {
+        #expect(RequestEncoder.hex(0xFEDC_BA98_7654_3210, digits: 16) == Array("fedcba9876543210".utf8))
+        #expect(RequestEncoder.hex(0xAB, digits: 4) == Array("00ab".utf8))
+    }
 }

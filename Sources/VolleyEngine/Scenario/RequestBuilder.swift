@@ -253,12 +253,10 @@ final class RequestBuilder: Sendable {
                 out.append(b)
             default:
                 out.append(UInt8(ascii: "%"))
-                out.append(Self.upperHex[Int(b >> 4)])
-                out.append(Self.upperHex[Int(b & 0xF)])
+                out.append(RequestEncoder.hexDigit(b >> 4, uppercase: true))
+                out.append(RequestEncoder.hexDigit(b & 0xF, uppercase: true))
             }
         }
         return String(decoding: out, as: UTF8.self)
     }
-
-    private static let upperHex: [UInt8] = Array("0123456789ABCDEF".utf8)
 }

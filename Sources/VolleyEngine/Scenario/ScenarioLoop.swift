@@ -64,24 +64,15 @@ final class ScenarioLoop: @unchecked Sendable {
     var inFlight = 0
     /// Connections with a request outstanding, swept for timeouts. An array with each
     /// connection's position stored in it: a dictionary cost two hashes per request.
-    private var busy: [VUConnectionHandler] = []
+    private var busy = SlotList<VUConnectionHandler>()
     private var sweep: RepeatedTask?
 
     func track(_ c: VUConnectionHandler) {
-        guard c.busySlot < 0 else { return }
-        c.busySlot = busy.count
-        busy.append(c)
+        busy.insert(c)
     }
 
     func untrack(_ c: VUConnectionHandler) {
-        let slot = c.busySlot
-        guard slot >= 0, slot < busy.count, busy[slot] === c else { return }
-        let last = busy.removeLast()
-        if last !== c {
-            busy[slot] = last
-            last.busySlot = slot
-        }
-        c.busySlot = -1
+        busy.remove(c)
     }
 
     private func sweepTimeouts() {
@@ -99,7 +90,7 @@ final class ScenarioLoop: @unchecked Sendable {
     private(set) var startNanos: UInt64 = 0
     /// Every VU of this loop; each knows its position (`slot`) so retiring one is O(1).
     /// Linear searches here made 50,000 VUs take minutes to wind down.
-    private var vus: [VirtualUser] = []
+    private var vus = SlotList<VirtualUser>()
     private var idle: [VirtualUser] = []
     private var retiring = Set<ObjectIdentifier>()
     /// VUs created so far (their numbers), and those in an iteration now.
@@ -203,8 +194,7 @@ final class ScenarioLoop: @unchecked Sendable {
             if case .success(let v) = base.render(template) { variables[name] = v }
         }
         let vu = VirtualUser(number: number, scenario: scenario, runner: self, variables: variables)
-        vu.slot = vus.count
-        vus.append(vu)
+        vus.insert(vu)
         return vu
     }
 
@@ -265,15 +255,7 @@ final class ScenarioLoop: @unchecked Sendable {
         retiredVariables = vu.context.variables
         vu.closeConnections()
         retiring.remove(ObjectIdentifier(vu))
-        let slot = vu.slot
-        if slot >= 0, slot < vus.count, vus[slot] === vu {
-            let last = vus.removeLast()
-            if last !== vu {
-                vus[slot] = last
-                last.slot = slot
-            }
-            vu.slot = -1
-        }
+        vus.remove(vu)
         checkFinished()
     }
 

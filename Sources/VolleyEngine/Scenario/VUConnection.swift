@@ -18,7 +18,7 @@ struct VUResponse {
 ///
 /// Scenario steps need what the plain run engine deliberately skips (headers and bodies for
 /// checks and captures), so this handler keeps them, up to `bodyLimit`.
-final class VUConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
+final class VUConnectionHandler: ChannelInboundHandler, RemovableChannelHandler, Slotted {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
@@ -38,7 +38,7 @@ final class VUConnectionHandler: ChannelInboundHandler, RemovableChannelHandler 
     /// When the outstanding request times out (monotonic nanoseconds).
     var deadline: UInt64 = .max
     /// Position in the loop's list of busy connections (-1: not in it).
-    var busySlot = -1
+    var slot = -1
 
     init(bodyLimit: Int) {
         parser.keepsHeaders = .all

@@ -6,7 +6,7 @@ import VolleyCore
 
 /// One virtual user: runs the scenario's steps in order on its event loop, keeping its own
 /// variables (captures) and connections, like a k6 VU.
-final class VirtualUser {
+final class VirtualUser: Slotted {
     let number: Int
     let scenario: Scenario
     /// Unowned and unchecked: read a dozen times per request, and a checked unowned
