@@ -236,6 +236,12 @@ import VolleyProbes
         defer { if child.isRunning { kill(child.processIdentifier, SIGKILL) } }
 
         let byName = try ProbeFactory.make("name:volley-probe-sleeper")
+        // `run()` can return before the child has exec'd (it still has the test's name then):
+        // give it up to 3 s to become the sleeper (a fresh CI machine once took longer than 2 ms).
+        let deadline = ContinuousClock.now + .seconds(3)
+        while (try? await byName.check()) == nil, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(20))
+        }
         try await byName.check()
         let first = try await byName.sample(at: 0)
         #expect(first["proc.count"] == 1)
