@@ -45,13 +45,9 @@ final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler, S
     private let stampOffset: Int?
     private let loopIndex: Int
     private let isOpenModel: Bool
-    /// The socket, when Volley connected it itself (plain HTTP on Linux): requests are then
-    /// written with one `send(2)` instead of through NIO's channel (see `LoopWorker.openDirect`).
-    var fd: Int32 = -1
-    /// A write handed to NIO (a partial or refused `send`) that has not completed: later
-    /// requests go through NIO too until it has, so bytes never overtake each other.
-    private var nioWritePending = false
-    private let directSendLimit: Int
+    /// Set when Volley connected the socket itself (plain HTTP on Linux): requests are then
+    /// written with one `send(2)` instead of through NIO's channel (see ``DirectConnector``).
+    var direct: DirectWriter?
 
     init(worker: LoopWorker) {
         self.worker = worker
@@ -61,7 +57,6 @@ final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler, S
         self.stampOffset = worker.encoder.hasRequestID ? worker.encoder.sequenceOffset : nil
         self.loopIndex = worker.index
         self.isOpenModel = worker.isOpenModel
-        self.directSendLimit = worker.directSendLimit
     }
 
     // MARK: - Channel events
@@ -181,41 +176,17 @@ final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler, S
             context.write(wrapOutboundOut(writeBuffer), promise: nil)
             context.writeAndFlush(wrapOutboundOut(body), promise: nil)
             requestBytes += body.readableBytes
-        } else if fd >= 0 && !nioWritePending {
-            sendDirect(context: context)
+        } else if let direct {
+            if let code = direct.write(writeBuffer, context: context) {
+                // Reset or broken pipe: the request's failure, reported when the channel
+                // closes (not from inside this call, which the worker is making).
+                if pendingError == nil { pendingError = IOError(errnoCode: code, reason: "send") }
+                context.eventLoop.assumeIsolated().execute { context.close(promise: nil) }
+            }
         } else {
             context.writeAndFlush(wrapOutboundOut(writeBuffer), promise: nil)
         }
         worker.recorder.recordSend(bytes: requestBytes, lagNanos: isOpenModel ? now &- dueAt : nil)
-    }
-
-    /// Writes the request with `send(2)` on the socket. NIO's write path (pipeline, pending
-    /// writes queue, flush) cost about 1 µs of CPU per request, a quarter of Volley's user
-    /// time against nginx; this is one system call. What `send` does not take (a full
-    /// socket buffer) goes through NIO, which waits for the socket to become writable.
-    private func sendDirect(context: ChannelHandlerContext) {
-        #if canImport(Glibc)
-        let count = writeBuffer.readableBytes
-        let sent = writeBuffer.withUnsafeReadableBytes {
-            Glibc.send(fd, $0.baseAddress, min($0.count, directSendLimit), Int32(MSG_NOSIGNAL))
-        }
-        if sent == count { return }
-        let code = errno
-        if sent >= 0 || code == EAGAIN || code == EWOULDBLOCK {
-            var rest = writeBuffer
-            if sent > 0 { rest.moveReaderIndex(forwardBy: sent) }
-            nioWritePending = true
-            let promise = context.eventLoop.makePromise(of: Void.self)
-            promise.futureResult.assumeIsolated().whenComplete { [self] _ in nioWritePending = false }
-            context.writeAndFlush(wrapOutboundOut(rest), promise: promise)
-        } else {
-            // Reset or broken pipe: reported as the request's failure when the channel closes.
-            if pendingError == nil { pendingError = IOError(errnoCode: code, reason: "send") }
-            context.eventLoop.assumeIsolated().execute { context.close(promise: nil) }
-        }
-        #else
-        context.writeAndFlush(wrapOutboundOut(writeBuffer), promise: nil)
-        #endif
     }
 
     /// Ends the current request with `error` (timeout, interrupt, malformed) and closes.

@@ -68,11 +68,10 @@ final class LoopWorker: @unchecked Sendable {
     private var preconnect = 0
     private var warmup: EventLoopPromise<Void>?
 
-    // Connections Volley connects itself (see `openDirect`).
-    private let connectsDirectly: Bool
-    let directSendLimit: Int
-    private var pendingConnects: [(fd: Int32, handler: ConnectionHandler, deadline: UInt64)] = []
-    private var connectCheckScheduled = false
+    /// Connects sockets itself when their requests are to be written with `send(2)`
+    /// (plain HTTP on Linux); nil when NIO connects and writes.
+    private let connector: DirectConnector?
+    private let directSendLimit: Int
 
     init(
         index: Int,
@@ -99,11 +98,8 @@ final class LoopWorker: @unchecked Sendable {
         self.samples = configuration.samples.map { SampleWriter(file: $0) }
         self.nextIndex = index
         self.directSendLimit = configuration.directSendLimit
-        #if canImport(Glibc)
-        self.connectsDirectly = tls == nil && configuration.directSockets
-        #else
-        self.connectsDirectly = false
-        #endif
+        let direct = DirectConnector.isSupported && tls == nil && configuration.directSockets
+        self.connector = direct ? DirectConnector(loop: loop) : nil
         switch configuration.model {
         case .closed(let connections, let limit):
             isOpenModel = false
@@ -253,8 +249,8 @@ final class LoopWorker: @unchecked Sendable {
         handler.holdsTicket = withTicket
         if withTicket { ticketsHeld += 1 }
         connections.insert(handler)
-        if connectsDirectly {
-            openDirect(handler)
+        if let connector {
+            openDirect(handler, connector)
             return
         }
         let bound = NIOLoopBound(handler, eventLoop: loop)
@@ -279,108 +275,25 @@ final class LoopWorker: @unchecked Sendable {
         }
     }
 
-    /// Plain HTTP on Linux: Volley makes the socket and connects it (non-blocking), then
-    /// hands the connected descriptor to NIO, which reads from it; the connection writes
-    /// its requests with `send(2)` on the descriptor it keeps (`ConnectionHandler.sendDirect`).
-    /// NIO has no public way to give back the descriptor of a socket it connected.
-    ///
-    /// Connects still in progress are checked with one `poll(2)` over all of them, on the
-    /// next loop turn and then every `connectPollMicros` until they complete, fail, or pass
-    /// the connect timeout.
-    private func openDirect(_ handler: ConnectionHandler) {
-        #if canImport(Glibc)
-        let family = address.protocol.rawValue
-        let fd = socket(
-            family,
-            Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue),
-            0
-        )
-        guard fd >= 0 else {
-            connectFailed(handler, error: IOError(errnoCode: errno, reason: "socket"))
-            return
-        }
-        let rc = address.withSockAddr { Glibc.connect(fd, $0, socklen_t($1)) }
-        let code = errno
-        if rc == 0 {
-            adopt(fd, handler)
-        } else if code == EINPROGRESS {
-            pendingConnects.append((fd, handler, now() &+ UInt64(connectTimeout.nanoseconds)))
-            scheduleConnectCheck(in: nil)
-        } else {
-            _ = Glibc.close(fd)
-            connectFailed(handler, error: IOError(errnoCode: code, reason: "connect"))
-        }
-        #endif
-    }
-
-    private func scheduleConnectCheck(in delay: TimeAmount?) {
-        guard !connectCheckScheduled else { return }
-        connectCheckScheduled = true
-        if let delay {
-            loop.assumeIsolated().scheduleTask(in: delay) { [self] in checkConnects() }
-        } else {
-            loop.assumeIsolated().execute { [self] in checkConnects() }
-        }
-    }
-
-    private func checkConnects() {
-        #if canImport(Glibc)
-        connectCheckScheduled = false
-        let checking = pendingConnects
-        pendingConnects = []
-        guard !checking.isEmpty else { return }
-        var fds = checking.map { pollfd(fd: $0.fd, events: Int16(POLLOUT), revents: 0) }
-        _ = poll(&fds, nfds_t(fds.count), 0)
-        let t = now()
-        var waiting: [(fd: Int32, handler: ConnectionHandler, deadline: UInt64)] = []
-        for (i, pending) in checking.enumerated() {
-            if pending.handler.state != .connecting {
-                // Told to close while connecting (the work ran out).
-                _ = Glibc.close(pending.fd)
-                connectFailed(pending.handler, error: ChannelError.ioOnClosedChannel)
-            } else if fds[i].revents != 0 {
-                var error: Int32 = 0
-                var length = socklen_t(MemoryLayout<Int32>.size)
-                _ = getsockopt(pending.fd, SOL_SOCKET, SO_ERROR, &error, &length)
-                if error == 0 {
-                    adopt(pending.fd, pending.handler)
-                } else {
-                    _ = Glibc.close(pending.fd)
-                    connectFailed(pending.handler, error: IOError(errnoCode: error, reason: "connect"))
+    /// Plain HTTP on Linux: Volley connects the socket itself and keeps its descriptor, so
+    /// the connection writes its requests with `send(2)` (see ``DirectConnector``).
+    private func openDirect(_ handler: ConnectionHandler, _ connector: DirectConnector) {
+        let abandoned = { handler.state != .connecting }
+        connector.connect(to: address, timeout: connectTimeout, isAbandoned: abandoned) { [self] result in
+            switch result {
+            case .success(let fd):
+                handler.direct = DirectWriter(fd: fd, limit: directSendLimit)
+                let bound = NIOLoopBound(handler, eventLoop: loop)
+                let pipeline = NIOLoopBound<any ChannelHandler>(handler, eventLoop: loop)
+                DirectConnector.adopt(fd, on: loop, handler: pipeline).whenFailure { [self] error in
+                    // Reached only if NIO cannot register the socket; it then owns the fd.
+                    connectFailed(bound.value, error: error)
                 }
-            } else if t >= pending.deadline {
-                _ = Glibc.close(pending.fd)
-                connectFailed(pending.handler, error: ChannelError.connectTimeout(connectTimeout))
-            } else {
-                waiting.append(pending)
+            case .failure(let error):
+                connectFailed(handler, error: error)
             }
         }
-        pendingConnects = waiting + pendingConnects
-        if !pendingConnects.isEmpty { scheduleConnectCheck(in: .microseconds(Self.connectPollMicros)) }
-        #endif
     }
-
-    /// A connected descriptor becomes a NIO channel with this worker's handler.
-    private func adopt(_ fd: Int32, _ handler: ConnectionHandler) {
-        handler.fd = fd
-        let bound = NIOLoopBound(handler, eventLoop: loop)
-        ClientBootstrap(group: loop)
-            .channelOption(.tcpOption(.tcp_nodelay), value: 1)
-            .channelInitializer { channel in
-                do {
-                    try channel.pipeline.syncOperations.addHandler(bound.value)
-                    return channel.eventLoop.makeSucceededVoidFuture()
-                } catch {
-                    return channel.eventLoop.makeFailedFuture(error)
-                }
-            }
-            .withConnectedSocket(fd)
-            .whenFailure { [self] error in
-                connectFailed(bound.value, error: error)
-            }
-    }
-
-    static let connectPollMicros: Int64 = 200
 
     private func remove(_ h: ConnectionHandler) {
         guard h.slot >= 0 else { return }

@@ -323,6 +323,39 @@ private func runScenario(
         #expect(byName["GET /"]?.status == ["200": 4], "the VU goes on after a timeout, on a new connection")
     }
 
+    /// VUs write with `send(2)` on sockets they connect themselves (plain HTTP on Linux);
+    /// through NIO's own connect and write path the same plan must count the same. With
+    /// `localhost`, the first connection of each loop resolves the name through NIO while
+    /// the VUs that start with it wait for its address.
+    @Test(arguments: [(true, "127.0.0.1"), (true, "localhost"), (false, "127.0.0.1")])
+    func bothWritePathsRunPlansAlike(direct: Bool, host: String) async throws {
+        let server = try await TestServer.start()
+        var steps = plannerSteps()
+        steps.append(.get("/reset/5", name: "reset"))
+        steps.append(.get("/close", name: "close"))
+        let plan = Plan(
+            name: "paths",
+            baseURL: "http://\(host):\(server.port)",
+            scenarios: [
+                Scenario(
+                    name: "planners",
+                    executor: .sharedIterations(vus: 8, iterations: 40, maxDuration: .seconds(20)),
+                    steps: steps
+                )
+            ]
+        )
+        let s = try await PlanEngine(plan: plan, threads: 2, directSockets: direct).run()
+        try await server.shutdown()
+        let byName = Dictionary(uniqueKeysWithValues: (s.requestsByName ?? []).map { ($0.name, $0) })
+        #expect(byName["create todo"]?.status == ["201": 40])
+        #expect(byName["DELETE /api/v1/todos/{id}"]?.status == ["200": 40])
+        #expect(byName["reset"]?.status == ["200": 32])
+        #expect(byName["reset"]?.transportErrors == ["reset": 8])
+        #expect(byName["close"]?.status == ["200": 40])
+        #expect(s.iterations == IterationStats(completed: 40, interrupted: 0, dropped: 0))
+        #expect(s.scheduled == s.completed + s.failed + s.unsent)
+    }
+
     @Test func connectionCloseResponsesMakeTheNextStepReconnect() async throws {
         let server = try await TestServer.start()
         let s = try await runScenario(

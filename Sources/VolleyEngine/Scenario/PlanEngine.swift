@@ -16,6 +16,7 @@ public final class PlanEngine: Sendable {
     private let requestIDHeader: String?
     private let slowestCount: Int
     private let samples: SampleFile?
+    private let directSockets: Bool
     private let state = Mutex<[ScenarioLoop]>([])
     private let interrupted = Atomic<Bool>(false)
     private let abortedBy = Mutex<String?>(nil)
@@ -33,7 +34,8 @@ public final class PlanEngine: Sendable {
         insecure: Bool = false,
         requestIDHeader: String? = "X-Request-ID",
         slowestCount: Int = 10,
-        samples: SampleFile? = nil
+        samples: SampleFile? = nil,
+        directSockets: Bool = true
     ) {
         self.plan = plan
         self.feeds = feeds
@@ -43,6 +45,7 @@ public final class PlanEngine: Sendable {
         self.requestIDHeader = requestIDHeader
         self.slowestCount = slowestCount
         self.samples = samples
+        self.directSockets = directSockets
     }
 
     /// One event loop per core unless told otherwise.
@@ -152,7 +155,8 @@ public final class PlanEngine: Sendable {
             bodyLimit: 1 << 20,
             runPrefix: prefix,
             slowestCount: slowestCount,
-            samples: samples
+            samples: samples,
+            directSockets: directSockets
         )
         let group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
         let loops = Array(group.makeIterator())

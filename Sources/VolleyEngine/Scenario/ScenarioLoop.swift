@@ -37,6 +37,8 @@ struct ScenarioRunContext: Sendable {
     var slowestCount: Int
     /// `--out samples.ndjson`, when asked for.
     var samples: SampleFile?
+    /// Plain HTTP on Linux: VUs connect sockets themselves and write with `send(2)`.
+    var directSockets = true
 }
 
 /// One scenario's VUs on one event loop, and the executor that starts and stops them.
@@ -143,6 +145,57 @@ final class ScenarioLoop: @unchecked Sendable {
         self.requestNames = names.requests
         self.donePromise = loop.makePromise(of: Void.self)
         self.nextIndex = index
+        self.connector = run.directSockets && DirectConnector.isSupported ? DirectConnector(loop: loop) : nil
+    }
+
+    // MARK: - Addresses for direct connections
+
+    /// Connects VUs' plain-HTTP sockets itself (nil: NIO connects and writes).
+    let connector: DirectConnector?
+    private enum AddressState {
+        case known(SocketAddress)
+        /// A connection through NIO is finding the address; these wait for it.
+        case resolving([(SocketAddress?) -> Void])
+    }
+    private var addresses: [Authority: AddressState] = [:]
+
+    enum AddressLookup {
+        case known(SocketAddress)
+        /// Connect through NIO (its resolver and Happy Eyeballs), then call `resolved`.
+        case resolveThroughNIO
+        /// Another connection is resolving it; the callback gets the address (or nil).
+        case waiting
+    }
+
+    /// Where a direct connection to `authority` goes. An IP address is parsed; a host name
+    /// is resolved once per loop by the first connection to it, which goes through NIO, and
+    /// the address it reached serves every later connection (like k6, which caches DNS
+    /// answers; Volley keeps them for the whole run). Connections asked for meanwhile wait
+    /// for that one, rather than each resolving the name.
+    func address(for authority: Authority, whenResolved: @escaping (SocketAddress?) -> Void) -> AddressLookup {
+        switch addresses[authority] {
+        case .known(let address):
+            return .known(address)
+        case .resolving(var waiters):
+            waiters.append(whenResolved)
+            addresses[authority] = .resolving(waiters)
+            return .waiting
+        case nil:
+            if let address = try? SocketAddress(ipAddress: authority.host, port: authority.port) {
+                addresses[authority] = .known(address)
+                return .known(address)
+            }
+            addresses[authority] = .resolving([])
+            return .resolveThroughNIO
+        }
+    }
+
+    /// The address the resolving connection reached, or nil if it failed (the next
+    /// connection then resolves again).
+    func resolved(_ authority: Authority, _ address: SocketAddress?) {
+        guard case .resolving(let waiters) = addresses[authority] else { return }
+        addresses[authority] = address.map { .known($0) }
+        for w in waiters { w(address) }
     }
 
     func now() -> UInt64 { NIODeadline.now().uptimeNanoseconds }

@@ -39,6 +39,8 @@ final class VUConnectionHandler: ChannelInboundHandler, RemovableChannelHandler,
     var deadline: UInt64 = .max
     /// Position in the loop's list of busy connections (-1: not in it).
     var slot = -1
+    /// Set when Volley connected the socket itself: requests go out with `send(2)`.
+    var direct: DirectWriter?
 
     init(bodyLimit: Int) {
         parser.keepsHeaders = .all
@@ -69,7 +71,17 @@ final class VUConnectionHandler: ChannelInboundHandler, RemovableChannelHandler,
         parser.reset(isHEAD: isHEAD)
         pending = owner
         sentAt = now
-        context.writeAndFlush(wrapOutboundOut(bytes), promise: nil)
+        if let direct {
+            if let code = direct.write(bytes, context: context) {
+                // Reset or broken pipe: the request fails when the channel closes, after
+                // this call has returned to the VU.
+                isOpen = false
+                if pendingError == nil { pendingError = IOError(errnoCode: code, reason: "send") }
+                context.eventLoop.assumeIsolated().execute { context.close(promise: nil) }
+            }
+        } else {
+            context.writeAndFlush(wrapOutboundOut(bytes), promise: nil)
+        }
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {

@@ -359,14 +359,63 @@ final class VirtualUser: Slotted {
             return
         }
         connections[authority] = nil
+        runner.recorder.overall.connectionsOpened += 1
+        guard !authority.isTLS, let connector = runner.connector else {
+            connectThroughNIO(authority, resolving: false, done)
+            return
+        }
+        let lookup = runner.address(for: authority) { [self] address in
+            if let address {
+                connectDirectly(authority, address, connector, done)
+            } else {
+                connectThroughNIO(authority, resolving: false, done)
+            }
+        }
+        switch lookup {
+        case .known(let address): connectDirectly(authority, address, connector, done)
+        case .resolveThroughNIO: connectThroughNIO(authority, resolving: true, done)
+        case .waiting: break
+        }
+    }
+
+    /// Plain HTTP on Linux: a socket Volley connects itself, so requests go out with one
+    /// `send(2)` each (see ``DirectConnector``).
+    private func connectDirectly(
+        _ authority: Authority,
+        _ address: SocketAddress,
+        _ connector: DirectConnector,
+        _ done: @escaping (ConnectionResult) -> Void
+    ) {
+        connector.connect(to: address, timeout: Self.connectTimeout) { [self] result in
+            switch result {
+            case .success(let fd):
+                let handler = VUConnectionHandler(bodyLimit: runner.bodyLimit)
+                handler.direct = DirectWriter(fd: fd)
+                let pipeline = NIOLoopBound<any ChannelHandler>(handler, eventLoop: runner.loop)
+                let bound = NIOLoopBound(handler, eventLoop: runner.loop)
+                DirectConnector.adopt(fd, on: runner.loop, handler: pipeline)
+                    .assumeIsolated()
+                    .whenComplete { [self] result in
+                        opened(authority, bound.value, result.map { _ in () }, done)
+                    }
+            case .failure(let error):
+                opened(authority, nil, .failure(error), done)
+            }
+        }
+    }
+
+    private func connectThroughNIO(
+        _ authority: Authority,
+        resolving: Bool,
+        _ done: @escaping (ConnectionResult) -> Void
+    ) {
         let handler = VUConnectionHandler(bodyLimit: runner.bodyLimit)
         let bound = NIOLoopBound(handler, eventLoop: runner.loop)
         let tls = authority.isTLS ? runner.tlsContext : nil
         let host = authority.host
-        runner.recorder.overall.connectionsOpened += 1
         ClientBootstrap(group: runner.loop)
             .channelOption(.tcpOption(.tcp_nodelay), value: 1)
-            .connectTimeout(.seconds(10))
+            .connectTimeout(Self.connectTimeout)
             .channelInitializer { channel in
                 do {
                     if let tls {
@@ -383,14 +432,29 @@ final class VirtualUser: Slotted {
             .connect(host: authority.host, port: authority.port)
             .assumeIsolated()
             .whenComplete { [self] result in
-                switch result {
-                case .success:
-                    bound.value.connected()
-                    connections[authority] = bound.value
-                    done(.success(bound.value))
-                case .failure(let error):
-                    done(.failure(ErrorClassifier.classify(error, connecting: true), ErrorClassifier.message(error)))
+                if resolving {
+                    runner.resolved(authority, (try? result.get())?.remoteAddress)
                 }
+                opened(authority, bound.value, result.map { _ in () }, done)
             }
     }
+
+    private func opened(
+        _ authority: Authority,
+        _ handler: VUConnectionHandler?,
+        _ result: Result<Void, any Error>,
+        _ done: (ConnectionResult) -> Void
+    ) {
+        switch result {
+        case .success:
+            guard let handler else { return }
+            handler.connected()
+            connections[authority] = handler
+            done(.success(handler))
+        case .failure(let error):
+            done(.failure(ErrorClassifier.classify(error, connecting: true), ErrorClassifier.message(error)))
+        }
+    }
+
+    static let connectTimeout: TimeAmount = .seconds(10)
 }
