@@ -333,7 +333,9 @@ public final class DemoRunner: Sendable {
         say("    /books/ and one of 100 popular businesses — their latency counts from when they arrived;")
         say("  • 5 indecisive planners create a todo, capture its id from the answer, and delete it;")
         say("    a missing id would skip the DELETE and count it, never send DELETE /todos/undefined.")
-        say("Thresholds decide pass or fail, as in CI: p(95) < 100ms, error_rate < 1%, checks > 99%.")
+        say("Thresholds decide pass or fail, as in CI: p(95) < 100ms, error_rate < 1%, checks > 99%,")
+        say("and one on the server side: the plan's own probe reads the lab's /metrics, and")
+        say("max(lab_db_pool_waiting) < 5 says no more than 4 requests may queue for the pool.")
         var results: [DemoJourney] = []
         for (label, configuration) in [("as it was", before), ("cache on", after)] where !isStopped {
             let server = try await LabServer.start(configuration)
@@ -345,7 +347,19 @@ public final class DemoRunner: Sendable {
                 throw error
             }
             let engine = PlanEngine(plan: loaded.plan, feeds: loaded.feeds, threads: options.threads ?? 2)
-            let summary = try await engine.run()
+            // The plan's probes, as `volley run journey.yaml` samples them.
+            var samplers: [ProbeSampler] = []
+            for probe in loaded.plan.probes {
+                let sampler = ProbeSampler(try ProbeFactory.make(probe))
+                sampler.start(at: .now, interval: probeInterval)
+                samplers.append(sampler)
+            }
+            var summary = try await engine.run()
+            var probes: [ProbeResult] = []
+            for sampler in samplers { probes.append(await sampler.stop()) }
+            summary.probes = probes
+            let probeThresholds = loaded.plan.thresholds.filter(\.isProbeThreshold)
+            summary.thresholds = (summary.thresholds ?? []) + probeThresholds.map { $0.evaluate(probes: probes) }
             await server.stop()
             let file = "journey/\(label == "cache on" ? "cache-on" : "baseline").json"
             try FileManager.default.createDirectory(atPath: "\(out)/journey", withIntermediateDirectories: true)
@@ -414,7 +428,11 @@ public final class DemoRunner: Sendable {
         let metric = t.expression.trimmingCharacters(in: .whitespaces).lowercased()
         let value: String
         if let actual = t.actual {
-            if metric.hasPrefix("error_rate") || metric.hasPrefix("checks") {
+            if metric.hasPrefix("max(") || metric.hasPrefix("min(") || metric.hasPrefix("last(")
+                || metric.hasPrefix("avg(") || metric.split(separator: " ").first?.contains(".") == true
+            {
+                value = Fmt.fixed(actual, 0)  // a probe series, in its own unit
+            } else if metric.hasPrefix("error_rate") || metric.hasPrefix("checks") {
                 value = Fmt.fixed(actual * 100, 2) + "%"
             } else if metric.hasPrefix("rps") {
                 value = Fmt.fixed(actual, 1) + "/s"
@@ -444,6 +462,12 @@ public final class DemoRunner: Sendable {
           - "p(95) < 100ms"
           - "error_rate < 1%"
           - "checks > 99%"
+          - "max(lab_db_pool_waiting) < 5"   # read by the probe below
+
+        # The lab's pool, sampled every second on the load's clock (docs/probes.md).
+        probes:
+          - probe: ${ENDPOINT:-http://127.0.0.1:8080}/metrics
+            series: ["lab_db_pool_*"]
 
         scenarios:
           readers:

@@ -6,6 +6,7 @@ import VolleyCore
 extension PlanReader {
     static let planKeys = [
         "name", "base_url", "defaults", "variables", "feeds", "setup", "teardown", "thresholds", "scenarios",
+        "probes",
     ]
 
     func readPlan(_ root: PlanNode, defaultName: String) -> Plan? {
@@ -32,6 +33,7 @@ extension PlanReader {
         let teardown = readStepSection(value(top, "teardown"), "teardown")
         references.teardown = currentSteps
         let thresholds = value(top, "thresholds").map(readThresholds) ?? []
+        let probes = value(top, "probes").map(readProbes) ?? []
         return Plan(
             name: name,
             baseURL: baseURL,
@@ -41,7 +43,8 @@ extension PlanReader {
             setup: setup,
             teardown: teardown,
             scenarios: scenarios,
-            thresholds: thresholds
+            thresholds: thresholds,
+            probes: probes
         )
     }
 

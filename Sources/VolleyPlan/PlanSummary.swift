@@ -34,6 +34,10 @@ public enum PlanSummary {
             }
             sentences.append("Thresholds: " + thresholds.joined(separator: "; "))
         }
+        if !plan.probes.isEmpty {
+            let probes = plan.probes.map { Redaction.credentials(in: $0.spec) }
+            sentences.append("Probes: " + probes.joined(separator: "; "))
+        }
         return sentences.joined(separator: ". ") + "."
     }
 

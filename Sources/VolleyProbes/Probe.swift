@@ -158,14 +158,19 @@ public enum ProbeFactory {
         )
     }
 
+    /// A probe a plan declares, with its own Redis queues and Prometheus series (plus
+    /// `extra`'s, from the command line).
+    public static func make(_ probe: PlanProbe, adding extra: Options = Options()) throws -> any ProbeSource {
+        let options = Options(
+            redisQueues: probe.queues + extra.redisQueues,
+            prometheusSeries: probe.series.isEmpty ? extra.prometheusSeries : probe.series + extra.prometheusSeries
+        )
+        return try make(probe.spec, options: options)
+    }
+
     /// `scheme://user:password@host…` → `scheme://***@host…`: credentials never reach output.
     public static func redact(_ text: String) -> String {
-        guard let scheme = text.range(of: "://"), let at = text[scheme.upperBound...].firstIndex(of: "@") else {
-            return text
-        }
-        let userinfo = text[scheme.upperBound..<at]
-        guard !userinfo.contains("/") else { return text }
-        return String(text[..<scheme.upperBound]) + "***" + String(text[at...])
+        Redaction.credentials(in: text)
     }
 }
 

@@ -57,9 +57,9 @@ struct ProbeOptions: ParsableArguments {
     /// Whether anything of the server side is read (a quiet diagnosis is then worth a line).
     var isActive: Bool { !probe.isEmpty || watchHealth != nil }
 
-    /// Checks every `--probe` with one reading and the health URL's form, then starts
-    /// sampling on the run's clock.
-    func start() async throws -> RunningProbes {
+    /// Checks every `--probe` (and every probe the plan declares) with one reading and the
+    /// health URL's form, then starts sampling on the run's clock.
+    func start(planProbes: [PlanProbe] = []) async throws -> RunningProbes {
         var health: HealthWatcher?
         if let watchHealth {
             let watcher = try makeHealthWatcher(watchHealth)
@@ -74,12 +74,26 @@ struct ProbeOptions: ParsableArguments {
         }
         var samplers: [ProbeSampler] = []
         let options = ProbeFactory.Options(redisQueues: redisQueue, prometheusSeries: probeSeries)
-        for text in probe {
+        // A plan's probes keep their own queues and series; the flags add to them.
+        let requested = probe.map { PlanProbe($0) } + planProbes
+        for p in requested {
             let source: any ProbeSource
             do {
-                source = try ProbeFactory.make(text, options: options)
+                source = try ProbeFactory.make(p, adding: options)
             } catch let error as ProbeError {
-                throw CLIError(message: error.description, hint: "see docs/probes.md for the probe forms", code: .usage)
+                guard let location = p.location else {
+                    throw CLIError(
+                        message: error.description,
+                        hint: "see docs/probes.md for the probe forms",
+                        code: .usage
+                    )
+                }
+                let message = error.description.replacingOccurrences(of: "--probe ", with: "probe ")
+                throw CLIError(
+                    message: "\(location): \(message)",
+                    hint: "fix the plan's probes: entry; see docs/probes.md for the probe forms",
+                    code: .usage
+                )
             }
             do {
                 try await source.check()

@@ -68,7 +68,7 @@ extension RunCommand {
         )
         var summary: RunSummary
         let startedAt = Date()
-        let probes = try await probing.start()
+        let probes = try await probing.start(planProbes: loaded.plan.probes)
         do {
             summary = try await engine.run { entry in progress.update(entry) }
             await probes.stop(into: &summary, thresholds: loaded.plan.thresholds.filter(\.isProbeThreshold))

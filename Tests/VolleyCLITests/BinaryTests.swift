@@ -216,6 +216,44 @@ private final class LockedData: @unchecked Sendable {
         #expect(invalid.stderr.contains("did you mean \"steps\""))
     }
 
+    /// A plan's `probes:` are sampled like `--probe`, and their thresholds judged; a probe
+    /// whose address is wrong is reported at its place in the plan.
+    @Test func probesDeclaredInAPlanAreSampledAndJudged() async throws {
+        let server = try await TestServer.start()
+        let plan = try writePlan(
+            "probed.yaml",
+            """
+            base_url: \(server.baseURL)
+            probes:
+              - pid:\(getpid())
+            thresholds: ["last(proc.rss_bytes) < 64GB", "proc.threads >= 1"]
+            scenarios:
+              s:
+                executor: constant-vus
+                vus: 2
+                duration: 1500ms
+                steps:
+                  - request: GET /
+            """
+        )
+        let bad = try writePlan(
+            "badprobe.yaml",
+            "base_url: \(server.baseURL)\nprobes:\n  - pid:abc\nscenarios:\n  s:\n    executor: per-vu-iterations\n"
+                + "    vus: 1\n    iterations: 1\n    steps:\n      - request: GET /\n"
+        )
+        let probed = try runVolley(["run", plan.path, "--json", "-q"], home: freshHistoryHome())
+        let invalid = try runVolley(["run", bad.path, "-q"], home: freshHistoryHome())
+        try await server.shutdown()
+        #expect(probed.status == 0, "\(probed.stderr)")
+        let summary = try JSONReport.decode(probed.stdout)
+        let process = try #require(summary.probes?.first { $0.kind == "process" }, "\(probed.stdout)")
+        #expect((process.series["proc.rss_bytes"]?.count ?? 0) >= 1)
+        #expect(summary.thresholds?.count == 2)
+        #expect(summary.thresholds?.allSatisfy(\.passed) == true, "\(probed.stdout)")
+        #expect(invalid.status == 2)
+        #expect(invalid.stderr.contains("badprobe.yaml:3:5: probe pid:abc"), "\(invalid.stderr)")
+    }
+
     @Test func ctrlCStopsAPlanAndStillReports() async throws {
         let server = try await TestServer.start()
         let plan = try writePlan(

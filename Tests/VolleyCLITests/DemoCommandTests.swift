@@ -56,7 +56,7 @@ import Testing
         #expect(journey.map { $0["lab"] as? String } == ["as it was", "cache on"])
         #expect(FileManager.default.fileExists(atPath: out.appendingPathComponent("journey.yaml").path))
         for run in journey {
-            #expect((run["thresholds"] as? [Any])?.count == 3)
+            #expect((run["thresholds"] as? [Any])?.count == 4, "three on the load, one on the plan's probe")
             let names = (run["requests"] as? [[String: Any]])?.compactMap { $0["name"] as? String } ?? []
             #expect(names.contains("DELETE /api/v1/todos/{id}"))
         }

@@ -29,7 +29,7 @@ import VolleyPlan
         #expect(all.map(short) == ["1:1: error: the plan has no scenarios", "2:1: error: unknown key \"bananas\""])
         #expect(
             all.last?.hint == "a plan takes "
-                + "name, base_url, defaults, variables, feeds, setup, teardown, thresholds, scenarios"
+                + "name, base_url, defaults, variables, feeds, setup, teardown, thresholds, scenarios, probes"
         )
     }
 

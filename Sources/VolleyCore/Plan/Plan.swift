@@ -35,6 +35,9 @@ public struct Plan: Equatable, Sendable {
     /// Run concurrently, each from its start offset.
     public var scenarios: [Scenario]
     public var thresholds: [Threshold]
+    /// The server side to sample during the run, declared with the load that exercises it,
+    /// so a plan's probe thresholds travel with the probes they need.
+    public var probes: [PlanProbe]
 
     public init(
         name: String,
@@ -45,7 +48,8 @@ public struct Plan: Equatable, Sendable {
         setup: [Step] = [],
         teardown: [Step] = [],
         scenarios: [Scenario],
-        thresholds: [Threshold] = []
+        thresholds: [Threshold] = [],
+        probes: [PlanProbe] = []
     ) {
         self.name = name
         self.baseURL = baseURL
@@ -56,6 +60,26 @@ public struct Plan: Equatable, Sendable {
         self.teardown = teardown
         self.scenarios = scenarios
         self.thresholds = thresholds
+        self.probes = probes
+    }
+}
+
+/// A probe a plan declares: the same text as `--probe`, with the options that belong to it.
+public struct PlanProbe: Equatable, Sendable {
+    /// `http://host/metrics`, `postgres://…`, `redis://…`, `pid:N`, `name:PROCESS`, `cgroup:…`.
+    public var spec: String
+    /// Redis lists whose length is sampled (a `redis://` probe's `queues:`).
+    public var queues: [String]
+    /// Prometheus series kept (`series:`, `*` wildcards); empty keeps all.
+    public var series: [String]
+    /// Where the plan declares it, for errors found when the probe is made.
+    public var location: SourceLocation?
+
+    public init(_ spec: String, queues: [String] = [], series: [String] = [], location: SourceLocation? = nil) {
+        self.spec = spec
+        self.queues = queues
+        self.series = series
+        self.location = location
     }
 }
 
@@ -188,5 +212,18 @@ public struct FeedTable: Equatable, Sendable {
         var out: [String: String] = [:]
         for (c, v) in zip(columns, rows[index]) { out[c] = v }
         return out
+    }
+}
+
+/// Keeps credentials out of output: probe addresses and URLs are shown, their passwords never.
+public enum Redaction {
+    /// `scheme://user:password@host…` → `scheme://***@host…`; other text unchanged.
+    public static func credentials(in text: String) -> String {
+        guard let scheme = text.range(of: "://"), let at = text[scheme.upperBound...].firstIndex(of: "@") else {
+            return text
+        }
+        let userinfo = text[scheme.upperBound..<at]
+        guard !userinfo.contains("/") else { return text }
+        return String(text[..<scheme.upperBound]) + "***" + String(text[at...])
     }
 }
