@@ -26,13 +26,8 @@ extension PlanReader {
         var queues: [String] = []
         var series: [String] = []
         if let pairs = item.pairs {
-            checkKeys(pairs, allowed: Self.probeKeys, in: "a probe")
-            guard let node = value(pairs, "probe") else {
-                error(
-                    "a probe map needs \"probe\"",
-                    at: item.location,
-                    hint: "e.g. { probe: \"redis://127.0.0.1:6379\", queues: [celery] }"
-                )
+            let example = "{ probe: \"redis://127.0.0.1:6379\", queues: [celery] }"
+            guard let node = mainValue(item, pairs, "probe", allowed: Self.probeKeys, example: example) else {
                 return nil
             }
             specNode = node

@@ -14,15 +14,9 @@ extension PlanReader {
         var request: String?
         var abort = false
         if let pairs = item.pairs {
-            checkKeys(pairs, allowed: Self.thresholdKeys, in: "a threshold")
-            guard let node = value(pairs, "threshold") else {
-                error(
-                    "a threshold map needs \"threshold\"",
-                    at: item.location,
-                    hint: "e.g. { threshold: \"p(99) < 1s\", request: GET /api }"
-                )
-                return nil
-            }
+            let example = "{ threshold: \"p(99) < 1s\", request: GET /api }"
+            guard let node = mainValue(item, pairs, "threshold", allowed: Self.thresholdKeys, example: example)
+            else { return nil }
             expressionNode = node
             if let node = value(pairs, "request") {
                 request = text(node, "request")

@@ -103,6 +103,25 @@ final class PlanReader {
         error("unknown key \"\(pair.key)\"", at: pair.keyNode.location, hint: hint)
     }
 
+    /// The short form's value in a list item's long form (`{ threshold: …, request: … }`,
+    /// `{ probe: …, queues: … }`): its keys checked, and nil after reporting a missing `key`.
+    func mainValue(
+        _ item: PlanNode,
+        _ pairs: [PlanNode.Pair],
+        _ key: String,
+        allowed: [String],
+        example: String
+    )
+        -> PlanNode?
+    {
+        checkKeys(pairs, allowed: allowed, in: "a \(key)")
+        guard let node = value(pairs, key) else {
+            error("a \(key) map needs \"\(key)\"", at: item.location, hint: "e.g. \(example)")
+            return nil
+        }
+        return node
+    }
+
     func value(_ pairs: [PlanNode.Pair], _ key: String) -> PlanNode? {
         pairs.first { $0.key == key }?.value
     }
