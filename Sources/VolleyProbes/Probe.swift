@@ -91,6 +91,15 @@ public final class ProbeSampler: @unchecked Sendable {
         }
     }
 
+    /// The series read so far, while sampling goes on (for thresholds judged during the run).
+    public func snapshot() -> ProbeResult {
+        lock.withLock {
+            var result = ProbeResult(probe: source.displayName, series: series, failedScrapes: failed)
+            result.kind = source.kind
+            return result
+        }
+    }
+
     /// Stops sampling, closes the source and returns what was collected.
     public func stop() async -> ProbeResult {
         task?.cancel()

@@ -69,8 +69,13 @@ extension RunCommand {
         var summary: RunSummary
         let startedAt = Date()
         let probes = try await probing.start(planProbes: loaded.plan.probes)
+        let aborts = probes.watchAborts(loaded.plan.thresholds.filter { $0.isProbeThreshold && $0.abortOnFail }) {
+            engine.abort(because: $0)
+        }
+        defer { aborts?.cancel() }
         do {
             summary = try await engine.run { entry in progress.update(entry) }
+            aborts?.cancel()
             await probes.stop(into: &summary, thresholds: loaded.plan.thresholds.filter(\.isProbeThreshold))
         } catch let error as InputError {
             await probes.discard()

@@ -23,6 +23,31 @@ struct RunningProbes {
         summary.findings = Diagnosis.diagnose(summary)
     }
 
+    /// Judges `thresholds` (probe thresholds with `abort_on_fail`) once a second on the
+    /// readings so far, and calls `abort` with the first that fails. A series with no reading
+    /// yet is not a failure while the run goes on. Cancel the task when the load ends.
+    func watchAborts(
+        _ thresholds: [Threshold],
+        every interval: Duration = .seconds(1),
+        abort: @escaping @Sendable (String) -> Void
+    ) -> Task<Void, Never>? {
+        guard !thresholds.isEmpty, !samplers.isEmpty else { return nil }
+        let samplers = self.samplers
+        return Task {
+            while !Task.isCancelled {
+                try? await Task.sleep(for: interval)
+                let readings = samplers.map { $0.snapshot() }
+                for t in thresholds {
+                    let result = t.evaluate(probes: readings)
+                    if result.actual != nil && !result.passed {
+                        abort(t.expression)
+                        return
+                    }
+                }
+            }
+        }
+    }
+
     /// The run failed: stop the readers and drop what they read.
     func discard() async {
         for s in samplers { _ = await s.stop() }

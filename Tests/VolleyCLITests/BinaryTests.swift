@@ -254,6 +254,38 @@ private final class LockedData: @unchecked Sendable {
         #expect(invalid.stderr.contains("badprobe.yaml:3:5: probe pid:abc"), "\(invalid.stderr)")
     }
 
+    /// A probe threshold with `abort_on_fail` is judged each second on the readings so far
+    /// and stops the run, as the engine's own thresholds do.
+    @Test func aFailingProbeThresholdAbortsThePlan() async throws {
+        let server = try await TestServer.start()
+        let plan = try writePlan(
+            "abort.yaml",
+            """
+            base_url: \(server.baseURL)
+            probes: ["pid:\(getpid())"]
+            thresholds:
+              - { threshold: "proc.threads < 1", abort_on_fail: true }
+            scenarios:
+              s:
+                executor: constant-vus
+                vus: 1
+                duration: 20s
+                steps:
+                  - request: GET /
+                  - think: 50ms
+            """
+        )
+        let started = ContinuousClock.now
+        let r = try runVolley(["run", plan.path, "--json", "-q"], home: freshHistoryHome())
+        let took = ContinuousClock.now - started
+        try await server.shutdown()
+        #expect(r.status == 99, "\(r.stderr)")
+        let summary = try JSONReport.decode(r.stdout)
+        #expect(summary.abortedBy == "proc.threads < 1")
+        #expect(summary.thresholds?.first?.passed == false)
+        #expect(took < .seconds(12), "aborted after \(took) of a 20 s plan")
+    }
+
     @Test func ctrlCStopsAPlanAndStillReports() async throws {
         let server = try await TestServer.start()
         let plan = try writePlan(

@@ -57,6 +57,19 @@ public final class PlanEngine: Sendable {
         for s in state.withLock({ $0 }) { s.loop.execute { s.interrupt() } }
     }
 
+    /// Stops the run because `expression` failed: an `abort_on_fail` threshold judged outside
+    /// the engine (on probe series, read beside the load). Scenarios stop as for the engine's
+    /// own thresholds, and the summary's `aborted_by` names it; the first reason wins.
+    public func abort(because expression: String) {
+        let first = abortedBy.withLock { reason in
+            guard reason == nil else { return false }
+            reason = expression
+            return true
+        }
+        guard first else { return }
+        for s in state.withLock({ $0 }) { s.loop.execute { s.stop() } }
+    }
+
     /// Judges abort-on-fail thresholds on everything so far (once a second) and stops the run
     /// at the first failure, as k6's `abortOnFail` does.
     private func checkAbort(
@@ -205,6 +218,10 @@ public final class PlanEngine: Sendable {
         let startNanos = NIODeadline.now().uptimeNanoseconds
         for r in runners { r.loop.execute { r.begin(startNanos: startNanos) } }
         if interrupted.load(ordering: .relaxed) { interrupt() }
+        if abortedBy.withLock({ $0 }) != nil {
+            // Aborted before the scenarios existed (a probe threshold failed at once).
+            for r in runners { r.loop.execute { r.stop() } }
+        }
         let allDone = EventLoopFuture.andAllSucceed(runners.map(\.done), on: group.next())
         let abortThresholds = plan.thresholds.filter { $0.abortOnFail && !$0.isProbeThreshold }
         let monitor = await GeneratorMonitor.start(loops: runners.map(\.loop))

@@ -158,6 +158,9 @@ final class VUConnectionHandler: ChannelInboundHandler, RemovableChannelHandler,
     }
 
     func close() {
+        // Closed at once for the VU's purposes: a direct `send(2)` must never reach the
+        // descriptor after NIO has closed it (the number may already belong to a new socket).
+        isOpen = false
         context?.close(promise: nil)
     }
 
