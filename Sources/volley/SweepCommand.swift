@@ -158,7 +158,7 @@ struct SweepCommand: AsyncParsableCommand {
         write(renderer.analysis(analysis))
         // The levels read as one stepped load: what saturated first as the load rose.
         let findings = Diagnosis.diagnose(runs: summaries)
-        let probed = probing.isActive
+        let probed = probing.isActive || summaries.contains(where: \.readServerSide)
         let diagnosis = DiagnosisRenderer(style: Style(enabled: Terminal.colorEnabled(fd: out)))
             .renderFindings(findings, probed: probed)
         if !diagnosis.isEmpty { write("\n" + diagnosis) }

@@ -41,6 +41,40 @@ import VolleyTestSupport
         try await server.shutdown()
     }
 
+    /// A plan is swept over its VUs (`vus: ${VUS}`), and every level samples the plan's own
+    /// probes, as `volley run plan.yaml` does.
+    @Test func aPlanIsSweptOverItsVUsWithItsOwnProbes() async throws {
+        let server = try await TestServer.start()
+        let home = freshHistoryHome()
+        defer { try? FileManager.default.removeItem(atPath: home) }
+        let plan = FileManager.default.temporaryDirectory.appendingPathComponent("sweep-\(UUID().uuidString).yaml").path
+        defer { try? FileManager.default.removeItem(atPath: plan) }
+        try """
+        base_url: \(server.baseURL)
+        probes: ["pid:\(getpid())"]
+        scenarios:
+          s:
+            executor: constant-vus
+            vus: ${VUS:-1}
+            duration: 1s
+            steps:
+              - request: GET /delay/10
+        """.write(toFile: plan, atomically: true, encoding: .utf8)
+        let r = try runVolley(["sweep", plan, "--concurrency", "1,4", "--json"], home: home)
+        try await server.shutdown()
+        #expect(r.status == 0, "\(r.stderr)")
+        let output = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+        let runs = try #require(output["runs"] as? [[String: Any]])
+        #expect(runs.map { $0["level"] as? Double } == [1, 4])
+        let rps = runs.compactMap { $0["rps"] as? Double }
+        #expect(rps.count == 2 && rps[1] > rps[0] * 2, "4 VUs on a 10 ms server: \(rps)")
+        let id = try #require(runs.last?["run_id"] as? Int)
+        let shown = try runVolley(["show", String(id), "--json"], home: home)
+        #expect(shown.stdout.contains("\"kind\" : \"process\""), "\(shown.stdout.prefix(400))")
+        // Read as a probed sweep: it says what the probes did not find, rather than nothing.
+        #expect(r.stderr.contains("Diagnosis"), "\(r.stderr)")
+    }
+
     @Test func badLevelsAreRefused() throws {
         let r = try runVolley(["sweep", "http://127.0.0.1:1/", "--concurrency", "1,x"])
         #expect(r.status == 2)
