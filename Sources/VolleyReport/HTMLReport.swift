@@ -196,8 +196,14 @@ public enum HTMLReport {
             body += "</tbody></table></section>"
         }
         if let thresholds = s.thresholds, !thresholds.isEmpty {
+            body += "<section><h2>Thresholds</h2>"
+            if let abortedBy = s.abortedBy {
+                body +=
+                    "<p class=\"bad\">Stopped early: threshold \"\(HTML.escape(abortedBy))\" failed "
+                    + "(abort_on_fail).</p>"
+            }
             body +=
-                "<section><h2>Thresholds</h2><table><thead><tr><th></th><th>threshold</th><th>request</th>"
+                "<table><thead><tr><th></th><th>threshold</th><th>request</th>"
                 + "<th>actual</th></tr></thead><tbody>"
             for th in thresholds {
                 body +=
@@ -415,6 +421,7 @@ public enum HTMLReport {
         th, td { text-align: left; padding: 4px 8px; border-bottom: 1px solid #e9ecef; }
         th { font-weight: 600; color: #495057; }
         td.bad { color: #c92a2a; } td.good { color: #2b8a3e; }
+        p.bad { color: #c92a2a; font-weight: 600; }
         .finding h3 { margin: 0.8em 0 0.2em; font-size: 1.05em; } .finding h3.bad { color: #c92a2a; }
         .finding h3.warn { color: #e67700; } .finding ul { margin: 0.3em 0; } .finding .next { color: #1c7ed6; }
         p.good { color: #2b8a3e; }

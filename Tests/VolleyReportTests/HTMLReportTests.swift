@@ -52,6 +52,7 @@ import VolleyCore
         #expect(html.contains("HTTP 503"))
         #expect(html.contains("p(95) &lt; 30ms"))
         #expect(html.contains("GET /a › status is 200"))
+        #expect(!html.contains("Stopped early"))
         #expect(html.components(separatedBy: "<svg").count - 1 == 4)
         for axis in ["time into test (s)", "latency (ms)", "percentile", "per second"] {
             #expect(html.contains(axis), "axis label \(axis)")
@@ -60,6 +61,13 @@ import VolleyCore
         for reference in ["src=", "href=", "url(", "<script", "@import"] {
             #expect(!html.contains(reference), "\(reference)")
         }
+    }
+
+    @Test func aRunStoppedByAThresholdSaysSo() {
+        var (s, h) = summary()
+        s.abortedBy = "max(pool_waiting) < 5"
+        let html = HTMLReport.render(s, histograms: h, context: ReportContext(runID: 8, label: nil))
+        #expect(html.contains("Stopped early: threshold \"max(pool_waiting) &lt; 5\" failed"))
     }
 
     @Test func niceTicksAreRound() {
