@@ -58,7 +58,7 @@ public final class LoadEngine: Sendable {
         let url = config.request.url
         let address: SocketAddress
         do {
-            address = try SocketAddress.makeAddressResolvingHost(url.host, port: url.port)
+            address = try AddressChoice.resolve(host: url.host, port: url.port, timeout: .seconds(1))
         } catch {
             throw EngineError(
                 errorClass: .dns,
