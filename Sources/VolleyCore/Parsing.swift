@@ -77,8 +77,23 @@ public enum DurationText {
 
 /// Request rates: `500` or `500/s` per second, `30/m` per minute, `2/1h` per hour.
 public enum RateText {
+    /// Far above what one machine can send (a few hundred thousand a second), and low enough
+    /// that a rate times the longest duration still counts its arrivals in an `Int`.
+    public static let maximum: Double = 10_000_000
+
     /// Parses `text` into requests per second.
     public static func parse(_ text: String) throws -> Double {
+        let rate = try parseUnbounded(text)
+        guard rate <= maximum else {
+            throw InputError(
+                "rate \"\(text)\" is more than 10,000,000 per second",
+                hint: "one machine sends a few hundred thousand requests per second at most"
+            )
+        }
+        return rate
+    }
+
+    private static func parseUnbounded(_ text: String) throws -> Double {
         let trimmed = text.trimmingSpaces()
         let parts = trimmed.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false)
         guard let first = parts.first, let count = Double(first), count >= 0, count.isFinite else {

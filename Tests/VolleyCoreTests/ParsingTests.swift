@@ -39,9 +39,16 @@ import VolleyCore
         #expect(abs(try RateText.parse(text) - perSecond) < 1e-9)
     }
 
-    @Test(arguments: ["fast", "10/x", "/s", "-1", "10/0s"])
+    @Test(arguments: ["fast", "10/x", "/s", "-1", "10/0s", "1e20", "1e12/s", "inf", "nan"])
     func rejectsBadRates(text: String) {
         #expect(throws: InputError.self) { try RateText.parse(text) }
+    }
+
+    @Test func theMaximumRateIsAcceptedAndItsArrivalsCounted() throws {
+        #expect(try RateText.parse("10000000/s") == 10_000_000)
+        // The longest duration at the highest rate still counts in an Int (it used to trap).
+        let schedule = ArrivalSchedule(rate: 10_000_000, duration: .seconds(100 * 365 * 24 * 3600))
+        #expect(schedule.scheduledCount == 31_536_000_000_000_000)
     }
 }
 
