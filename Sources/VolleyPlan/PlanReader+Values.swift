@@ -62,9 +62,6 @@ extension PlanReader {
         return value
     }
 
-    /// Far above what one load generator can send; keeps rate × duration within `Int`.
-    static let maximumRate = 1e9
-
     /// A rate in requests per second: `100`, `100/s` or `30/m`.
     func rate(_ node: PlanNode, _ key: String, positive: Bool) -> Double? {
         guard let resolved = resolvedScalar(node, "\"\(key)\"", expected: "a rate such as 100/s") else { return nil }
@@ -79,14 +76,7 @@ extension PlanReader {
             error("\"\(key)\" must be more than 0\(resolved.origin)", at: node.location, hint: "e.g. \(key): 100/s")
             return nil
         }
-        if value > Self.maximumRate {
-            error(
-                "rate \"\(resolved.text)\" is too high\(resolved.origin)",
-                at: node.location,
-                hint: "rates are at most 1000000000/s"
-            )
-            return nil
-        }
+        // Rates above RateText.maximum were refused by the parser.
         return value
     }
 

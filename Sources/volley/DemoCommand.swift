@@ -42,15 +42,12 @@ struct DemoCommand: AsyncParsableCommand {
         options.threads = threads
         options.historyDirectory = noSave ? nil : HistoryStore.defaultDirectory()
         if let levels {
-            let parsed = levels.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
-            guard !parsed.isEmpty, parsed.allSatisfy({ ($0 ?? 0) > 0 }) else {
-                throw CLIError(
-                    message: "--levels takes positive whole numbers separated by commas, got '\(levels)'",
-                    hint: "for example --levels 1,2,4,8,16,32,64",
-                    code: .usage
-                )
-            }
-            options.levels = parsed.compactMap { $0 }
+            options.levels = try RunCommand.countList(
+                levels,
+                flag: "--levels",
+                maximum: 10_000,
+                example: "1,2,4,8,16,32,64"
+            )
         }
         if let stepDuration {
             options.stepDuration = try LabCommand.duration(stepDuration, flag: "step-duration")

@@ -108,14 +108,7 @@ struct MatrixCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let countList = counts.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
-        guard !countList.isEmpty, countList.allSatisfy({ ($0 ?? 0) > 0 }) else {
-            throw CLIError(
-                message: "--counts takes positive whole numbers, got '\(counts)'",
-                hint: "e.g. 100,200,500",
-                code: .usage
-            )
-        }
+        let countList = try RunCommand.countList(counts, flag: "--counts", maximum: 100_000, example: "100,200,500")
         var offsetList: [(String, Duration)] = []
         for text in offsets.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) {
             offsetList.append((text, try RunCommand.positiveDuration(text, flag: "--offsets")))

@@ -267,6 +267,22 @@ struct RunCommand: AsyncParsableCommand {
         return min(maxConnections, max(1, Int((peak / 1000).rounded(.up))))
     }
 
+    /// `1,2,4,8`: whole numbers from 1 to `maximum` (connections, VUs, burst sizes), so that a
+    /// typo such as an extra zero is an error rather than a run that cannot end.
+    static func countList(_ text: String, flag: String, maximum: Int = 1_000_000, example: String) throws -> [Int] {
+        let values = text.split(separator: ",", omittingEmptySubsequences: false).map {
+            Int($0.trimmingCharacters(in: .whitespaces))
+        }
+        guard !values.isEmpty, values.allSatisfy({ ($0 ?? 0) > 0 && ($0 ?? 0) <= maximum }) else {
+            throw CLIError(
+                message: "\(flag) takes whole numbers from 1 to \(Fmt.int(maximum)) separated by commas, got '\(text)'",
+                hint: "for example \(flag) \(example)",
+                code: .usage
+            )
+        }
+        return values.compactMap { $0 }
+    }
+
     static func positiveDuration(_ text: String, flag: String) throws -> Duration {
         let d: Duration
         do {

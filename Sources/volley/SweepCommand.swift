@@ -68,22 +68,24 @@ struct SweepCommand: AsyncParsableCommand {
                 code: .usage
             )
         }
-        let text = concurrency ?? rate!
-        let values = text.split(separator: ",").map {
-            Double($0.trimmingCharacters(in: .whitespaces).replacingOccurrences(of: "/s", with: ""))
+        if let concurrency {
+            let values = try RunCommand.countList(concurrency, flag: "--concurrency", example: "1,2,4,8,16")
+            return (values.map(Double.init), true)
+        }
+        let text = rate!
+        let values = try text.split(separator: ",").map { item -> Double? in
+            let trimmed = item.trimmingCharacters(in: .whitespaces)
+            // Rates as everywhere else (500, 500/s, 30/m; at most 10 million a second).
+            return trimmed.isEmpty ? nil : try RateText.parse(trimmed)
         }
         guard !values.isEmpty, values.allSatisfy({ ($0 ?? 0) > 0 }) else {
             throw CLIError(
-                message:
-                    "--\(concurrency != nil ? "concurrency" : "rate") takes positive numbers separated by commas, got '\(text)'",
-                hint: "for example 1,2,4,8,16",
+                message: "--rate takes positive rates separated by commas, got '\(text)'",
+                hint: "for example --rate 50,100,200/s",
                 code: .usage
             )
         }
-        if concurrency != nil, values.contains(where: { $0! != $0!.rounded() }) {
-            throw CLIError(message: "--concurrency takes whole numbers, got '\(text)'", hint: nil, code: .usage)
-        }
-        return (values.compactMap { $0 }, concurrency != nil)
+        return (values.compactMap { $0 }, false)
     }
 
     func command(level: Double, closed: Bool, repeatIndex: Int) throws -> RunCommand {

@@ -80,6 +80,16 @@ import VolleyTestSupport
         #expect(r.status == 2)
         #expect(try runVolley(["sweep", "http://127.0.0.1:1/"]).status == 2)
         #expect(try runVolley(["sweep", "http://127.0.0.1:1/", "--concurrency", "1.5"]).status == 2)
+        // Levels no run could reach are refused before any level runs (1e20 used to trap).
+        for (flag, levels) in [("--concurrency", "1e9"), ("--rate", "1e20"), ("--rate", "100,2e7")] {
+            let huge = try runVolley(["sweep", "http://127.0.0.1:1/", flag, levels, "-d", "1s", "--no-save"])
+            #expect(huge.status == 2, "\(flag) \(levels): \(huge.stderr)")
+            #expect(!huge.stderr.contains("Sweep of"), "refused before the first level")
+        }
+        let matrix = try runVolley([
+            "matrix", "--base", "http://127.0.0.1:1", "--counts", "99999999999", "--offsets", "1ms", "--route", "/",
+        ])
+        #expect(matrix.status == 2 && matrix.stderr.contains("--counts takes whole numbers from 1 to 100,000"))
     }
 }
 

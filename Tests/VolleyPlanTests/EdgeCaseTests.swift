@@ -117,7 +117,7 @@ import VolleyPlan
         )
         #expect(
             problems(keys + "    rate: 1e300\n    duration: 1s\n" + steps) == [
-                "6:11: error: rate \"1e300\" is too high"
+                "6:11: error: rate \"1e300\" is more than 10,000,000 per second"
             ]
         )
         #expect(
