@@ -356,6 +356,32 @@ private func runScenario(
         #expect(s.scheduled == s.completed + s.failed + s.unsent)
     }
 
+    /// A host name met only in a step (not the base URL) is resolved by the first connection
+    /// of each loop through NIO, while the VUs that start with it wait for its address.
+    @Test func aHostNameInAStepIsResolvedOnceWhileOthersWait() async throws {
+        let server = try await TestServer.start()
+        let plan = Plan(
+            name: "names",
+            baseURL: server.baseURL,
+            scenarios: [
+                Scenario(
+                    name: "s",
+                    executor: .sharedIterations(vus: 8, iterations: 40, maxDuration: .seconds(20)),
+                    steps: [
+                        .get(try Template(parsing: "http://localhost:\(server.port)/close"), name: "by name"),
+                        .get("/", name: "by base"),
+                    ]
+                )
+            ]
+        )
+        let s = try await PlanEngine(plan: plan, threads: 2).run()
+        try await server.shutdown()
+        let byName = Dictionary(uniqueKeysWithValues: (s.requestsByName ?? []).map { ($0.name, $0) })
+        #expect(byName["by name"]?.status == ["200": 40])
+        #expect(byName["by base"]?.status == ["200": 40])
+        #expect(s.failed == 0)
+    }
+
     @Test func connectionCloseResponsesMakeTheNextStepReconnect() async throws {
         let server = try await TestServer.start()
         let s = try await runScenario(

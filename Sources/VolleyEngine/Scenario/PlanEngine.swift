@@ -171,6 +171,13 @@ public final class PlanEngine: Sendable {
             samples: samples,
             directSockets: directSockets
         )
+        if directSockets, let base, !base.isTLS, (try? SocketAddress(ipAddress: base.host, port: 0)) == nil,
+            let address = try? AddressChoice.resolve(host: base.host, port: base.port)
+        {
+            // Resolved once before the load, as `volley run` does; a name that does not resolve
+            // is left to the connections, which report it per request.
+            context.addresses[Authority(host: base.host, port: base.port, isTLS: false)] = address
+        }
         let group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
         let loops = Array(group.makeIterator())
         var names = NameTable()

@@ -39,6 +39,9 @@ struct ScenarioRunContext: Sendable {
     var samples: SampleFile?
     /// Plain HTTP on Linux: VUs connect sockets themselves and write with `send(2)`.
     var directSockets = true
+    /// Addresses resolved before the run (the base URL's host), so that no VU waits for a
+    /// first connection to resolve them.
+    var addresses: [Authority: SocketAddress] = [:]
 }
 
 /// One scenario's VUs on one event loop, and the executor that starts and stops them.
@@ -146,6 +149,7 @@ final class ScenarioLoop: @unchecked Sendable {
         self.donePromise = loop.makePromise(of: Void.self)
         self.nextIndex = index
         self.connector = run.directSockets && DirectConnector.isSupported ? DirectConnector(loop: loop) : nil
+        for (authority, address) in run.addresses { addresses[authority] = .known(address) }
     }
 
     // MARK: - Addresses for direct connections
