@@ -347,19 +347,13 @@ public final class DemoRunner: Sendable {
                 throw error
             }
             let engine = PlanEngine(plan: loaded.plan, feeds: loaded.feeds, threads: options.threads ?? 2)
-            // The plan's probes, as `volley run journey.yaml` samples them.
-            var samplers: [ProbeSampler] = []
-            for probe in loaded.plan.probes {
-                let sampler = ProbeSampler(try ProbeFactory.make(probe))
-                sampler.start(at: .now, interval: probeInterval)
-                samplers.append(sampler)
-            }
+            // The plan's probes, sampled and judged as `volley run journey.yaml` does.
+            let probes = RunningProbes(
+                starting: try loaded.plan.probes.map { ProbeSampler(try ProbeFactory.make($0)) },
+                interval: probeInterval
+            )
             var summary = try await engine.run()
-            var probes: [ProbeResult] = []
-            for sampler in samplers { probes.append(await sampler.stop()) }
-            summary.probes = probes
-            let probeThresholds = loaded.plan.thresholds.filter(\.isProbeThreshold)
-            summary.thresholds = (summary.thresholds ?? []) + probeThresholds.map { $0.evaluate(probes: probes) }
+            await probes.stop(into: &summary, thresholds: loaded.plan.thresholds.filter(\.isProbeThreshold))
             await server.stop()
             let file = "journey/\(label == "cache on" ? "cache-on" : "baseline").json"
             try FileManager.default.createDirectory(atPath: "\(out)/journey", withIntermediateDirectories: true)
@@ -425,19 +419,13 @@ public final class DemoRunner: Sendable {
     /// "✓ 21.6ms", "✗ 3.67%": the measured value in the threshold's own unit, padded before
     /// colouring so that the columns line up on a terminal too.
     private func mark(_ t: ThresholdResult, width: Int = 11) -> String {
-        let metric = t.expression.trimmingCharacters(in: .whitespaces).lowercased()
         let value: String
-        if let actual = t.actual {
-            if metric.hasPrefix("max(") || metric.hasPrefix("min(") || metric.hasPrefix("last(")
-                || metric.hasPrefix("avg(") || metric.split(separator: " ").first?.contains(".") == true
-            {
-                value = Fmt.fixed(actual, 0)  // a probe series, in its own unit
-            } else if metric.hasPrefix("error_rate") || metric.hasPrefix("checks") {
-                value = Fmt.fixed(actual * 100, 2) + "%"
-            } else if metric.hasPrefix("rps") {
-                value = Fmt.fixed(actual, 1) + "/s"
-            } else {
-                value = Fmt.ms(actual) + "ms"
+        if let actual = t.actual, let (metric, _, _) = try? ThresholdExpression.parse(t.expression) {
+            switch metric {
+            case .errorRate, .checkPassRate: value = Fmt.fixed(actual * 100, 2) + "%"
+            case .rps: value = Fmt.fixed(actual, 1) + "/s"
+            case .probe: value = Fmt.fixed(actual, 0)  // a probe series, in its own unit
+            case .latencyPercentile, .latencyMean, .latencyMax: value = Fmt.ms(actual) + "ms"
             }
         } else {
             value = "—"

@@ -69,11 +69,7 @@ enum AddressChoice {
     static func firstReachable(_ candidates: [SocketAddress], timeout: TimeAmount) -> SocketAddress? {
         #if canImport(Glibc)
         for address in candidates {
-            let fd = socket(
-                address.protocol.rawValue,
-                Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue),
-                0
-            )
+            let fd = DirectConnector.makeSocket(for: address)
             guard fd >= 0 else { continue }
             defer { _ = Glibc.close(fd) }
             let rc = address.withSockAddr { Glibc.connect(fd, $0, socklen_t($1)) }
@@ -82,10 +78,7 @@ enum AddressChoice {
             var p = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
             let millis = Int32(clamping: max(1, timeout.nanoseconds / 1_000_000))
             guard poll(&p, 1, millis) == 1 else { continue }
-            var error: Int32 = 0
-            var length = socklen_t(MemoryLayout<Int32>.size)
-            _ = getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length)
-            if error == 0 { return address }
+            if DirectConnector.connectError(fd) == 0 { return address }
         }
         return nil
         #else

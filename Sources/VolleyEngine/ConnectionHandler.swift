@@ -177,11 +177,8 @@ final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler, S
             context.writeAndFlush(wrapOutboundOut(body), promise: nil)
             requestBytes += body.readableBytes
         } else if let direct {
-            if let code = direct.write(writeBuffer, context: context) {
-                // Reset or broken pipe: the request's failure, reported when the channel
-                // closes (not from inside this call, which the worker is making).
-                if pendingError == nil { pendingError = IOError(errnoCode: code, reason: "send") }
-                context.eventLoop.assumeIsolated().execute { context.close(promise: nil) }
+            if let error = direct.write(writeBuffer, context: context), pendingError == nil {
+                pendingError = error  // the request's failure, reported when the channel closes
             }
         } else {
             context.writeAndFlush(wrapOutboundOut(writeBuffer), promise: nil)

@@ -57,11 +57,7 @@ final class DirectConnector {
         done: @escaping Completion
     ) {
         #if canImport(Glibc)
-        let fd = socket(
-            address.protocol.rawValue,
-            Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue),
-            0
-        )
+        let fd = Self.makeSocket(for: address)
         guard fd >= 0 else {
             done(.failure(IOError(errnoCode: errno, reason: "socket")))
             return
@@ -85,13 +81,31 @@ final class DirectConnector {
         #endif
     }
 
-    /// Makes a connected descriptor a NIO channel whose pipeline holds `handler`.
-    static func adopt(
-        _ fd: Int32,
-        on loop: any EventLoop,
-        handler: NIOLoopBound<any ChannelHandler>
-    ) -> EventLoopFuture<any Channel> {
-        ClientBootstrap(group: loop)
+    #if canImport(Glibc)
+    /// A non-blocking TCP socket for `address`'s family; -1 (with `errno`) if none.
+    static func makeSocket(for address: SocketAddress) -> Int32 {
+        socket(
+            address.protocol.rawValue,
+            Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue),
+            0
+        )
+    }
+
+    /// The outcome of a non-blocking connect that `poll(2)` reported: 0, or its `errno`.
+    static func connectError(_ fd: Int32) -> Int32 {
+        var error: Int32 = 0
+        var length = socklen_t(MemoryLayout<Int32>.size)
+        _ = getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length)
+        return error
+    }
+    #endif
+
+    /// Makes a connected descriptor a NIO channel whose pipeline holds `handler`. Call on
+    /// `loop`; the future completes there too (use it with `assumeIsolated()`).
+    static func adopt(_ fd: Int32, on loop: any EventLoop, handler: any ChannelHandler) -> EventLoopFuture<any Channel>
+    {
+        let handler = NIOLoopBound(handler, eventLoop: loop)
+        return ClientBootstrap(group: loop)
             .channelOption(.tcpOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 do {
@@ -129,9 +143,7 @@ final class DirectConnector {
                 _ = Glibc.close(p.fd)
                 p.done(.failure(ChannelError.ioOnClosedChannel))
             } else if fds[i].revents != 0 {
-                var error: Int32 = 0
-                var length = socklen_t(MemoryLayout<Int32>.size)
-                _ = getsockopt(p.fd, SOL_SOCKET, SO_ERROR, &error, &length)
+                let error = Self.connectError(p.fd)
                 if error == 0 {
                     p.done(.success(p.fd))
                 } else {
@@ -171,9 +183,11 @@ final class DirectWriter {
         self.limit = limit
     }
 
-    /// Writes `buffer` and returns nil, or the `errno` of a failed `send` (a reset or broken
-    /// pipe), after which the connection must be closed and the request failed.
-    func write(_ buffer: ByteBuffer, context: ChannelHandlerContext) -> Int32? {
+    /// Writes `buffer`. Returns nil, or the error of a failed `send` (a reset or broken pipe):
+    /// the channel is then closed on the next loop turn — not from inside this call, which
+    /// the caller is still making — and the caller fails the request with that error when
+    /// the channel goes inactive.
+    func write(_ buffer: ByteBuffer, context: ChannelHandlerContext) -> IOError? {
         #if canImport(Glibc)
         if nioWrites == 0 {
             let count = buffer.readableBytes
@@ -182,7 +196,10 @@ final class DirectWriter {
             }
             if sent == count { return nil }
             let code = errno
-            guard sent >= 0 || code == EAGAIN || code == EWOULDBLOCK else { return code }
+            guard sent >= 0 || code == EAGAIN || code == EWOULDBLOCK else {
+                context.eventLoop.assumeIsolated().execute { context.close(promise: nil) }
+                return IOError(errnoCode: code, reason: "send")
+            }
             var rest = buffer
             if sent > 0 { rest.moveReaderIndex(forwardBy: sent) }
             writeThroughNIO(rest, context: context)
@@ -194,14 +211,10 @@ final class DirectWriter {
     }
 
     /// Writes through NIO's channel, counted so direct writes wait until it is done.
-    func writeThroughNIO(_ buffer: ByteBuffer, context: ChannelHandlerContext, flush: Bool = true) {
+    private func writeThroughNIO(_ buffer: ByteBuffer, context: ChannelHandlerContext) {
         nioWrites += 1
         let promise = context.eventLoop.makePromise(of: Void.self)
         promise.futureResult.assumeIsolated().whenComplete { [self] _ in nioWrites -= 1 }
-        if flush {
-            context.writeAndFlush(NIOAny(buffer), promise: promise)
-        } else {
-            context.write(NIOAny(buffer), promise: promise)
-        }
+        context.writeAndFlush(NIOAny(buffer), promise: promise)
     }
 }

@@ -283,11 +283,9 @@ final class LoopWorker: @unchecked Sendable {
             switch result {
             case .success(let fd):
                 handler.direct = DirectWriter(fd: fd, limit: directSendLimit)
-                let bound = NIOLoopBound(handler, eventLoop: loop)
-                let pipeline = NIOLoopBound<any ChannelHandler>(handler, eventLoop: loop)
-                DirectConnector.adopt(fd, on: loop, handler: pipeline).whenFailure { [self] error in
+                DirectConnector.adopt(fd, on: loop, handler: handler).assumeIsolated().whenFailure { [self] error in
                     // Reached only if NIO cannot register the socket; it then owns the fd.
-                    connectFailed(bound.value, error: error)
+                    connectFailed(handler, error: error)
                 }
             case .failure(let error):
                 connectFailed(handler, error: error)

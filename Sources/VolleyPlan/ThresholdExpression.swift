@@ -1,12 +1,13 @@
 import VolleyCore
 
 /// A threshold written as `METRIC OP VALUE`: `p(95) < 500ms`, `avg < 200ms`, `max < 2s`,
-/// `error_rate < 1%`, `checks > 99%`, `rps > 100`.
-enum ThresholdExpression {
+/// `error_rate < 1%`, `checks > 99%`, `rps > 100`. Public so that what shows a threshold's
+/// result (the demo) can tell its metric, and so its unit, from the expression alone.
+public enum ThresholdExpression {
     static let metrics = ["p(N)", "med", "avg", "max", "error_rate", "checks", "rps"]
     private static let example = "write METRIC OP VALUE, e.g. \"p(95) < 500ms\" or \"error_rate < 1%\""
 
-    static func parse(_ text: String) throws(InputError) -> (Threshold.Metric, Threshold.Comparison, Double) {
+    public static func parse(_ text: String) throws(InputError) -> (Threshold.Metric, Threshold.Comparison, Double) {
         let chars = Array(text)
         guard let opStart = chars.firstIndex(where: { $0 == "<" || $0 == ">" }) else {
             let hasEquals = chars.contains("=")

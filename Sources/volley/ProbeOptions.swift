@@ -108,10 +108,7 @@ struct ProbeOptions: ParsableArguments {
                 Terminal.writeError("volley: warning: \(message); the run goes on without it\n")
             }
         }
-        let start = ContinuousClock.now
-        for s in samplers { s.start(at: start) }
-        health?.start(at: start)
-        return RunningProbes(samplers: samplers, health: health)
+        return RunningProbes(starting: samplers, health: health)
     }
 
     func makeHealthWatcher(_ text: String) throws -> HealthWatcher {

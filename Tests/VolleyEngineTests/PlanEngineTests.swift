@@ -10,15 +10,17 @@ private func runScenario(
     _ executor: Executor,
     on server: TestServer,
     threads: Int = 1,
-    thresholds: [Threshold] = []
+    thresholds: [Threshold] = [],
+    host: String = "127.0.0.1",
+    directSockets: Bool = true
 ) async throws -> RunSummary {
     let plan = Plan(
         name: "test",
-        baseURL: server.baseURL,
+        baseURL: server.baseURL.replacingOccurrences(of: "127.0.0.1", with: host),
         scenarios: [Scenario(name: "s", executor: executor, steps: steps)],
         thresholds: thresholds
     )
-    return try await PlanEngine(plan: plan, threads: threads).run()
+    return try await PlanEngine(plan: plan, threads: threads, directSockets: directSockets).run()
 }
 
 /// Plans executed end to end against the in-process server's todos API.
@@ -333,18 +335,14 @@ private func runScenario(
         var steps = plannerSteps()
         steps.append(.get("/reset/5", name: "reset"))
         steps.append(.get("/close", name: "close"))
-        let plan = Plan(
-            name: "paths",
-            baseURL: "http://\(host):\(server.port)",
-            scenarios: [
-                Scenario(
-                    name: "planners",
-                    executor: .sharedIterations(vus: 8, iterations: 40, maxDuration: .seconds(20)),
-                    steps: steps
-                )
-            ]
+        let s = try await runScenario(
+            steps,
+            .sharedIterations(vus: 8, iterations: 40, maxDuration: .seconds(20)),
+            on: server,
+            threads: 2,
+            host: host,
+            directSockets: direct
         )
-        let s = try await PlanEngine(plan: plan, threads: 2, directSockets: direct).run()
         try await server.shutdown()
         let byName = Dictionary(uniqueKeysWithValues: (s.requestsByName ?? []).map { ($0.name, $0) })
         #expect(byName["create todo"]?.status == ["201": 40])
@@ -360,21 +358,15 @@ private func runScenario(
     /// of each loop through NIO, while the VUs that start with it wait for its address.
     @Test func aHostNameInAStepIsResolvedOnceWhileOthersWait() async throws {
         let server = try await TestServer.start()
-        let plan = Plan(
-            name: "names",
-            baseURL: server.baseURL,
-            scenarios: [
-                Scenario(
-                    name: "s",
-                    executor: .sharedIterations(vus: 8, iterations: 40, maxDuration: .seconds(20)),
-                    steps: [
-                        .get(try Template(parsing: "http://localhost:\(server.port)/close"), name: "by name"),
-                        .get("/", name: "by base"),
-                    ]
-                )
-            ]
+        let s = try await runScenario(
+            [
+                .get(try Template(parsing: "http://localhost:\(server.port)/close"), name: "by name"),
+                .get("/", name: "by base"),
+            ],
+            .sharedIterations(vus: 8, iterations: 40, maxDuration: .seconds(20)),
+            on: server,
+            threads: 2
         )
-        let s = try await PlanEngine(plan: plan, threads: 2).run()
         try await server.shutdown()
         let byName = Dictionary(uniqueKeysWithValues: (s.requestsByName ?? []).map { ($0.name, $0) })
         #expect(byName["by name"]?.status == ["200": 40])

@@ -230,7 +230,8 @@ public struct Threshold: Equatable, Sendable {
         case checkPassRate
         case rps
         /// A probe series (`pg.connections.active`, `max(lab_db_pool_waiting)`), reduced over
-        /// the run's samples; judged after the probes stop, so it cannot abort a run.
+        /// the run's samples; judged when the probes stop, and once a second on the readings
+        /// so far when it may abort the run (`volley run` does that, beside the engine).
         case probe(series: String, reduce: ProbeReduction)
     }
 

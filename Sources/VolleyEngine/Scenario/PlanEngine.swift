@@ -171,7 +171,7 @@ public final class PlanEngine: Sendable {
             samples: samples,
             directSockets: directSockets
         )
-        if directSockets, let base, !base.isTLS, (try? SocketAddress(ipAddress: base.host, port: 0)) == nil,
+        if directSockets, let base, !base.isTLS,
             let address = try? AddressChoice.resolve(host: base.host, port: base.port)
         {
             // Resolved once before the load, as `volley run` does; a name that does not resolve

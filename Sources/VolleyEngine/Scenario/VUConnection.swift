@@ -72,12 +72,10 @@ final class VUConnectionHandler: ChannelInboundHandler, RemovableChannelHandler,
         pending = owner
         sentAt = now
         if let direct {
-            if let code = direct.write(bytes, context: context) {
-                // Reset or broken pipe: the request fails when the channel closes, after
-                // this call has returned to the VU.
+            if let error = direct.write(bytes, context: context) {
+                // The request fails when the channel closes, after this call has returned.
                 isOpen = false
-                if pendingError == nil { pendingError = IOError(errnoCode: code, reason: "send") }
-                context.eventLoop.assumeIsolated().execute { context.close(promise: nil) }
+                if pendingError == nil { pendingError = error }
             }
         } else {
             context.writeAndFlush(wrapOutboundOut(bytes), promise: nil)

@@ -386,20 +386,16 @@ final class VirtualUser: Slotted {
         _ connector: DirectConnector,
         _ done: @escaping (ConnectionResult) -> Void
     ) {
+        let handler = VUConnectionHandler(bodyLimit: runner.bodyLimit)
         connector.connect(to: address, timeout: Self.connectTimeout) { [self] result in
             switch result {
             case .success(let fd):
-                let handler = VUConnectionHandler(bodyLimit: runner.bodyLimit)
                 handler.direct = DirectWriter(fd: fd)
-                let pipeline = NIOLoopBound<any ChannelHandler>(handler, eventLoop: runner.loop)
-                let bound = NIOLoopBound(handler, eventLoop: runner.loop)
-                DirectConnector.adopt(fd, on: runner.loop, handler: pipeline)
+                DirectConnector.adopt(fd, on: runner.loop, handler: handler)
                     .assumeIsolated()
-                    .whenComplete { [self] result in
-                        opened(authority, bound.value, result.map { _ in () }, done)
-                    }
+                    .whenComplete { [self] result in opened(authority, handler, result.map { _ in () }, done) }
             case .failure(let error):
-                opened(authority, nil, .failure(error), done)
+                opened(authority, handler, .failure(error), done)
             }
         }
     }
@@ -441,13 +437,12 @@ final class VirtualUser: Slotted {
 
     private func opened(
         _ authority: Authority,
-        _ handler: VUConnectionHandler?,
+        _ handler: VUConnectionHandler,
         _ result: Result<Void, any Error>,
         _ done: (ConnectionResult) -> Void
     ) {
         switch result {
         case .success:
-            guard let handler else { return }
             handler.connected()
             connections[authority] = handler
             done(.success(handler))

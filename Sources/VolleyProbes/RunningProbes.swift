@@ -1,15 +1,24 @@
 import VolleyCore
-import VolleyProbes
 
 /// The server-side readers of one run: probes and the health watch, started together on the
 /// load's clock and stopped together into the summary, which then gets its diagnosis.
-struct RunningProbes {
-    var samplers: [ProbeSampler]
-    var health: HealthWatcher?
+public struct RunningProbes: Sendable {
+    public var samplers: [ProbeSampler]
+    public var health: HealthWatcher?
+
+    /// Starts every sampler (every `interval`) and the health watch on one clock: the
+    /// load's time zero.
+    public init(starting samplers: [ProbeSampler], health: HealthWatcher? = nil, interval: Duration = .seconds(1)) {
+        let start = ContinuousClock.now
+        for s in samplers { s.start(at: start, interval: interval) }
+        health?.start(at: start)
+        self.samplers = samplers
+        self.health = health
+    }
 
     /// Stops every reader, adds their results to the summary, judges the plan's thresholds on
     /// probe series, and diagnoses the run.
-    func stop(into summary: inout RunSummary, thresholds: [Threshold] = []) async {
+    public func stop(into summary: inout RunSummary, thresholds: [Threshold] = []) async {
         if !samplers.isEmpty {
             var results: [ProbeResult] = []
             for s in samplers { results.append(await s.stop()) }
@@ -26,7 +35,7 @@ struct RunningProbes {
     /// Judges `thresholds` (probe thresholds with `abort_on_fail`) once a second on the
     /// readings so far, and calls `abort` with the first that fails. A series with no reading
     /// yet is not a failure while the run goes on. Cancel the task when the load ends.
-    func watchAborts(
+    public func watchAborts(
         _ thresholds: [Threshold],
         every interval: Duration = .seconds(1),
         abort: @escaping @Sendable (String) -> Void
@@ -49,7 +58,7 @@ struct RunningProbes {
     }
 
     /// The run failed: stop the readers and drop what they read.
-    func discard() async {
+    public func discard() async {
         for s in samplers { _ = await s.stop() }
         _ = await health?.stop()
     }
