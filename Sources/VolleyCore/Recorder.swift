@@ -174,7 +174,16 @@ public struct Recorder: Sendable {
     public var unsent = 0
     public var bytesIn: UInt64 = 0
     public var bytesOut: UInt64 = 0
+    /// Connections that were established (a refused or timed-out connect is not one).
     public var connectionsOpened = 0
+    /// Keep-alive connections the server closed without announcing it (no `Connection:
+    /// close`): while idle, or before answering a request on a reused connection. Each is
+    /// replaced by a new connection when one is needed: a reconnect, not an error.
+    public var reconnects = 0
+    /// Requests sent a second time, on a new connection, because a reused connection closed
+    /// before any byte of their response (``RetryPolicy``). Not new requests: a retried
+    /// request counts once, with the outcome of its second attempt.
+    public var retries = 0
     public var slowest = SlowestRequests()
     public var interval = IntervalStats()
 
@@ -200,6 +209,14 @@ public struct Recorder: Sendable {
                 interval.sentLate &+= 1
             }
         }
+    }
+
+    /// A request was written again on a new connection (``retries``): its bytes count, but it
+    /// is neither another request nor a late one.
+    public mutating func recordResend(bytes: Int) {
+        retries &+= 1
+        bytesOut &+= UInt64(bytes)
+        interval.bytesOut &+= UInt64(bytes)
     }
 
     /// A complete response arrived.
@@ -281,6 +298,8 @@ public struct Recorder: Sendable {
         bytesIn += other.bytesIn
         bytesOut += other.bytesOut
         connectionsOpened += other.connectionsOpened
+        reconnects += other.reconnects
+        retries += other.retries
         slowest.merge(other.slowest)
     }
 

@@ -226,6 +226,12 @@ public struct RunSummary: Equatable, Sendable, Codable {
     public var bytesIn: UInt64
     public var bytesOut: UInt64
     public var connectionsOpened: Int
+    /// Keep-alive connections the server closed without `Connection: close` (Recorder's
+    /// `reconnects`); nil in runs saved before it was counted.
+    public var reconnects: Int?
+    /// Requests re-sent once on a new connection after a reused one closed before their
+    /// response; nil in runs saved before it was counted.
+    public var retries: Int?
     public var slowest: [SlowestEntry]
     public var timeline: [TimelineEntry]
     /// True when the run was stopped early (Ctrl-C).
@@ -272,6 +278,7 @@ public struct RunSummary: Equatable, Sendable, Codable {
         case bytesIn = "bytes_in"
         case bytesOut = "bytes_out"
         case connectionsOpened = "connections_opened"
+        case reconnects, retries
         case slowest, timeline, interrupted, plan
         case requestsByName = "requests_by_name"
         case checks, iterations, thresholds, groups
@@ -380,6 +387,8 @@ extension RunSummary {
         bytesIn = r.bytesIn
         bytesOut = r.bytesOut
         connectionsOpened = r.connectionsOpened
+        reconnects = r.reconnects
+        retries = r.retries
         slowest = r.slowest.sorted.map {
             SlowestEntry(
                 requestID: $0.requestID,

@@ -1,4 +1,5 @@
 import NIOCore
+import NIOTLS
 import VolleyCore
 
 #if canImport(Glibc)
@@ -32,6 +33,8 @@ final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler, S
     private var activated = false
     /// Closed model: a request ticket taken when the connection was opened.
     var holdsTicket = false
+    /// Consecutive failed connects of the connection this one replaces (reconnect backoff).
+    var connectFailures = 0
     /// Position in the worker's connection list, for O(1) removal.
     var slot = -1
     /// When the current request was written, and when it was due (the same in the closed
@@ -49,6 +52,25 @@ final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler, S
     /// written with one `send(2)` instead of through NIO's channel (see ``DirectConnector``).
     var direct: DirectWriter?
 
+    /// Complete responses this connection has carried: a connection that has served one is
+    /// *reused*, and only a reused connection's silent close is a reason to retry.
+    private(set) var served = 0
+    /// The current request is a second attempt (``RetryPolicy``): it is never retried again.
+    private var isRetry = false
+    /// The direct write of the current request failed before any byte of it left.
+    private var nothingWritten = false
+    /// A request that failed on another connection and is to be sent again on this new one.
+    var carried: CarriedRequest?
+    /// Set when this connection's request is to be retried after the close is reported.
+    var retryAfterClose: CarriedRequest?
+    /// TLS: the connection is usable only once the handshake has completed, and the
+    /// handshake is bounded by the connect timeout (a server that accepts TCP and never
+    /// answers the ClientHello must not hold a connection, or the run, for ever).
+    private let awaitsHandshake: Bool
+    /// When the connect (TCP and TLS) must have completed, on the monotonic clock.
+    var connectDeadline: UInt64 = .max
+    private var handshakeTimer: Scheduled<Void>?
+
     init(worker: LoopWorker) {
         self.worker = worker
         self.writeBuffer = worker.encoder.makeTemplate(loop: worker.index)
@@ -57,6 +79,7 @@ final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler, S
         self.stampOffset = worker.encoder.hasRequestID ? worker.encoder.sequenceOffset : nil
         self.loopIndex = worker.index
         self.isOpenModel = worker.isOpenModel
+        self.awaitsHandshake = worker.isTLS
     }
 
     // MARK: - Channel events
@@ -70,6 +93,27 @@ final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler, S
     }
 
     func channelActive(context: ChannelHandlerContext) {
+        guard awaitsHandshake else { return becameReady() }
+        // TCP is up; the TLS handshake has the rest of the connect timeout.
+        let deadline = NIODeadline.uptimeNanoseconds(connectDeadline)
+        handshakeTimer = context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { [self] in
+            guard !activated, let context = self.context else { return }
+            if pendingError == nil { pendingError = HandshakeTimeout(seconds: worker.connectTimeoutSeconds) }
+            context.close(promise: nil)
+        }
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let tlsEvent = event as? TLSUserEvent, case .handshakeCompleted = tlsEvent, !activated {
+            handshakeTimer?.cancel()
+            handshakeTimer = nil
+            becameReady()
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    /// The connection can carry requests (TCP connected, and the TLS handshake done).
+    private func becameReady() {
         activated = true
         if state == .connecting { state = .idle }
         // Reported even when already closing, so the worker's count of connects settles.
@@ -92,6 +136,7 @@ final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler, S
             return
         case .complete:
             state = .idle
+            served += 1
             let keepAlive = parser.keepAlive && worker.keepAlive
             worker.responseCompleted(
                 self,
@@ -116,10 +161,20 @@ final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler, S
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        handshakeTimer?.cancel()
+        handshakeTimer = nil
         let previous = state
+        if !activated && (previous == .connecting || previous == .closing) {
+            // The TCP connection came up but the TLS handshake did not complete: a failed
+            // connect, with the handshake's error (or its timeout).
+            worker.connectFailed(self, error: pendingError ?? HandshakeClosed())
+            return
+        }
         state = .closed
-        if previous == .busy {
+        switch previous {
+        case .busy:
             if parser.connectionClosed() {
+                served += 1
                 worker.responseCompleted(
                     self,
                     status: parser.status,
@@ -129,37 +184,45 @@ final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler, S
                     sequence: sequence,
                     keepAlive: false
                 )
-            } else if let error = pendingError {
-                worker.requestFailed(
-                    self,
-                    ErrorClassifier.classify(error, connecting: false),
-                    message: ErrorClassifier.message(error),
-                    bytesIn: parser.bytesReceived
-                )
-            } else if parser.hasStarted {
-                worker.requestFailed(
-                    self,
-                    .malformed,
-                    message: "connection closed before the response was complete",
-                    bytesIn: parser.bytesReceived
-                )
             } else {
-                worker.requestFailed(
-                    self,
-                    .noResponse,
-                    message: "connection closed without a response",
-                    bytesIn: 0
+                let failure: TransportErrorClass
+                let message: String
+                if let error = pendingError {
+                    failure = ErrorClassifier.classify(error, connecting: false)
+                    message = ErrorClassifier.message(error)
+                } else if parser.hasStarted {
+                    failure = .malformed
+                    message = "connection closed before the response was complete"
+                } else {
+                    failure = .noResponse
+                    message = "connection closed without a response"
+                }
+                let retry = RetryPolicy.shouldRetry(
+                    reused: served > 0,
+                    responseBytes: parser.bytesReceived,
+                    replayable: worker.encoder.isReplayable,
+                    nothingWritten: nothingWritten,
+                    failure: failure,
+                    alreadyRetried: isRetry
                 )
+                if retry {
+                    retryAfterClose = CarriedRequest(sequence: sequence, dueAt: dueAt, sentAt: sentAt)
+                }
+                worker.requestFailed(self, failure, message: message, bytesIn: parser.bytesReceived, retryable: retry)
             }
+        case .idle:
+            // The server closed a keep-alive connection it had not said it would close.
+            worker.connectionDroppedWhileIdle(self)
+        default:
+            break
         }
-        state = .closed
         worker.connectionClosed(self)
     }
 
     // MARK: - Commands from the worker
 
     /// Writes the next request. `dueAt` is the intended start (open model) or now (closed).
-    func send(sequence: UInt64, dueAt: UInt64, now: UInt64) {
+    func send(sequence: UInt64, dueAt: UInt64, now: UInt64, isRetry: Bool = false) {
         guard let context, state == .idle else {
             preconditionFailure("Invalid state: send in \(state)")
         }
@@ -167,6 +230,8 @@ final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler, S
         self.sequence = sequence
         self.dueAt = dueAt
         self.sentAt = now
+        self.isRetry = isRetry
+        nothingWritten = false
         parser.reset(isHEAD: isHEAD)
         if let stampOffset {
             RequestEncoder.stamp(&writeBuffer, at: stampOffset, loop: loopIndex, sequence: sequence)
@@ -177,13 +242,28 @@ final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler, S
             context.writeAndFlush(wrapOutboundOut(body), promise: nil)
             requestBytes += body.readableBytes
         } else if let direct {
-            if let error = direct.write(writeBuffer, context: context), pendingError == nil {
-                pendingError = error  // the request's failure, reported when the channel closes
+            if let error = direct.write(writeBuffer, context: context) {
+                // The request's failure, reported when the channel closes. `write` reports an
+                // error only when its `send` failed outright, so nothing of the request left.
+                nothingWritten = true
+                if pendingError == nil { pendingError = error }
             }
         } else {
             context.writeAndFlush(wrapOutboundOut(writeBuffer), promise: nil)
         }
-        worker.recorder.recordSend(bytes: requestBytes, lagNanos: isOpenModel ? now &- dueAt : nil)
+        if isRetry {
+            // The bytes went out again, but it is not another request, nor a late one.
+            worker.recorder.recordResend(bytes: requestBytes)
+        } else {
+            worker.recorder.recordSend(bytes: requestBytes, lagNanos: isOpenModel ? now &- dueAt : nil)
+        }
+    }
+
+    /// Sends `request` again on this new connection (it failed on a reused one). Its latency
+    /// still counts from its first due time, and its timeout from its first write.
+    func resend(_ request: CarriedRequest, now: UInt64) {
+        send(sequence: request.sequence, dueAt: request.dueAt, now: now, isRetry: true)
+        sentAt = request.sentAt
     }
 
     /// Ends the current request with `error` (timeout, interrupt, malformed) and closes.
@@ -204,6 +284,13 @@ final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler, S
             break
         }
     }
+}
+
+/// A request to be sent again on a new connection: the same id, due time and first write.
+struct CarriedRequest {
+    let sequence: UInt64
+    let dueAt: UInt64
+    let sentAt: UInt64
 }
 
 extension ConnectionHandler {

@@ -14,6 +14,8 @@ import Darwin
 /// Maps the errors SwiftNIO and NIOSSL raise to Volley's closed set of transport classes.
 enum ErrorClassifier {
     static func classify(_ error: any Error, connecting: Bool) -> TransportErrorClass {
+        if error is HandshakeTimeout { return .connectTimeout }
+        if error is HandshakeClosed { return .tls }
         if error is NIOSSLError || error is BoringSSLError || error is NIOSSLCloseTimedOutError {
             return .tls
         }

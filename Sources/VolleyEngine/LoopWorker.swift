@@ -33,6 +33,13 @@ final class LoopWorker: @unchecked Sendable {
     private(set) var startNanos: UInt64 = 0
     private let requestTimeoutNanos: UInt64
     private let connectTimeout: TimeAmount
+    /// After the duration, how long requests in flight may still finish.
+    private let endGrace: Duration
+    /// Requests failed on a reused connection and waiting to be sent again (carried by a
+    /// connection being opened, or by one about to close): work the loop must finish.
+    private var retriesPending = 0
+    /// Ctrl-C (or the end grace) has begun: nothing is retried any more.
+    private var interrupting = false
     private let address: SocketAddress
     private let tls: TLSSetup?
     private let donePromise: EventLoopPromise<Void>
@@ -90,6 +97,7 @@ final class LoopWorker: @unchecked Sendable {
         self.keepAlive = configuration.request.keepAlive
         self.requestTimeoutNanos = configuration.requestTimeout.nanosecondsClamped
         self.connectTimeout = .nanoseconds(Int64(configuration.connectTimeout.nanosecondsClamped))
+        self.endGrace = configuration.endGrace
         self.address = address
         self.tls = tls
         self.budget = budget
@@ -117,6 +125,9 @@ final class LoopWorker: @unchecked Sendable {
     static func share(_ total: Int, index: Int, of count: Int) -> Int {
         total / count + (index < total % count ? 1 : 0)
     }
+
+    var isTLS: Bool { tls != nil }
+    var connectTimeoutSeconds: Double { Double(connectTimeout.nanoseconds) / 1e9 }
 
     /// Completes when this loop has nothing left to send and nothing in flight.
     var done: EventLoopFuture<Void> { donePromise.futureResult }
@@ -167,14 +178,14 @@ final class LoopWorker: @unchecked Sendable {
             endTask = loop.scheduleTask(
                 deadline: .uptimeNanoseconds(startNanos + schedule.totalDuration.nanosecondsClamped)
             ) {
-                [self] in stop()
+                [self] in end()
             }
             nextDue = due(ofRequest: nextIndex)
             tick()
         } else {
             if let d = closedDuration {
                 endTask = loop.scheduleTask(deadline: .uptimeNanoseconds(startNanos + d.nanosecondsClamped)) {
-                    [self] in stop()
+                    [self] in end()
                 }
             }
             for _ in 0..<slots {
@@ -197,12 +208,35 @@ final class LoopWorker: @unchecked Sendable {
         checkFinished()
     }
 
+    /// The duration is over: no new requests, and those in flight get `endGrace` to finish,
+    /// so the run ends on time whatever the target does (a stalled server, a body that
+    /// never ends). Those still unanswered then are counted as interrupted.
+    private func end() {
+        stop()
+        expireInFlight(
+            after: endGrace,
+            message:
+                "still in flight \(Self.secondsText(endGrace)) after the run's duration ended (the end grace, --grace)"
+        )
+    }
+
+    static func secondsText(_ d: Duration) -> String {
+        let s = d.seconds
+        return s == s.rounded() ? "\(Int(s)) s" : "\(s) s"
+    }
+
     /// Ctrl-C: stop now, give in-flight requests `grace`, then count them as interrupted.
     func interrupt(grace: Duration) {
         guard !finished else { return }
         stop()
+        expireInFlight(after: grace, message: "the run was stopped before the response arrived")
+    }
+
+    private func expireInFlight(after grace: Duration, message text: String) {
         loop.scheduleTask(in: .nanoseconds(Int64(grace.nanosecondsClamped))) { [self] in
-            for h in connections { h.fail(.interrupted, message: "the run was stopped before the response arrived") }
+            guard !finished else { return }
+            interrupting = true
+            for h in connections { h.fail(.interrupted, message: text) }
             for h in connections { h.close() }
         }
     }
@@ -218,12 +252,13 @@ final class LoopWorker: @unchecked Sendable {
 
     private func checkFinished() {
         guard !finished else { return }
-        let moreWork: Bool
+        var moreWork: Bool
         if isOpenModel {
             moreWork = !stopped
         } else {
             moreWork = ticketsHeld > 0 || (!stopped && (budget?.hasRemaining ?? true) && slots > 0)
         }
+        moreWork = moreWork || retriesPending > 0
         guard !moreWork, inFlight == 0 else { return }
         if connections.isEmpty {
             finished = true
@@ -242,11 +277,13 @@ final class LoopWorker: @unchecked Sendable {
     /// Opens a connection. In the closed model it carries a ticket taken beforehand, so a
     /// connection is opened only when a request is certain to use it (or, if the connect
     /// fails, to be counted as that request's failure).
-    private func openConnection(withTicket: Bool = false) {
+    private func openConnection(withTicket: Bool = false, carrying: CarriedRequest? = nil, failures: Int = 0) {
         connecting += 1
-        recorder.connectionsOpened += 1
         let handler = ConnectionHandler(worker: self)
         handler.holdsTicket = withTicket
+        handler.carried = carrying
+        handler.connectFailures = failures
+        handler.connectDeadline = now() &+ UInt64(max(0, connectTimeout.nanoseconds))
         if withTicket { ticketsHeld += 1 }
         connections.insert(handler)
         if let connector {
@@ -301,18 +338,29 @@ final class LoopWorker: @unchecked Sendable {
 
     func connectionReady(_ h: ConnectionHandler) {
         connecting -= 1
+        recorder.connectionsOpened += 1
         if h.state == .idle { dispatch(h) }
         if isOpenModel && !stopped { openForPending() }
         settleWarmup()
     }
 
-    private func connectFailed(_ h: ConnectionHandler, error: any Error) {
+    func connectFailed(_ h: ConnectionHandler, error: any Error) {
         guard h.connectFailed() else { return }
         connecting -= 1
         remove(h)
         settleWarmup()
-        let cls = ErrorClassifier.classify(error, connecting: true)
-        let message = ErrorClassifier.message(error)
+        let cls = interrupting ? .interrupted : ErrorClassifier.classify(error, connecting: true)
+        let message =
+            interrupting ? "the run was stopped before the retried request was sent" : ErrorClassifier.message(error)
+        if h.carried != nil {
+            // The retry of a request that was already written once: it fails with this connect.
+            h.carried = nil
+            retriesPending -= 1
+            recorder.recordFailure(cls, message: message)
+            sampleUnsentFailure(cls)
+            checkFinished()
+            return
+        }
         if isOpenModel {
             if pending.popFirst() != nil {
                 recorder.recordFailure(cls, message: message)
@@ -333,18 +381,52 @@ final class LoopWorker: @unchecked Sendable {
             }
             recorder.recordFailure(cls, message: message)
             sampleUnsentFailure(cls)
-            // Retry on the next loop turn, never recursively: a refused connect may
-            // complete synchronously.
-            loop.execute { [self] in
-                replaceConnection()
+            // The next connect waits a little longer after each consecutive failure, as a
+            // client would: a refusing target must not be hammered in a busy loop (220,000
+            // connects in 2 s on 4 connections), and a run that only ever failed to connect
+            // must not look like a load test. Never recursive: a refused connect may complete
+            // synchronously.
+            let failures = h.connectFailures + 1
+            loop.scheduleTask(in: Self.reconnectDelay(afterFailures: failures)) { [self] in
+                replaceConnection(failures: failures)
                 checkFinished()
             }
         }
         checkFinished()
     }
 
+    /// The pause before reconnecting after `failures` consecutive failed connects of one
+    /// connection: 10 ms, doubling up to 500 ms.
+    static func reconnectDelay(afterFailures failures: Int) -> TimeAmount {
+        let exponent = min(max(failures - 1, 0), 6)
+        return .milliseconds(min(10 << exponent, 500))
+    }
+
+    /// The server closed an idle keep-alive connection without announcing it.
+    func connectionDroppedWhileIdle(_ h: ConnectionHandler) {
+        recorder.reconnects += 1
+    }
+
     func connectionClosed(_ h: ConnectionHandler) {
         remove(h)
+        if h.carried != nil {
+            // Closed by the peer before the retried request could be written again.
+            h.carried = nil
+            retriesPending -= 1
+            recorder.recordFailure(.noResponse, message: "connection closed before the retried request was sent")
+            sampleUnsentFailure(.noResponse)
+        }
+        if let retry = h.retryAfterClose {
+            h.retryAfterClose = nil
+            if interrupting {
+                retriesPending -= 1
+                recorder.recordFailure(.interrupted, message: "the run was stopped before the request could be retried")
+            } else {
+                // A new connection for the retry alone, whatever the model's limits: it
+                // replaces the one that just closed.
+                openConnection(carrying: retry)
+            }
+        }
         if h.spendTicket() {
             // Closed by the peer before its first request could be written.
             ticketsHeld -= 1
@@ -366,9 +448,9 @@ final class LoopWorker: @unchecked Sendable {
     }
 
     /// Closed model: keeps `slots` connections while requests remain.
-    private func replaceConnection() {
+    private func replaceConnection(failures: Int = 0) {
         if !stopped && connections.count < slots && takeTicket() {
-            openConnection(withTicket: true)
+            openConnection(withTicket: true, failures: failures)
         }
     }
 
@@ -382,6 +464,15 @@ final class LoopWorker: @unchecked Sendable {
     /// Gives an idle connection its next request. `now`, when the caller just read the
     /// clock (a response completed), is reused as the send time.
     private func dispatch(_ h: ConnectionHandler, now known: UInt64? = nil) {
+        if let retry = h.carried {
+            // A request already under way: sent even after the duration ended (the end
+            // grace bounds it), like any request in flight.
+            h.carried = nil
+            retriesPending -= 1
+            inFlight += 1
+            h.resend(retry, now: known ?? now())
+            return
+        }
         if isOpenModel {
             if let due = pending.popFirst() {
                 send(h, dueAt: due)
@@ -464,8 +555,22 @@ final class LoopWorker: @unchecked Sendable {
         )
     }
 
-    func requestFailed(_ h: ConnectionHandler, _ error: TransportErrorClass, message: String, bytesIn: Int) {
+    func requestFailed(
+        _ h: ConnectionHandler,
+        _ error: TransportErrorClass,
+        message: String,
+        bytesIn: Int,
+        retryable: Bool = false
+    ) {
         inFlight -= 1
+        if retryable && !interrupting {
+            // A reused connection closed before answering: a reconnect, and the request goes
+            // out again once the close has been handled (`connectionClosed`).
+            recorder.reconnects += 1
+            retriesPending += 1
+            return
+        }
+        if retryable { h.retryAfterClose = nil }
         recorder.recordFailure(error, bytesIn: bytesIn, message: message)
         if let samples {
             let t = now()

@@ -16,6 +16,8 @@ public struct RequestEncoder: Sendable {
     public let largeBody: ByteBuffer?
     public let hasRequestID: Bool
     public let isHEAD: Bool
+    /// Safe to send twice (``RetryPolicy/isReplayable(method:headerNames:)``).
+    public let isReplayable: Bool
     /// The run's random id prefix (8 hex digits), so ids differ between runs.
     public let runPrefix: [UInt8]
 
@@ -58,6 +60,7 @@ public struct RequestEncoder: Sendable {
         self.head = Array(head.utf8)
         self.tail = tail
         self.isHEAD = method == "HEAD"
+        self.isReplayable = RetryPolicy.isReplayable(method: method, headerNames: spec.headers.map(\.name))
         self.runPrefix = Self.hex(UInt64(runPrefix), digits: 8)
     }
 

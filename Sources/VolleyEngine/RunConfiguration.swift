@@ -15,6 +15,10 @@ public struct RunConfiguration: Sendable {
     public var insecure: Bool
     /// After Ctrl-C, how long in-flight requests may still finish.
     public var interruptGrace: Duration
+    /// After the duration (or schedule) ends, how long requests in flight may still finish;
+    /// those still unanswered then count as interrupted, so a run ends at its duration plus
+    /// this whatever the target does.
+    public var endGrace: Duration = .seconds(5)
     /// How many of the slowest requests to keep.
     public var slowestCount: Int
     /// Where to stream one JSON line per request (`--out samples.ndjson`); nil = nowhere.

@@ -46,13 +46,27 @@ public struct SummaryRenderer: Sendable {
                         + " connections opened"
                 )
         )
+        let reconnects = s.reconnects ?? 0
+        let retries = s.retries ?? 0
+        if reconnects > 0 || retries > 0 {
+            out.append(
+                "  Connections  " + Fmt.int(reconnects) + " closed by the server without notice (reconnected) · "
+                    + Fmt.int(retries) + " request" + (retries == 1 ? "" : "s")
+                    + " retried once on a new connection, not counted as errors"
+            )
+        }
         out.append("")
         let header = ["min", "mean", "p50", "p90", "p95", "p99", "p99.9", "max"]
         out.append(
             "  " + Fmt.pad("(ms)", 13, right: false) + header.map { Fmt.pad($0, 9) }.joined()
         )
-        out.append(latencyRow(s.model == "open" ? "Latency" : "Latency", s.latencyMs))
-        if let service = s.serviceTimeMs {
+        if s.completed == 0 {
+            // No response, no latency: a row of zeros would read as an infinitely fast server.
+            out.append("  " + Fmt.pad("Latency", 13, right: false) + style.dim("no response, so no latency"))
+        } else {
+            out.append(latencyRow("Latency", s.latencyMs))
+        }
+        if let service = s.serviceTimeMs, s.completed > 0 {
             out.append(latencyRow("Service time", service))
         }
         if s.model == "open" {
@@ -83,6 +97,13 @@ public struct SummaryRenderer: Sendable {
         }
         if s.completed + s.failed == 0 {
             out.append(style.red("  No request completed."))
+        }
+        let refused = s.transportErrors["connection_refused"] ?? 0
+        if s.completed == 0 && refused > 0 && s.connectionsOpened == 0 {
+            out.append(
+                style.red("  The target refused every connection: is anything listening at \(s.target)?")
+                    + style.dim(" (each connection retried after a pause of 10 ms, doubling to 0.5 s)")
+            )
         }
         out += planSections(s)
         if !s.slowest.isEmpty {

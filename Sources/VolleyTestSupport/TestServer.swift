@@ -29,6 +29,10 @@ import Synchronization
 /// - `/garbage`: `this is not http at all\r\n\r\n`, then close.
 /// - `/close-no-reply`: close without writing anything.
 /// - `/close`: 200 `bye` with `Connection: close`, then close.
+/// - `/close-after/{n}`: 200 `ok`; every n-th reply on a connection is followed by a close
+///   that the reply did not announce (no `Connection: close`), as servers do on an idle
+///   timeout or after N requests.
+/// - `/endless`: 200 with a chunked body that never ends (a 5-byte chunk every 50 ms).
 /// - `/http10`: `HTTP/1.0 200 OK` with `Content-Length: 5` and `hello`, then close.
 /// - `/http10-noclen`: `HTTP/1.0 200 OK`, no length, 1000 bytes of `x` delimited by the close.
 /// - `/huge/{bytes}`: 200 with that Content-Length, streamed in 64 KiB pieces under backpressure.
@@ -313,6 +317,8 @@ private struct Request {
     var head: ByteBuffer
     var keepAlive: Bool
     var bodyRemaining: Int
+    /// Close the connection after the reply without having said so (`/close-after`).
+    var closeSilently = false
 
     var isHead: Bool { method == "HEAD" }
 }
@@ -355,6 +361,9 @@ private final class ConnectionHandler: ChannelInboundHandler {
     private var stream: BodyStream?
     private var pumping = false
     private var pumpAgain = false
+    /// Replies sent on this connection (`/close-after/{n}` counts per connection).
+    private var replies = 0
+    private var endless: RepeatedTask?
 
     init(state: ServerState) {
         self.state = state
@@ -414,6 +423,8 @@ private final class ConnectionHandler: ChannelInboundHandler {
 
     private func stop() {
         open = false
+        endless?.cancel()
+        endless = nil
         timer?.cancel()
         timer = nil
         stream = nil
@@ -608,6 +619,28 @@ private final class ConnectionHandler: ChannelInboundHandler {
         case ("close-no-reply", 1):
             open = false
             context.close(promise: nil)
+        case ("close-after", 2):
+            // What proxies and app servers do on an idle timeout or after N requests: close a
+            // keep-alive connection after a reply that did not announce it.
+            guard let n = argument, n >= 1 else { return notFound(context, request) }
+            replies += 1
+            var reply = request
+            reply.closeSilently = replies % n == 0
+            respond(context: context, request: reply, status: 200, body: "ok")
+        case ("endless", 1):
+            // A 200 whose chunked body never ends: a chunk every 50 ms until the client leaves.
+            var head = context.channel.allocator.buffer(capacity: 128)
+            head.writeString("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n")
+            context.writeAndFlush(wrapOutboundOut(head), promise: nil)
+            let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
+            endless = context.eventLoop.scheduleRepeatedTask(initialDelay: .milliseconds(50), delay: .milliseconds(50))
+            {
+                _ in
+                let context = bound.value
+                var chunk = context.channel.allocator.buffer(capacity: 16)
+                chunk.writeString("5\r\nxxxxx\r\n")
+                context.writeAndFlush(NIOAny(chunk), promise: nil)
+            }
         case ("close", 1):
             var closing = request
             closing.keepAlive = false
@@ -765,7 +798,11 @@ private final class ConnectionHandler: ChannelInboundHandler {
         if !bodyless && !request.isHead {
             buffer.writeImmutableBuffer(body)
         }
-        finish(context: context, after: context.writeAndFlush(wrapOutboundOut(buffer)), close: !request.keepAlive)
+        finish(
+            context: context,
+            after: context.writeAndFlush(wrapOutboundOut(buffer)),
+            close: !request.keepAlive || request.closeSilently
+        )
     }
 
     private func respondLater(context: ChannelHandlerContext, request: Request, after delay: TimeAmount, body: String) {

@@ -99,6 +99,9 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "Connection (TCP and TLS) set-up timeout.")
     var connectTimeout: String = "10s"
 
+    @Option(help: "After the duration, how long requests in flight may still finish (then: interrupted).")
+    var grace: String = "5s"
+
     @Flag(help: "Send Connection: close and use a new connection for every request.")
     var noKeepalive = false
 
@@ -192,6 +195,7 @@ struct RunCommand: AsyncParsableCommand {
             slowestCount: slowest
         )
         if let threads { config.threads = threads }
+        config.endGrace = try Self.positiveDuration(grace, flag: "--grace")
         return config
     }
 

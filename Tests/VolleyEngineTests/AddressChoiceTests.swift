@@ -32,7 +32,7 @@ import VolleyTestSupport
         let s = try await runLoad("http://localhost:\(server.port)/", model: closed(2, requests: 20))
         try await server.shutdown()
         #expect(s.status == ["200": 20])
-        expectAccounting(s)
+        expectAccounting(s, closed(2, requests: 20))
     }
 
     @Test func anUnknownHostIsADNSErrorWithTheResolversWords() async throws {
