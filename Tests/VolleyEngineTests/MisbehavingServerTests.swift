@@ -84,6 +84,41 @@ import VolleyTestSupport
         #expect(s.failed == (s.transportErrors["reset"] ?? 0))
     }
 
+    /// The same server under a plan: VUs' requests caught by a silent close are retried on
+    /// a new connection of the VU, and an unsafe POST is not.
+    @Test(arguments: ["GET", "POST"])
+    func planVUsRetrySilentClosesOnlyWhenSafe(method: String) async throws {
+        let server = try await TestServer.start()
+        let plan = Plan(
+            name: "close-after",
+            baseURL: server.baseURL,
+            scenarios: [
+                Scenario(
+                    name: "s",
+                    executor: .perVUIterations(vus: 4, iterations: 75, maxDuration: .seconds(20)),
+                    steps: [
+                        .request(RequestStep(method: method, url: "/close-after/3", checks: [Check(.status([200]))]))
+                    ]
+                )
+            ]
+        )
+        let s = try await PlanEngine(plan: plan, threads: 2).run()
+        let received = server.requestsReceived
+        try await server.shutdown()
+        #expect(s.iterations?.completed == 300)
+        #expect(s.completed + s.failed == 300)
+        #expect(s.completed == received, "every request the server read was answered")
+        if method == "GET" {
+            #expect(s.failed == 0, "\(s.transportErrors)")
+            #expect(received == 300)
+            #expect((s.reconnects ?? 0) >= 90, "reconnects \(s.reconnects ?? -1)")
+            #expect((s.retries ?? 0) > 0)
+        } else {
+            #expect(s.retries == 0)
+            #expect(s.failed == 300 - received)
+        }
+    }
+
     // MARK: - Refusals
 
     /// `-c 4 -d 2s` against a closed port made 220,478 connect attempts and reported

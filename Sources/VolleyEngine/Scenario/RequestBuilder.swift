@@ -35,6 +35,8 @@ struct PreparedRequest: Sendable {
     var alwaysSendsLength: Bool
     /// Whether the response's headers must be kept: header checks and captures.
     var readsHeaders: Bool
+    /// Safe to send twice (``RetryPolicy/isReplayable(method:headerNames:)``).
+    var isReplayable: Bool
 
     init(step: RequestStep, defaults: PlanDefaults) {
         var headers: [(name: String, value: Template)] = []
@@ -45,6 +47,7 @@ struct PreparedRequest: Sendable {
         let method = step.method.uppercased()
         isHEAD = method == "HEAD"
         alwaysSendsLength = method == "POST" || method == "PUT" || method == "PATCH"
+        isReplayable = RetryPolicy.isReplayable(method: method, headerNames: headers.map(\.name))
         readsHeaders =
             step.checks.contains {
                 switch $0.condition {

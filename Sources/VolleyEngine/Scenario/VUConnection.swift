@@ -1,6 +1,7 @@
 import NIOCore
 import NIOPosix
 import NIOSSL
+import NIOTLS
 import VolleyCore
 
 /// What a virtual user gets back for one request.
@@ -25,6 +26,9 @@ final class VUConnectionHandler: ChannelInboundHandler, RemovableChannelHandler,
     enum Outcome {
         case response(VUResponse)
         case failure(TransportErrorClass, String, bytesIn: Int)
+        /// A reused connection closed before any byte of the response, and the request is
+        /// safe to send again (``RetryPolicy``): the VU sends it once more on a new connection.
+        case retry(TransportErrorClass, String)
     }
 
     private var context: ChannelHandlerContext?
@@ -41,6 +45,21 @@ final class VUConnectionHandler: ChannelInboundHandler, RemovableChannelHandler,
     var slot = -1
     /// Set when Volley connected the socket itself: requests go out with `send(2)`.
     var direct: DirectWriter?
+    /// Complete responses carried so far: only a reused connection's silent close is retried.
+    private var served = 0
+    /// The outstanding request may be sent twice (idempotent method or idempotency key).
+    private var replayable = false
+    /// The direct write of the outstanding request failed before any byte of it left.
+    private var nothingWritten = false
+    /// TLS: completed when the handshake is done (the connection is usable only then), or
+    /// failed with its error or with ``HandshakeTimeout``.
+    private var handshake: EventLoopPromise<Void>?
+    private var handshakeTimer: Scheduled<Void>?
+    /// The handshake's outcome, set up before connecting (TLS connections only).
+    var handshakeDone: EventLoopFuture<Void>?
+    /// Called when the server closes this connection while it is idle without having said
+    /// it would (no `Connection: close`): a reconnect in the run's counts.
+    var onSilentClose: (() -> Void)?
 
     init(bodyLimit: Int) {
         parser.keepsHeaders = .all
@@ -63,7 +82,40 @@ final class VUConnectionHandler: ChannelInboundHandler, RemovableChannelHandler,
     /// right away, so it marks the connection open itself.
     func connected() { isOpen = true }
 
-    func send(_ bytes: ByteBuffer, isHEAD: Bool, now: UInt64, owner: VirtualUser) {
+    /// Waits for the TLS handshake, at most until `deadline` (the connect timeout bounds TCP
+    /// and TLS together, as in `volley run`): a server that accepts TCP and never answers the
+    /// ClientHello is a connect timeout, not a request that hangs until the step timeout.
+    func awaitHandshake(on loop: any EventLoop, timeout: TimeAmount) -> EventLoopFuture<Void> {
+        let promise = loop.makePromise(of: Void.self)
+        handshake = promise
+        let seconds = Double(timeout.nanoseconds) / 1e9
+        handshakeTimer = loop.assumeIsolated().scheduleTask(in: timeout) { [self] in
+            failHandshake(HandshakeTimeout(seconds: seconds))
+            context?.close(promise: nil)
+        }
+        return promise.futureResult
+    }
+
+    private func failHandshake(_ error: any Error) {
+        handshakeTimer?.cancel()
+        handshakeTimer = nil
+        let promise = handshake
+        handshake = nil
+        promise?.fail(error)
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let tlsEvent = event as? TLSUserEvent, case .handshakeCompleted = tlsEvent {
+            handshakeTimer?.cancel()
+            handshakeTimer = nil
+            let promise = handshake
+            handshake = nil
+            promise?.succeed()
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func send(_ bytes: ByteBuffer, isHEAD: Bool, replayable: Bool, now: UInt64, owner: VirtualUser) {
         guard let context, isOpen else {
             owner.requestEnded(self, .failure(.noResponse, "connection is closed", bytesIn: 0))
             return
@@ -71,10 +123,13 @@ final class VUConnectionHandler: ChannelInboundHandler, RemovableChannelHandler,
         parser.reset(isHEAD: isHEAD)
         pending = owner
         sentAt = now
+        self.replayable = replayable
+        nothingWritten = false
         if let direct {
             if let error = direct.write(bytes, context: context) {
                 // The request fails when the channel closes, after this call has returned.
                 isOpen = false
+                nothingWritten = true
                 if pendingError == nil { pendingError = error }
             }
         } else {
@@ -92,6 +147,7 @@ final class VUConnectionHandler: ChannelInboundHandler, RemovableChannelHandler,
         case .needMore:
             return
         case .complete:
+            served += 1
             let keepAlive = parser.keepAlive
             // Marked closed before the VU hears of it: its next step must open a new
             // connection instead of writing to this closing one.
@@ -118,33 +174,47 @@ final class VUConnectionHandler: ChannelInboundHandler, RemovableChannelHandler,
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         isOpen = false
         if pendingError == nil { pendingError = error }
+        failHandshake(error)
         context.close(promise: nil)
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        let wasOpen = isOpen
         isOpen = false
-        guard pending != nil else { return }
-        if parser.connectionClosed() {
-            finish(.response(response(keepAlive: false)))
-        } else if let error = pendingError {
-            finish(
-                .failure(
-                    ErrorClassifier.classify(error, connecting: false),
-                    ErrorClassifier.message(error),
-                    bytesIn: parser.bytesReceived
-                )
-            )
-        } else if parser.hasStarted {
-            finish(
-                .failure(
-                    .malformed,
-                    "connection closed before the response was complete",
-                    bytesIn: parser.bytesReceived
-                )
-            )
-        } else {
-            finish(.failure(.noResponse, "connection closed without a response", bytesIn: 0))
+        failHandshake(pendingError ?? HandshakeClosed())
+        guard pending != nil else {
+            if wasOpen && served > 0 { onSilentClose?() }
+            onSilentClose = nil
+            return
         }
+        onSilentClose = nil
+        if parser.connectionClosed() {
+            served += 1
+            finish(.response(response(keepAlive: false)))
+            return
+        }
+        let failure: TransportErrorClass
+        let message: String
+        if let error = pendingError {
+            failure = ErrorClassifier.classify(error, connecting: false)
+            message = ErrorClassifier.message(error)
+        } else if parser.hasStarted {
+            failure = .malformed
+            message = "connection closed before the response was complete"
+        } else {
+            failure = .noResponse
+            message = "connection closed without a response"
+        }
+        let retry = RetryPolicy.shouldRetry(
+            reused: served > 0,
+            responseBytes: parser.bytesReceived,
+            replayable: replayable,
+            nothingWritten: nothingWritten,
+            failure: failure,
+            // A retry always goes out on a new connection, which is never a reused one.
+            alreadyRetried: false
+        )
+        finish(retry ? .retry(failure, message) : .failure(failure, message, bytesIn: parser.bytesReceived))
     }
 
     /// Ends the outstanding request with `error` (timeout, interrupt) and closes.

@@ -170,23 +170,44 @@ final class VirtualUser: Slotted {
     /// Where the builder writes a request's bytes, kept so its capacity is reused.
     private var scratch: [UInt8] = []
 
-    /// The request on the wire, kept here rather than in a callback per request.
-    private var current: (request: CompiledRequest, sequence: UInt64, latencyStart: UInt64, hops: Int)?
+    /// The request on the wire, kept here rather than in a callback per request (with its
+    /// bytes, to send it again if its reused connection closes before answering).
+    private var current: (request: CompiledRequest, built: BuiltRequest, latencyStart: UInt64, hops: Int)?
 
-    private func send(_ compiled: CompiledRequest, _ built: BuiltRequest, on conn: VUConnectionHandler, hops: Int) {
+    private func send(
+        _ compiled: CompiledRequest,
+        _ built: BuiltRequest,
+        on conn: VUConnectionHandler,
+        hops: Int,
+        retryOf latencyStart: UInt64? = nil
+    ) {
         let sentAt = runner.now()
-        let latencyStart = iterationDue.map { min($0, sentAt) } ?? sentAt
-        iterationDue = nil
+        let start: UInt64
+        if let latencyStart {
+            // The second attempt: its latency still counts from the first one's start, and
+            // its bytes are not another request.
+            start = latencyStart
+            runner.recorder.overall.recordResend(bytes: built.bytes.readableBytes)
+        } else {
+            start = iterationDue.map { min($0, sentAt) } ?? sentAt
+            iterationDue = nil
+            runner.recorder.overall.recordSend(bytes: built.bytes.readableBytes, lagNanos: nil)
+        }
         let timeout = (compiled.step.timeout ?? runner.defaults.timeout).nanosecondsClamped
         // Timeouts are found by the loop's sweep (every 50 ms), not a timer per request:
         // scheduling and cancelling one per request cost ~5 % of a plan run's throughput.
         conn.deadline = sentAt &+ timeout
         runner.track(conn)
-        runner.recorder.overall.recordSend(bytes: built.bytes.readableBytes, lagNanos: nil)
         runner.inFlight += 1
-        current = (compiled, built.sequence, latencyStart, hops)
+        current = (compiled, built, start, hops)
         conn.keepsHeaders = compiled.prepared.readsHeaders ? .all : .cookiesAndLocation
-        conn.send(built.bytes, isHEAD: built.isHEAD, now: sentAt, owner: self)
+        conn.send(
+            built.bytes,
+            isHEAD: built.isHEAD,
+            replayable: latencyStart == nil && compiled.prepared.isReplayable,
+            now: sentAt,
+            owner: self
+        )
     }
 
     /// The connection's answer to the request in `current`.
@@ -194,14 +215,28 @@ final class VirtualUser: Slotted {
         runner.untrack(conn)
         runner.inFlight -= 1
         let t = runner.now()
-        guard let (compiled, sequence, latencyStart, hops) = current else { return }
+        guard let (compiled, built, latencyStart, hops) = current else { return }
         current = nil
         switch outcome {
         case .failure(let cls, let message, let bytesIn):
             record(compiled, failure: cls, message: message, bytesIn: bytesIn)
             next()
+        case .retry:
+            // The server closed a reused connection before answering: a reconnect, and the
+            // same request (same id) goes out once more on a new connection.
+            runner.recorder.overall.reconnects += 1
+            connections[built.authority] = nil
+            connection(for: built.authority) { [self] result in
+                switch result {
+                case .failure(let cls, let message):
+                    record(compiled, failure: cls, message: message, bytesIn: 0)
+                    next()
+                case .success(let conn):
+                    send(compiled, built, on: conn, hops: hops, retryOf: latencyStart)
+                }
+            }
         case .response(let response):
-            handle(compiled, response, latency: t &- latencyStart, completedAt: t, sequence: sequence, hops: hops)
+            handle(compiled, response, latency: t &- latencyStart, completedAt: t, sequence: built.sequence, hops: hops)
         }
     }
 
@@ -418,6 +453,11 @@ final class VirtualUser: Slotted {
                         let isAddress = (try? SocketAddress(ipAddress: host, port: 0)) != nil
                         let ssl = try NIOSSLClientHandler(context: tls, serverHostname: isAddress ? nil : host)
                         try channel.pipeline.syncOperations.addHandler(ssl)
+                        // The connect timeout bounds TCP and the handshake together.
+                        bound.value.handshakeDone = bound.value.awaitHandshake(
+                            on: channel.eventLoop,
+                            timeout: Self.connectTimeout
+                        )
                     }
                     try channel.pipeline.syncOperations.addHandler(bound.value)
                     return channel.eventLoop.makeSucceededVoidFuture()
@@ -431,7 +471,13 @@ final class VirtualUser: Slotted {
                 if resolving {
                     runner.resolved(authority, (try? result.get())?.remoteAddress)
                 }
-                opened(authority, bound.value, result.map { _ in () }, done)
+                guard case .success = result, let handshake = bound.value.handshakeDone else {
+                    opened(authority, bound.value, result.map { _ in () }, done)
+                    return
+                }
+                handshake.assumeIsolated().whenComplete { [self] handshakeResult in
+                    opened(authority, bound.value, handshakeResult, done)
+                }
             }
     }
 
@@ -444,6 +490,8 @@ final class VirtualUser: Slotted {
         switch result {
         case .success:
             handler.connected()
+            let runner = self.runner
+            handler.onSilentClose = { runner.recorder.overall.reconnects += 1 }
             connections[authority] = handler
             done(.success(handler))
         case .failure(let error):
