@@ -182,6 +182,14 @@ public enum HTMLReport {
                 + "<td>\(Fmt.percent(Double(count) / Double(total)))</td>"
                 + "<td>\(HTML.escape(s.transportErrorSamples[kind] ?? ""))</td></tr>"
         }
+        if let retries = s.retries, retries > 0 {
+            // Not outcomes of their own: each retried request is counted above with the
+            // outcome of its second attempt. Shown so that nothing is hidden.
+            body +=
+                "<tr><td>retried once</td><td>\(Fmt.int(retries))</td><td></td><td>sent again on a new connection: "
+                + "\(Fmt.int(s.reconnects ?? 0)) keep-alive connections were closed by the server without "
+                + "Connection: close (counted above by their second attempt)</td></tr>"
+        }
         body += "</tbody></table></section>"
 
         if let checks = s.checks, !checks.isEmpty {
