@@ -81,14 +81,25 @@ struct FindMaxCommand: AsyncParsableCommand {
         var evidence: [Double: String] = [:]
         var steps: [MaxRateStep] = []
         let startedAt = Date()
-        while let rate = search.next() {
+        // One watcher for every step: the first signal stops the step in progress (saved, not
+        // judged), no further step starts, and the bounds found so far are reported.
+        let watcher = InterruptWatcher()
+        watcher.start()
+        defer { watcher.stop() }
+        while !watcher.interrupted, let rate = search.next() {
             let command = try command(rate: rate)
-            let outcome = try await command.perform()
-            if outcome.interrupted { throw ExitCode(VolleyExit.interrupted.rawValue) }
+            let outcome = try await command.perform(watcher: watcher)
             let s = outcome.summary
             var runID: Int64?
             if !noSave {
                 runID = HistorySaver.saveQuietly(outcome, kind: "find-max", label: command.label)
+            }
+            if outcome.interrupted {
+                Terminal.writeOut(
+                    "  " + Fmt.pad(String(search.steps + 1), 4) + Fmt.pad(Fmt.fixed(rate, 0), 11)
+                        + "   interrupted (saved as " + (runID.map { "#\($0)" } ?? "not saved") + ", not judged)\n"
+                )
+                break
             }
             let results = objective.evaluate(s)
             let keptUp = s.scheduled == 0 || Double(s.completed) >= 0.9 * Double(s.scheduled)
@@ -137,6 +148,14 @@ struct FindMaxCommand: AsyncParsableCommand {
                 startedAt: startedAt,
                 write: { Terminal.writeOut($0) }
             )
+        }
+        if let stop = watcher.stoppedBy {
+            Terminal.writeOut(
+                "Interrupted: "
+                    + (search.passed.map { "\(Fmt.fixed($0, 0)) req/s met the SLO" } ?? "no rate met the SLO yet")
+                    + (search.failed.map { ", \(Fmt.fixed($0, 0)) req/s did not" } ?? "") + ".\n"
+            )
+            throw ExitCode(stop.exit.rawValue)
         }
         switch (search.passed, search.failed) {
         case (let p?, let f?):

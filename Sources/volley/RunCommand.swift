@@ -322,7 +322,10 @@ struct RunCommand: AsyncParsableCommand {
         var histograms: RunHistograms?
         var kind: String
         var startedAt: Date
-        var interrupted: Bool
+        /// The signal that stopped the run early, if one did.
+        var stoppedBy: StopSignal?
+
+        var interrupted: Bool { stoppedBy != nil || summary.interrupted }
     }
 
     func run() async throws {
@@ -333,18 +336,25 @@ struct RunCommand: AsyncParsableCommand {
         try finish(outcome, humanFD: json ? STDERR_FILENO : STDOUT_FILENO, baseline: base)
     }
 
-    /// Runs the load (URL or plan) with live progress; `volley run` and `volley ab` share it.
-    func perform() async throws -> Outcome {
-        if Self.isPlanPath(url) { return try await performPlan() }
+    /// Runs the load (URL or plan) with live progress; `volley run` and the experiments share
+    /// it. An experiment passes its own `watcher`, which outlives every level, so that a signal
+    /// between two levels still stops the next one.
+    func perform(watcher shared: InterruptWatcher? = nil) async throws -> Outcome {
+        if Self.isPlanPath(url) { return try await performPlan(watcher: shared) }
         var config = try makeConfiguration()
+        try checkOutputPaths()
         let samples = try openSamples()
         defer { samples?.close() }
         config.samples = samples
         Terminal.raiseFileLimit()
         let engine = LoadEngine(configuration: config)
-        let watcher = InterruptWatcher { engine.interrupt() }
-        watcher.start()
-        defer { watcher.stop() }
+        let watcher = shared ?? InterruptWatcher()
+        watcher.setTarget { engine.interrupt() }
+        if shared == nil { watcher.start() }
+        defer {
+            watcher.setTarget(nil)
+            if shared == nil { watcher.stop() }
+        }
 
         let progressStyle = Style(enabled: Terminal.colorEnabled(fd: STDERR_FILENO))
         let expected = Self.expectations(config.model)
@@ -374,7 +384,7 @@ struct RunCommand: AsyncParsableCommand {
             histograms: engine.histograms,
             kind: "url",
             startedAt: startedAt,
-            interrupted: watcher.interrupted
+            stoppedBy: watcher.stoppedBy
         )
     }
 
@@ -407,7 +417,7 @@ struct RunCommand: AsyncParsableCommand {
         if !diagnosis.isEmpty {
             if json { Terminal.writeError("\n" + diagnosis) } else { Terminal.writeOut("\n" + diagnosis) }
         }
-        let exit = Self.exitCode(summary, interrupted: outcome.interrupted)
+        let exit = Self.exitCode(summary, stoppedBy: outcome.stoppedBy)
         var record = HistorySaver.record(
             summary,
             kind: outcome.kind,
@@ -438,8 +448,10 @@ struct RunCommand: AsyncParsableCommand {
         if exit != .success { throw ExitCode(exit.rawValue) }
     }
 
-    static func exitCode(_ summary: RunSummary, interrupted: Bool) -> VolleyExit {
-        if summary.interrupted || interrupted { return .interrupted }
+    /// The run's exit code: the stopping signal's first (130, 143 or 129), then 1, then 99.
+    static func exitCode(_ summary: RunSummary, stoppedBy: StopSignal?) -> VolleyExit {
+        if let stoppedBy { return stoppedBy.exit }
+        if summary.interrupted { return .interrupted }
         if summary.completed == 0 { return .failure }
         if summary.thresholds?.contains(where: { !$0.passed }) == true { return .thresholdsFailed }
         return .success

@@ -136,20 +136,29 @@ struct SweepCommand: AsyncParsableCommand {
         var runs: [SweepRun] = []
         var summaries: [RunSummary] = []
         let startedAt = Date()
-        for level in values {
+        // One watcher for every level: the first signal stops the level in progress (saved and
+        // shown, marked interrupted), no further level starts, and the finished ones are analysed.
+        let watcher = InterruptWatcher()
+        watcher.start()
+        defer { watcher.stop() }
+        levels: for level in values {
             var atLevel: [SweepRun] = []
             for index in 0..<`repeat` {
+                if watcher.interrupted { break levels }
                 let command = try command(level: level, closed: closed, repeatIndex: index)
-                let outcome = try await command.perform()
-                if outcome.interrupted { throw ExitCode(VolleyExit.interrupted.rawValue) }
+                let outcome = try await command.perform(watcher: watcher)
                 var id: Int64?
                 if !noSave {
                     id = HistorySaver.saveQuietly(outcome, kind: "sweep", label: command.label)
                 }
-                summaries.append(outcome.summary)
                 let run = SweepRun(level: level, repeatIndex: index, summary: outcome.summary, runID: id)
-                atLevel.append(run)
                 write(renderer.row(run))
+                if outcome.interrupted {
+                    write("  (interrupted: this level is saved but left out of the analysis)\n")
+                    break levels
+                }
+                summaries.append(outcome.summary)
+                atLevel.append(run)
             }
             runs += atLevel
             if `repeat` > 1, let mean = SweepAnalysis(runs: atLevel, closedModel: closed).levels.first {
@@ -183,5 +192,6 @@ struct SweepCommand: AsyncParsableCommand {
             )
         }
         if json { Terminal.writeOut(text + "\n") }
+        if let stop = watcher.stoppedBy { throw ExitCode(stop.exit.rawValue) }
     }
 }
