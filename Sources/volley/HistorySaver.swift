@@ -27,7 +27,7 @@ enum HistorySaver {
             kind: kind,
             target: summary.target,
             plan: summary.plan,
-            command: Array(CommandLine.arguments.dropFirst()),
+            command: Redaction.commandLine(Array(CommandLine.arguments.dropFirst())),
             environment: .current(),
             summary: summary,
             exitCode: exitCode.rawValue
