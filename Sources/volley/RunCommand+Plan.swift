@@ -121,7 +121,7 @@ extension RunCommand {
                 case .request(let r):
                     if case .file(let path, _) = r.body, out[path] == nil {
                         let full = path.hasPrefix("/") || directory.isEmpty ? path : directory + "/" + path
-                        out[path] = try readFile(full)
+                        out[path] = try readFile(full, flag: "body_file")
                     }
                 case .group(_, let inner, _):
                     try visit(inner)
