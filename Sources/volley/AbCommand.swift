@@ -28,16 +28,28 @@ struct AbCommand: AsyncParsableCommand {
     @Option(help: "Side B: a URL or a plan file.")
     var b: String
 
-    @Option(help: "Rounds (each runs A and B once).")
+    @Option(parsing: .unconditional, help: "Rounds (each runs A and B once).")
     var rounds: Int = 3
 
-    @Option(name: [.short, .customLong("duration")], help: "How long each run lasts (URL targets), e.g. 10s.")
+    @Option(
+        name: [.short, .customLong("duration")],
+        parsing: .unconditional,
+        help: "How long each run lasts (URL targets), e.g. 10s."
+    )
     var duration: String = "10s"
 
-    @Option(name: [.short, .customLong("connections")], help: "Closed model: connections (URL targets).")
+    @Option(
+        name: [.short, .customLong("connections")],
+        parsing: .unconditional,
+        help: "Closed model: connections (URL targets)."
+    )
     var connections: Int?
 
-    @Option(name: [.short, .customLong("rate")], help: "Open model: arrival rate (URL targets).")
+    @Option(
+        name: [.short, .customLong("rate")],
+        parsing: .unconditional,
+        help: "Open model: arrival rate (URL targets)."
+    )
     var rate: String?
 
     @Option(name: [.customShort("e"), .customLong("env")], help: "A plan variable NAME=value (repeatable).")
@@ -77,8 +89,8 @@ struct AbCommand: AsyncParsableCommand {
     func run() async throws {
         let limit = try failOnRegression.map { try CompareCommand.percent($0, flag: "fail-on-regression") }
         // Validate both sides before sending anything.
-        _ = try command(for: a, label: labelA)
-        _ = try command(for: b, label: labelB)
+        try command(for: a, label: labelA).validateLoad()
+        try command(for: b, label: labelB).validateLoad()
         var results: [Bool: [(summary: RunSummary, histograms: RunHistograms?)]] = [true: [], false: []]
         Terminal.writeOut("A/B: \(labelA) = \(a)\n     \(labelB) = \(b)\n\(rounds) rounds, order ABBA…\n\n")
         Terminal.writeOut(

@@ -28,16 +28,20 @@ struct FindMaxCommand: AsyncParsableCommand {
     @Option(help: "What must hold, e.g. p99<500ms,errors<1% (also p50, p90, p95, p999, max, mean).")
     var slo: String
 
-    @Option(help: "The first rate to try (requests per second).")
+    @Option(parsing: .unconditional, help: "The first rate to try (requests per second).")
     var start: Double = 50
 
-    @Option(help: "Never try more than this rate.")
+    @Option(parsing: .unconditional, help: "Never try more than this rate.")
     var ceiling: Double = 100_000
 
-    @Option(name: [.short, .customLong("duration")], help: "How long each step runs, e.g. 10s.")
+    @Option(
+        name: [.short, .customLong("duration")],
+        parsing: .unconditional,
+        help: "How long each step runs, e.g. 10s."
+    )
     var duration: String = "10s"
 
-    @Option(help: "Stop bisecting when the bounds are within this, e.g. 5%.")
+    @Option(parsing: .unconditional, help: "Stop bisecting when the bounds are within this, e.g. 5%.")
     var precision: String = "5%"
 
     @Option(help: "The plan variable set to each rate (plan targets).")
@@ -72,7 +76,7 @@ struct FindMaxCommand: AsyncParsableCommand {
         guard start > 0, ceiling >= start else {
             throw CLIError(message: "--start must be above 0 and at most --ceiling", hint: nil, code: .usage)
         }
-        _ = try command(rate: start)
+        try command(rate: start).validateLoad()
         var search = MaxRateSearch(start: start, ceiling: ceiling, precision: max(0.01, tolerance))
         Terminal.writeOut(
             "Searching the highest rate of \(target) that meets \(objective) (steps of \(duration))\n\n"

@@ -24,10 +24,10 @@ struct TimeCommand: AsyncParsableCommand {
     @Argument(help: "The URL to time.")
     var url: String
 
-    @Option(name: [.customShort("n"), .customLong("number")], help: "Requests per repeat.")
+    @Option(name: [.customShort("n"), .customLong("number")], parsing: .unconditional, help: "Requests per repeat.")
     var number: Int = 100
 
-    @Option(name: [.customShort("r"), .customLong("repeat")], help: "Repeats.")
+    @Option(name: [.customShort("r"), .customLong("repeat")], parsing: .unconditional, help: "Repeats.")
     var repeats: Int = 5
 
     @Option(name: [.short, .customLong("method")], help: "HTTP method.")
