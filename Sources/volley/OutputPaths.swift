@@ -62,9 +62,9 @@ extension RunCommand {
         try checkOutputPaths()
     }
 
-    /// Every file this run will write, checked before any load (`--out` is opened then too).
+    /// Every file this run writes at its end, checked before any load (`--out` is opened
+    /// before the load already: a bad path fails there).
     func checkOutputPaths() throws {
         if let html { try OutputPath.check(html, flag: "--html") }
-        if let out { try OutputPath.check(out, flag: "--out") }
     }
 }
