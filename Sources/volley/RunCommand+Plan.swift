@@ -96,7 +96,8 @@ extension RunCommand {
             histograms: engine.histograms,
             kind: "plan",
             startedAt: startedAt,
-            stoppedBy: watcher.stoppedBy
+            stoppedBy: watcher.stoppedBy,
+            planSecrets: loaded.plan.literalSecrets
         )
     }
 

@@ -347,6 +347,8 @@ struct RunCommand: AsyncParsableCommand {
         var startedAt: Date
         /// The signal that stopped the run early, if one did.
         var stoppedBy: StopSignal?
+        /// Credentials written in the plan's text, masked in the copy the history keeps.
+        var planSecrets: Set<String> = []
 
         var interrupted: Bool { stoppedBy != nil || summary.interrupted }
     }
@@ -449,7 +451,11 @@ struct RunCommand: AsyncParsableCommand {
             exitCode: exit
         )
         record.samplesPath = outcome.samplesPath.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
-        if outcome.kind == "plan" { record.planSource = try? String(contentsOfFile: url, encoding: .utf8) }
+        if outcome.kind == "plan" {
+            record.planSource = (try? String(contentsOfFile: url, encoding: .utf8)).map {
+                Redaction.replacing(outcome.planSecrets, in: $0)
+            }
+        }
         if !noSave, let id = HistorySaver.save(record, histograms: outcome.histograms) { record.id = id }
         let stored = StoredRun(record: record, histograms: outcome.histograms)
         if let html { try HTMLWriter.write(stored, to: html) }

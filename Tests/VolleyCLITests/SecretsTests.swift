@@ -8,7 +8,7 @@ import VolleyTestSupport
     /// Every secret ends in a marker no output would contain by chance.
     private let secrets = [
         "AUTHSECRET41", "COOKIESECRET42", "APIKEYSECRET43", "PGSECRET44", "REDISSECRET45", "ENVSECRET46",
-        "ENVSECRET47", "TIMESECRET48",
+        "ENVSECRET47", "TIMESECRET48", "PLANSECRET49", "PLANSECRET50",
     ]
 
     @Test func noOutputChannelShowsACredential() async throws {
@@ -19,6 +19,7 @@ import VolleyTestSupport
         defer {
             try? FileManager.default.removeItem(atPath: home)
             try? FileManager.default.removeItem(atPath: dir)
+            try? FileManager.default.removeItem(atPath: home + "-plan.yaml")
         }
         var shown: [String: String] = [:]
         let url = try runVolley(
@@ -36,7 +37,8 @@ import VolleyTestSupport
         shown["run --json stdout"] = url.stdout
         shown["run terminal summary and warnings"] = url.stderr
 
-        let plan = dir + "/plan.yaml"
+        // The plan holds secrets itself: it is written outside the folders searched below.
+        let plan = home + "-plan.yaml"
         try """
         base_url: \(server.baseURL)
         defaults:
@@ -50,6 +52,7 @@ import VolleyTestSupport
             iterations: 5
             steps:
               - request: GET /
+                headers: { X-Api-Key: PLANSECRET49, Cookie: "a=PLANSECRET50" }
         """.write(toFile: plan, atomically: true, encoding: .utf8)
         let planRun = try runVolley(
             [
@@ -103,6 +106,8 @@ import VolleyTestSupport
         #expect(show.contains("-H Authorization: Bearer *** --header Cookie: *** --header=X-Api-Key: ***"), "\(show)")
         #expect(show.contains("postgres://***@127.0.0.1:1/db") && show.contains("redis://***@127.0.0.1:1"))
         #expect(shown["show 2"]?.contains("-e API_TOKEN=*** --env=DB_PASSWORD=***") == true)
+        #expect(shown["show 2 --plan"]?.contains("headers: { X-Api-Key: ***, Cookie: \"***\" }") == true)
+        #expect(shown["show 2 --plan"]?.contains("Authorization: Bearer ${API_TOKEN}") == true)
         #expect(shown["file report1.html"]?.contains("Authorization: Bearer ***") == true)
     }
 }
