@@ -51,12 +51,12 @@ extension PlanReader {
         default:
             guard let path = text(entry.value, "body_file") else { return nil }
             let resolved = resolvedPath(path)
-            guard FileManager.default.isReadableFile(atPath: resolved) else {
+            if let problem = BodyFile.check(resolved, regularOnly: true) {
                 error(
-                    "cannot read body_file \"\(path)\"",
+                    "body_file \"\(path)\" \(problem.message)",
                     at: entry.value.location,
-                    hint:
-                        "paths are relative to the plan file's directory (\(baseDirectory.isEmpty ? "." : baseDirectory))"
+                    hint: problem.hint
+                        + "; paths are relative to the plan file's directory (\(baseDirectory.isEmpty ? "." : baseDirectory))"
                 )
                 return nil
             }

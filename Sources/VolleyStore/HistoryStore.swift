@@ -152,7 +152,8 @@ public final class HistoryStore: Sendable {
         let environment: String
         do {
             summaryJSON = try JSONReport.encode(record.summary, compact: true)
-            command = String(decoding: try JSONEncoder().encode(record.command), as: UTF8.self)
+            // Redacted here too, whoever built the record: the history never keeps a credential.
+            command = String(decoding: try JSONEncoder().encode(Redaction.commandLine(record.command)), as: UTF8.self)
             environment = String(decoding: try JSONEncoder().encode(record.environment), as: UTF8.self)
         } catch {
             throw HistoryError("cannot encode the run for the history: \(error)")
@@ -372,7 +373,7 @@ public final class HistoryStore: Sendable {
     @discardableResult
     public func saveExperiment(_ e: ExperimentRecord) throws(HistoryError) -> Int64 {
         do {
-            let command = String(decoding: try JSONEncoder().encode(e.command), as: UTF8.self)
+            let command = String(decoding: try JSONEncoder().encode(Redaction.commandLine(e.command)), as: UTF8.self)
             return try pool.write { db in
                 try db.execute(
                     sql:

@@ -1,4 +1,5 @@
 import Foundation
+import VolleyCore
 import VolleyReport
 
 extension ReportContext {
@@ -10,7 +11,8 @@ extension ReportContext {
             label: record.label,
             startedAt: ISO8601DateFormatter().string(from: record.startedAt),
             machine: "\(e.host), \(e.cores) cores, Volley \(e.volleyVersion)",
-            command: "volley " + record.command.joined(separator: " "),
+            // Redacted when shown as well, for runs saved before the history redacted them.
+            command: "volley " + Redaction.commandLine(record.command).joined(separator: " "),
             gitCommit: e.gitCommit
         )
     }

@@ -28,16 +28,28 @@ struct AbCommand: AsyncParsableCommand {
     @Option(help: "Side B: a URL or a plan file.")
     var b: String
 
-    @Option(help: "Rounds (each runs A and B once).")
+    @Option(parsing: .unconditional, help: "Rounds (each runs A and B once).")
     var rounds: Int = 3
 
-    @Option(name: [.short, .customLong("duration")], help: "How long each run lasts (URL targets), e.g. 10s.")
+    @Option(
+        name: [.short, .customLong("duration")],
+        parsing: .unconditional,
+        help: "How long each run lasts (URL targets), e.g. 10s."
+    )
     var duration: String = "10s"
 
-    @Option(name: [.short, .customLong("connections")], help: "Closed model: connections (URL targets).")
+    @Option(
+        name: [.short, .customLong("connections")],
+        parsing: .unconditional,
+        help: "Closed model: connections (URL targets)."
+    )
     var connections: Int?
 
-    @Option(name: [.short, .customLong("rate")], help: "Open model: arrival rate (URL targets).")
+    @Option(
+        name: [.short, .customLong("rate")],
+        parsing: .unconditional,
+        help: "Open model: arrival rate (URL targets)."
+    )
     var rate: String?
 
     @Option(name: [.customShort("e"), .customLong("env")], help: "A plan variable NAME=value (repeatable).")
@@ -77,22 +89,27 @@ struct AbCommand: AsyncParsableCommand {
     func run() async throws {
         let limit = try failOnRegression.map { try CompareCommand.percent($0, flag: "fail-on-regression") }
         // Validate both sides before sending anything.
-        _ = try command(for: a, label: labelA)
-        _ = try command(for: b, label: labelB)
+        try command(for: a, label: labelA).validateLoad()
+        try command(for: b, label: labelB).validateLoad()
         var results: [Bool: [(summary: RunSummary, histograms: RunHistograms?)]] = [true: [], false: []]
         Terminal.writeOut("A/B: \(labelA) = \(a)\n     \(labelB) = \(b)\n\(rounds) rounds, order ABBA…\n\n")
         Terminal.writeOut(
             "  round  side  " + Fmt.pad("label", 14, right: false) + "     req/s    p50 ms    p99 ms   errors   run\n"
         )
-        for round in 1...rounds {
+        // One watcher for every round: the first signal stops the run in progress (saved and
+        // shown), no further run starts, and the finished rounds are compared.
+        let watcher = InterruptWatcher()
+        watcher.start()
+        defer { watcher.stop() }
+        rounds: for round in 1...rounds {
             let order = round % 2 == 1 ? [true, false] : [false, true]
             for isA in order {
+                if watcher.interrupted { break rounds }
                 let label = (isA ? labelA : labelB) + " r\(round)"
                 let command = try command(for: isA ? a : b, label: label)
-                let outcome = try await command.perform()
-                if outcome.interrupted { throw ExitCode(VolleyExit.interrupted.rawValue) }
+                let outcome = try await command.perform(watcher: watcher)
                 let id = HistorySaver.saveQuietly(outcome, kind: outcome.kind, label: label)
-                results[isA]!.append((outcome.summary, outcome.histograms))
+                if !outcome.interrupted { results[isA]!.append((outcome.summary, outcome.histograms)) }
                 let s = outcome.summary
                 Terminal.writeOut(
                     "  " + Fmt.pad(String(round), 5) + "  " + Fmt.pad(isA ? "A" : "B", 4, right: false)
@@ -102,6 +119,11 @@ struct AbCommand: AsyncParsableCommand {
                 )
             }
         }
+        if let stop = watcher.stoppedBy {
+            Terminal.writeOut("\ninterrupted: the last run is saved but left out of the comparison\n")
+            // Comparing needs a finished run on each side.
+            if results[true]!.isEmpty || results[false]!.isEmpty { throw ExitCode(stop.exit.rawValue) }
+        }
         let (pooledA, histogramsA) = RunComparator.pool(results[true]!)
         let (pooledB, histogramsB) = RunComparator.pool(results[false]!)
         let comparison = RunComparator.compare(pooledA, pooledB, histogramsA: histogramsA, histogramsB: histogramsB)
@@ -109,6 +131,7 @@ struct AbCommand: AsyncParsableCommand {
         Terminal.writeOut(
             "\n" + ComparisonRenderer(style: style).render(comparison, a: "\(labelA) (A)", b: "\(labelB) (B)")
         )
+        if let stop = watcher.stoppedBy { throw ExitCode(stop.exit.rawValue) }
         if let limit, !comparison.regressions(beyond: limit).isEmpty {
             throw ExitCode(VolleyExit.regression.rawValue)
         }

@@ -75,6 +75,6 @@ struct DemoCommand: AsyncParsableCommand {
         } catch {
             throw CLIError(message: "the demo failed: \(error)", hint: nil, code: .failure)
         }
-        if report.interrupted { throw ExitCode(VolleyExit.interrupted.rawValue) }
+        if report.interrupted { throw ExitCode((watcher.stoppedBy ?? StopSignal.interrupt).exit.rawValue) }
     }
 }

@@ -22,7 +22,7 @@ enum ExperimentSaver {
                     kind: kind,
                     label: label,
                     target: target,
-                    command: Array(CommandLine.arguments.dropFirst()),
+                    command: Redaction.commandLine(Array(CommandLine.arguments.dropFirst())),
                     result: result
                 )
             )
@@ -100,7 +100,7 @@ struct ExperimentCommand: ParsableCommand {
             label: e.label,
             startedAt: ISO8601DateFormatter().string(from: e.startedAt),
             machine: nil,
-            command: "volley " + e.command.joined(separator: " ")
+            command: "volley " + Redaction.commandLine(e.command).joined(separator: " ")
         )
         let page: String
         do {

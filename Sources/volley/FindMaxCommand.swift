@@ -28,16 +28,20 @@ struct FindMaxCommand: AsyncParsableCommand {
     @Option(help: "What must hold, e.g. p99<500ms,errors<1% (also p50, p90, p95, p999, max, mean).")
     var slo: String
 
-    @Option(help: "The first rate to try (requests per second).")
+    @Option(parsing: .unconditional, help: "The first rate to try (requests per second).")
     var start: Double = 50
 
-    @Option(help: "Never try more than this rate.")
+    @Option(parsing: .unconditional, help: "Never try more than this rate.")
     var ceiling: Double = 100_000
 
-    @Option(name: [.short, .customLong("duration")], help: "How long each step runs, e.g. 10s.")
+    @Option(
+        name: [.short, .customLong("duration")],
+        parsing: .unconditional,
+        help: "How long each step runs, e.g. 10s."
+    )
     var duration: String = "10s"
 
-    @Option(help: "Stop bisecting when the bounds are within this, e.g. 5%.")
+    @Option(parsing: .unconditional, help: "Stop bisecting when the bounds are within this, e.g. 5%.")
     var precision: String = "5%"
 
     @Option(help: "The plan variable set to each rate (plan targets).")
@@ -72,7 +76,7 @@ struct FindMaxCommand: AsyncParsableCommand {
         guard start > 0, ceiling >= start else {
             throw CLIError(message: "--start must be above 0 and at most --ceiling", hint: nil, code: .usage)
         }
-        _ = try command(rate: start)
+        try command(rate: start).validateLoad()
         var search = MaxRateSearch(start: start, ceiling: ceiling, precision: max(0.01, tolerance))
         Terminal.writeOut(
             "Searching the highest rate of \(target) that meets \(objective) (steps of \(duration))\n\n"
@@ -81,14 +85,25 @@ struct FindMaxCommand: AsyncParsableCommand {
         var evidence: [Double: String] = [:]
         var steps: [MaxRateStep] = []
         let startedAt = Date()
-        while let rate = search.next() {
+        // One watcher for every step: the first signal stops the step in progress (saved, not
+        // judged), no further step starts, and the bounds found so far are reported.
+        let watcher = InterruptWatcher()
+        watcher.start()
+        defer { watcher.stop() }
+        while !watcher.interrupted, let rate = search.next() {
             let command = try command(rate: rate)
-            let outcome = try await command.perform()
-            if outcome.interrupted { throw ExitCode(VolleyExit.interrupted.rawValue) }
+            let outcome = try await command.perform(watcher: watcher)
             let s = outcome.summary
             var runID: Int64?
             if !noSave {
                 runID = HistorySaver.saveQuietly(outcome, kind: "find-max", label: command.label)
+            }
+            if outcome.interrupted {
+                Terminal.writeOut(
+                    "  " + Fmt.pad(String(search.steps + 1), 4) + Fmt.pad(Fmt.fixed(rate, 0), 11)
+                        + "   interrupted (saved as " + (runID.map { "#\($0)" } ?? "not saved") + ", not judged)\n"
+                )
+                break
             }
             let results = objective.evaluate(s)
             let keptUp = s.scheduled == 0 || Double(s.completed) >= 0.9 * Double(s.scheduled)
@@ -137,6 +152,14 @@ struct FindMaxCommand: AsyncParsableCommand {
                 startedAt: startedAt,
                 write: { Terminal.writeOut($0) }
             )
+        }
+        if let stop = watcher.stoppedBy {
+            Terminal.writeOut(
+                "Interrupted: "
+                    + (search.passed.map { "\(Fmt.fixed($0, 0)) req/s met the SLO" } ?? "no rate met the SLO yet")
+                    + (search.failed.map { ", \(Fmt.fixed($0, 0)) req/s did not" } ?? "") + ".\n"
+            )
+            throw ExitCode(stop.exit.rawValue)
         }
         switch (search.passed, search.failed) {
         case (let p?, let f?):

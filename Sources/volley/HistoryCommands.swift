@@ -142,7 +142,7 @@ struct ShowCommand: ParsableCommand {
         header += "  ·  \(formatter.string(from: record.startedAt))  ·  \(record.environment.host), "
         header += "\(record.environment.cores) cores, Volley \(record.environment.volleyVersion)"
         if let commit = record.environment.gitCommit { header += ", git \(commit.prefix(12))" }
-        header += "\n  volley " + record.command.joined(separator: " ") + "\n"
+        header += "\n  volley " + Redaction.commandLine(record.command).joined(separator: " ") + "\n"
         let style = Style(enabled: Terminal.colorEnabled(fd: STDOUT_FILENO))
         Terminal.writeOut(header + "\n" + SummaryRenderer(style: style).render(record.summary))
     }

@@ -27,7 +27,7 @@ enum HistorySaver {
             kind: kind,
             target: summary.target,
             plan: summary.plan,
-            command: Array(CommandLine.arguments.dropFirst()),
+            command: Redaction.commandLine(Array(CommandLine.arguments.dropFirst())),
             environment: .current(),
             summary: summary,
             exitCode: exitCode.rawValue
@@ -37,7 +37,7 @@ enum HistorySaver {
     /// Saves a run made by an experiment (sweep, ab, find-max, time) without the "saved as"
     /// line: the experiment prints its own table.
     static func saveQuietly(_ outcome: RunCommand.Outcome, kind: String, label: String?) -> Int64? {
-        let exit = RunCommand.exitCode(outcome.summary, interrupted: false)
+        let exit = RunCommand.exitCode(outcome.summary, stoppedBy: outcome.stoppedBy)
         let made = record(outcome.summary, kind: kind, label: label, startedAt: outcome.startedAt, exitCode: exit)
         return saveQuietly(made, histograms: outcome.histograms)
     }

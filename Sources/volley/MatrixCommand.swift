@@ -172,18 +172,22 @@ struct MatrixCommand: AsyncParsableCommand {
         var overall = (status: [String: Int](), transport: [String: Int](), latency: LatencyHistogram.make())
         var perRoute: [String: (status: [String: Int], transport: [String: Int], latency: Histogram<UInt64>)] = [:]
         var currentCount = -1
-        for (count, offsetText, loaded) in plans {
+        // One watcher for every cell: the first signal stops the cell in progress, no further
+        // cell starts, and the finished cells are summarised and saved.
+        let watcher = InterruptWatcher()
+        watcher.start()
+        defer { watcher.stop() }
+        for (count, offsetText, loaded) in plans where !watcher.interrupted {
             if count != currentCount {
                 currentCount = count
                 write("\n" + style.bold("count \(count)") + " per route\n" + header)
             }
             Terminal.raiseFileLimit()
             let engine = PlanEngine(plan: loaded.plan, feeds: loaded.feeds)
-            let watcher = InterruptWatcher { engine.interrupt() }
-            watcher.start()
+            watcher.setTarget { engine.interrupt() }
             let summary = try await engine.run()
-            watcher.stop()
-            if summary.interrupted { throw ExitCode(VolleyExit.interrupted.rawValue) }
+            watcher.setTarget(nil)
+            if summary.interrupted { break }
             let (requests, outcomes) = Self.outcomes(status: summary.status, transport: summary.transportErrors)
             let cell = Cell(
                 count: count,
@@ -254,5 +258,6 @@ struct MatrixCommand: AsyncParsableCommand {
             write: write
         )
         if json { Terminal.writeOut(text + "\n") }
+        if let stop = watcher.stoppedBy { throw ExitCode(stop.exit.rawValue) }
     }
 }

@@ -29,7 +29,7 @@ extension RunCommand {
         }
     }
 
-    func performPlan() async throws -> Outcome {
+    func performPlan(watcher shared: InterruptWatcher? = nil) async throws -> Outcome {
         try rejectURLOnlyFlags()
         let env = try PlanEnvironment.make(overrides: environment)
         let loaded: LoadedPlan
@@ -42,6 +42,7 @@ extension RunCommand {
         for w in loaded.warnings { Terminal.writeError(w.description + "\n") }
         Terminal.raiseFileLimit()
         let files = try Self.fileBodies(loaded.plan, relativeTo: (url as NSString).deletingLastPathComponent)
+        try checkOutputPaths()
         let samples = try openSamples()
         defer { samples?.close() }
         let engine = PlanEngine(
@@ -54,9 +55,13 @@ extension RunCommand {
             slowestCount: slowest,
             samples: samples
         )
-        let watcher = InterruptWatcher { engine.interrupt() }
-        watcher.start()
-        defer { watcher.stop() }
+        let watcher = shared ?? InterruptWatcher()
+        watcher.setTarget { engine.interrupt() }
+        if shared == nil { watcher.start() }
+        defer {
+            watcher.setTarget(nil)
+            if shared == nil { watcher.stop() }
+        }
         let progress = ProgressBox(
             ProgressRenderer(
                 style: Style(enabled: Terminal.colorEnabled(fd: STDERR_FILENO)),
@@ -91,7 +96,8 @@ extension RunCommand {
             histograms: engine.histograms,
             kind: "plan",
             startedAt: startedAt,
-            interrupted: watcher.interrupted
+            stoppedBy: watcher.stoppedBy,
+            planSecrets: loaded.plan.literalSecrets
         )
     }
 
@@ -116,7 +122,7 @@ extension RunCommand {
                 case .request(let r):
                     if case .file(let path, _) = r.body, out[path] == nil {
                         let full = path.hasPrefix("/") || directory.isEmpty ? path : directory + "/" + path
-                        out[path] = try readFile(full)
+                        out[path] = try readFile(full, flag: "body_file")
                     }
                 case .group(_, let inner, _):
                     try visit(inner)

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import VolleyCore
 import VolleyEngine
+import VolleyPlan
 import VolleyProbes
 import VolleyReport
 import VolleyStore
@@ -50,6 +51,7 @@ struct RunCommand: AsyncParsableCommand {
 
     @Option(
         name: [.short, .customLong("connections")],
+        parsing: .unconditional,
         help:
             "Closed model: concurrent connections (default 50). Open model: connections opened before time zero (default 1 per 1,000 req/s of peak rate)."
     )
@@ -57,26 +59,35 @@ struct RunCommand: AsyncParsableCommand {
 
     @Option(
         name: [.customShort("n"), .customLong("requests")],
+        parsing: .unconditional,
         help: "Total requests to send (closed model; with --rate, the run lasts n/rate)."
     )
     var requests: Int?
 
     @Option(
         name: [.short, .customLong("duration")],
+        parsing: .unconditional,
         help: "How long to send, e.g. 30s, 2m, 1m30s. Default 10s when neither -n nor --stages is given."
     )
     var duration: String?
 
-    @Option(name: [.short, .customLong("rate")], help: "Open model: arrival rate, e.g. 500, 500/s, 30/m.")
+    @Option(
+        name: [.short, .customLong("rate")],
+        parsing: .unconditional,
+        help: "Open model: arrival rate, e.g. 500, 500/s, 30/m."
+    )
     var rate: String?
 
-    @Option(help: "Open model: ramping arrival rate, e.g. 10s:0->200,30s:200,10s:200->0.")
+    @Option(parsing: .unconditional, help: "Open model: ramping arrival rate, e.g. 10s:0->200,30s:200,10s:200->0.")
     var stages: String?
 
-    @Option(help: "Open model: most connections to open; beyond it due requests wait (and the wait counts).")
+    @Option(
+        parsing: .unconditional,
+        help: "Open model: most connections to open; beyond it due requests wait (and the wait counts)."
+    )
     var maxConnections: Int = 1024
 
-    @Option(help: "Event loops (threads); default one per core.")
+    @Option(parsing: .unconditional, help: "Event loops (threads); default one per core.")
     var threads: Int?
 
     // MARK: Request
@@ -93,13 +104,16 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "Read the request body from a file.")
     var bodyFile: String?
 
-    @Option(help: "Per-request timeout, counted from the write.")
+    @Option(parsing: .unconditional, help: "Per-request timeout, counted from the write.")
     var timeout: String = "30s"
 
-    @Option(help: "Connection (TCP and TLS) set-up timeout.")
+    @Option(parsing: .unconditional, help: "Connection (TCP and TLS) set-up timeout.")
     var connectTimeout: String = "10s"
 
-    @Option(help: "After the duration, how long requests in flight may still finish (then: interrupted).")
+    @Option(
+        parsing: .unconditional,
+        help: "After the duration, how long requests in flight may still finish (then: interrupted)."
+    )
     var grace: String = "5s"
 
     @Flag(help: "Send Connection: close and use a new connection for every request.")
@@ -122,7 +136,7 @@ struct RunCommand: AsyncParsableCommand {
     @Flag(name: .shortAndLong, help: "No live progress.")
     var quiet = false
 
-    @Option(help: "How many of the slowest requests to list.")
+    @Option(parsing: .unconditional, help: "How many of the slowest requests to list.")
     var slowest: Int = 10
 
     // MARK: History
@@ -178,13 +192,13 @@ struct RunCommand: AsyncParsableCommand {
         let requestTimeout = try Self.positiveDuration(timeout, flag: "--timeout")
         let connectTimeoutValue = try Self.positiveDuration(connectTimeout, flag: "--connect-timeout")
         if let threads, threads < 1 || threads > 256 {
-            throw InputError("--threads \(threads) is out of range", hint: "use 1 to 256 (default: one per core)")
-        }
-        if let requests, requests < 1 {
-            throw InputError("-n/--requests must be at least 1", hint: "or use -d for a duration")
+            throw InputError(
+                "--threads must be between 1 and 256, got \(threads)",
+                hint: "default: one per core"
+            )
         }
         guard slowest >= 0 && slowest <= 1000 else {
-            throw InputError("--slowest \(slowest) is out of range", hint: "use 0 to 1000")
+            throw InputError("--slowest must be between 0 and 1000, got \(slowest)", hint: "e.g. --slowest 10")
         }
         var config = RunConfiguration(
             request: spec,
@@ -201,12 +215,27 @@ struct RunCommand: AsyncParsableCommand {
 
     func makeModel() throws -> LoadModel {
         let parsedDuration = try duration.map { try Self.positiveDuration($0, flag: "-d/--duration") }
+        if let c = connections, c < 1, c != 0 || (rate == nil && stages == nil) {
+            throw InputError("-c must be a positive number of connections, got \(c)", hint: "e.g. -c 50")
+        }
+        if let requests, requests < 1 {
+            throw InputError(
+                "-n must be a positive number of requests, got \(requests)",
+                hint: "e.g. -n 1000, or use -d for a duration"
+            )
+        }
+        if let rate, rate.trimmingCharacters(in: .whitespaces).hasPrefix("-") {
+            throw InputError("--rate must be a positive rate, got \(rate)", hint: "e.g. --rate 100/s")
+        }
         if rate != nil || stages != nil {
             if rate != nil && stages != nil {
                 throw InputError("--rate and --stages both given", hint: "--stages already sets the rate over time")
             }
             guard maxConnections >= 1 else {
-                throw InputError("--max-connections must be at least 1", hint: "e.g. --max-connections 1000")
+                throw InputError(
+                    "--max-connections must be a positive number of connections, got \(maxConnections)",
+                    hint: "e.g. --max-connections 1000"
+                )
             }
             if let c = connections, c < 0 || c > maxConnections {
                 throw InputError(
@@ -248,7 +277,7 @@ struct RunCommand: AsyncParsableCommand {
         }
         let c = connections ?? 50
         guard c >= 1 && c <= 1_000_000 else {
-            throw InputError("-c/--connections must be between 1 and 1,000,000", hint: "e.g. -c 50")
+            throw InputError("-c/--connections must be between 1 and 1,000,000, got \(c)", hint: "e.g. -c 50")
         }
         let limit: ClosedLimit
         switch (requests, parsedDuration) {
@@ -288,6 +317,12 @@ struct RunCommand: AsyncParsableCommand {
     }
 
     static func positiveDuration(_ text: String, flag: String) throws -> Duration {
+        if text.trimmingCharacters(in: .whitespaces).hasPrefix("-") {
+            throw InputError(
+                "\(flag) must be a positive duration, got \(text)",
+                hint: "e.g. \(flag.split(separator: "/")[0]) 30s"
+            )
+        }
         let d: Duration
         do {
             d = try DurationText.parse(text)
@@ -298,22 +333,13 @@ struct RunCommand: AsyncParsableCommand {
         return d
     }
 
-    static func readFile(_ path: String) throws -> [UInt8] {
-        guard let f = fopen(path, "rb") else {
-            throw InputError(
-                "cannot read --body-file \"\(path)\": \(String(cString: strerror(errno)))",
-                hint: "check the path"
-            )
+    /// A body file's bytes, within ``BodyFile/limit``; `flag` names where the path came from.
+    static func readFile(_ path: String, flag: String = "--body-file") throws -> [UInt8] {
+        do {
+            return try BodyFile.load(path)
+        } catch {
+            throw InputError("\(flag) \"\(path)\" \(error.message)", hint: error.hint)
         }
-        defer { fclose(f) }
-        var out: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 64 * 1024)
-        while true {
-            let n = chunk.withUnsafeMutableBytes { fread($0.baseAddress, 1, $0.count, f) }
-            if n > 0 { out.append(contentsOf: chunk[0..<n]) }
-            if n < chunk.count { break }
-        }
-        return out
     }
 
     // MARK: - Running
@@ -326,7 +352,12 @@ struct RunCommand: AsyncParsableCommand {
         var histograms: RunHistograms?
         var kind: String
         var startedAt: Date
-        var interrupted: Bool
+        /// The signal that stopped the run early, if one did.
+        var stoppedBy: StopSignal?
+        /// Credentials written in the plan's text, masked in the copy the history keeps.
+        var planSecrets: Set<String> = []
+
+        var interrupted: Bool { stoppedBy != nil || summary.interrupted }
     }
 
     func run() async throws {
@@ -337,18 +368,25 @@ struct RunCommand: AsyncParsableCommand {
         try finish(outcome, humanFD: json ? STDERR_FILENO : STDOUT_FILENO, baseline: base)
     }
 
-    /// Runs the load (URL or plan) with live progress; `volley run` and `volley ab` share it.
-    func perform() async throws -> Outcome {
-        if Self.isPlanPath(url) { return try await performPlan() }
+    /// Runs the load (URL or plan) with live progress; `volley run` and the experiments share
+    /// it. An experiment passes its own `watcher`, which outlives every level, so that a signal
+    /// between two levels still stops the next one.
+    func perform(watcher shared: InterruptWatcher? = nil) async throws -> Outcome {
+        if Self.isPlanPath(url) { return try await performPlan(watcher: shared) }
         var config = try makeConfiguration()
+        try checkOutputPaths()
         let samples = try openSamples()
         defer { samples?.close() }
         config.samples = samples
         Terminal.raiseFileLimit()
         let engine = LoadEngine(configuration: config)
-        let watcher = InterruptWatcher { engine.interrupt() }
-        watcher.start()
-        defer { watcher.stop() }
+        let watcher = shared ?? InterruptWatcher()
+        watcher.setTarget { engine.interrupt() }
+        if shared == nil { watcher.start() }
+        defer {
+            watcher.setTarget(nil)
+            if shared == nil { watcher.stop() }
+        }
 
         let progressStyle = Style(enabled: Terminal.colorEnabled(fd: STDERR_FILENO))
         let expected = Self.expectations(config.model)
@@ -378,7 +416,7 @@ struct RunCommand: AsyncParsableCommand {
             histograms: engine.histograms,
             kind: "url",
             startedAt: startedAt,
-            interrupted: watcher.interrupted
+            stoppedBy: watcher.stoppedBy
         )
     }
 
@@ -411,7 +449,7 @@ struct RunCommand: AsyncParsableCommand {
         if !diagnosis.isEmpty {
             if json { Terminal.writeError("\n" + diagnosis) } else { Terminal.writeOut("\n" + diagnosis) }
         }
-        let exit = Self.exitCode(summary, interrupted: outcome.interrupted)
+        let exit = Self.exitCode(summary, stoppedBy: outcome.stoppedBy)
         var record = HistorySaver.record(
             summary,
             kind: outcome.kind,
@@ -420,7 +458,11 @@ struct RunCommand: AsyncParsableCommand {
             exitCode: exit
         )
         record.samplesPath = outcome.samplesPath.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
-        if outcome.kind == "plan" { record.planSource = try? String(contentsOfFile: url, encoding: .utf8) }
+        if outcome.kind == "plan" {
+            record.planSource = (try? String(contentsOfFile: url, encoding: .utf8)).map {
+                Redaction.replacing(outcome.planSecrets, in: $0)
+            }
+        }
         if !noSave, let id = HistorySaver.save(record, histograms: outcome.histograms) { record.id = id }
         let stored = StoredRun(record: record, histograms: outcome.histograms)
         if let html { try HTMLWriter.write(stored, to: html) }
@@ -442,8 +484,10 @@ struct RunCommand: AsyncParsableCommand {
         if exit != .success { throw ExitCode(exit.rawValue) }
     }
 
-    static func exitCode(_ summary: RunSummary, interrupted: Bool) -> VolleyExit {
-        if summary.interrupted || interrupted { return .interrupted }
+    /// The run's exit code: the stopping signal's first (130, 143 or 129), then 1, then 99.
+    static func exitCode(_ summary: RunSummary, stoppedBy: StopSignal?) -> VolleyExit {
+        if let stoppedBy { return stoppedBy.exit }
+        if summary.interrupted { return .interrupted }
         if summary.completed == 0 { return .failure }
         if summary.thresholds?.contains(where: { !$0.passed }) == true { return .thresholdsFailed }
         return .success

@@ -32,13 +32,17 @@ struct SweepCommand: AsyncParsableCommand {
     @Option(help: "Open model: arrival rates, e.g. 50,100,200,400.")
     var rate: String?
 
-    @Option(name: [.short, .customLong("duration")], help: "How long each level runs, e.g. 10s.")
+    @Option(
+        name: [.short, .customLong("duration")],
+        parsing: .unconditional,
+        help: "How long each level runs, e.g. 10s."
+    )
     var duration: String?
 
-    @Option(help: "Closed model: requests per connection at each level (instead of -d).")
+    @Option(parsing: .unconditional, help: "Closed model: requests per connection at each level (instead of -d).")
     var requestsPerConnection: Int?
 
-    @Option(help: "Runs per level.")
+    @Option(parsing: .unconditional, help: "Runs per level.")
     var `repeat`: Int = 1
 
     @Option(help: "The plan variable set to each level (plan targets).")
@@ -120,8 +124,16 @@ struct SweepCommand: AsyncParsableCommand {
         guard (1...20).contains(`repeat`) else {
             throw CLIError(message: "--repeat must be between 1 and 20, got \(`repeat`)", hint: nil, code: .usage)
         }
+        if let requestsPerConnection, requestsPerConnection < 1 {
+            throw CLIError(
+                message: "--requests-per-connection must be a positive number, got \(requestsPerConnection)",
+                hint: "e.g. --requests-per-connection 100",
+                code: .usage
+            )
+        }
         let (values, closed) = try levels()
-        for level in values { _ = try command(level: level, closed: closed, repeatIndex: 0) }  // validate first
+        // Validate every level (flags and load model) before sending anything.
+        for level in values { try command(level: level, closed: closed, repeatIndex: 0).validateLoad() }
         let out = json ? STDERR_FILENO : STDOUT_FILENO
         let write = { (text: String) in out == STDOUT_FILENO ? Terminal.writeOut(text) : Terminal.writeError(text) }
         let renderer = SweepRenderer(
@@ -136,20 +148,29 @@ struct SweepCommand: AsyncParsableCommand {
         var runs: [SweepRun] = []
         var summaries: [RunSummary] = []
         let startedAt = Date()
-        for level in values {
+        // One watcher for every level: the first signal stops the level in progress (saved and
+        // shown, marked interrupted), no further level starts, and the finished ones are analysed.
+        let watcher = InterruptWatcher()
+        watcher.start()
+        defer { watcher.stop() }
+        levels: for level in values {
             var atLevel: [SweepRun] = []
             for index in 0..<`repeat` {
+                if watcher.interrupted { break levels }
                 let command = try command(level: level, closed: closed, repeatIndex: index)
-                let outcome = try await command.perform()
-                if outcome.interrupted { throw ExitCode(VolleyExit.interrupted.rawValue) }
+                let outcome = try await command.perform(watcher: watcher)
                 var id: Int64?
                 if !noSave {
                     id = HistorySaver.saveQuietly(outcome, kind: "sweep", label: command.label)
                 }
-                summaries.append(outcome.summary)
                 let run = SweepRun(level: level, repeatIndex: index, summary: outcome.summary, runID: id)
-                atLevel.append(run)
                 write(renderer.row(run))
+                if outcome.interrupted {
+                    write("  (interrupted: this level is saved but left out of the analysis)\n")
+                    break levels
+                }
+                summaries.append(outcome.summary)
+                atLevel.append(run)
             }
             runs += atLevel
             if `repeat` > 1, let mean = SweepAnalysis(runs: atLevel, closedModel: closed).levels.first {
@@ -183,5 +204,6 @@ struct SweepCommand: AsyncParsableCommand {
             )
         }
         if json { Terminal.writeOut(text + "\n") }
+        if let stop = watcher.stoppedBy { throw ExitCode(stop.exit.rawValue) }
     }
 }

@@ -1,6 +1,3 @@
-import Dispatch
-import Synchronization
-
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -55,50 +52,4 @@ enum Terminal {
             _ = setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
         }
     }
-}
-
-/// Delivers Ctrl-C to the run: the first press stops gracefully (summary still printed),
-/// the second exits at once with 130.
-///
-/// The signal is ignored at the process level and observed through a Dispatch signal
-/// source, as swift-service-lifecycle does: the handler then runs on a queue, not in signal
-/// context, so it may take locks and hop to event loops.
-final class InterruptWatcher: Sendable {
-    private let presses = Atomic<Int>(0)
-    // Dispatch sources are thread-safe objects (their API may be called from any thread);
-    // they are just not annotated Sendable.
-    nonisolated(unsafe) private let source: any DispatchSourceSignal
-    private let handler: @Sendable () -> Void
-    private let message: String
-
-    init(
-        message: String = "stopping (in-flight requests get a short grace; Ctrl-C again to quit now)",
-        onInterrupt handler: @escaping @Sendable () -> Void
-    ) {
-        self.handler = handler
-        self.message = message
-        self.source = DispatchSource.makeSignalSource(signal: SIGINT, queue: .global())
-    }
-
-    func start() {
-        signal(SIGINT, SIG_IGN)
-        let s = source
-        s.setEventHandler { [self] in
-            let n = presses.add(1, ordering: .relaxed).newValue
-            if n == 1 {
-                Terminal.writeError("\nvolley: \(message)\n")
-                handler()
-            } else {
-                exit(VolleyExit.interrupted.rawValue)
-            }
-        }
-        s.resume()
-    }
-
-    func stop() {
-        source.cancel()
-        signal(SIGINT, SIG_DFL)
-    }
-
-    var interrupted: Bool { presses.load(ordering: .relaxed) > 0 }
 }

@@ -24,10 +24,10 @@ struct TimeCommand: AsyncParsableCommand {
     @Argument(help: "The URL to time.")
     var url: String
 
-    @Option(name: [.customShort("n"), .customLong("number")], help: "Requests per repeat.")
+    @Option(name: [.customShort("n"), .customLong("number")], parsing: .unconditional, help: "Requests per repeat.")
     var number: Int = 100
 
-    @Option(name: [.customShort("r"), .customLong("repeat")], help: "Repeats.")
+    @Option(name: [.customShort("r"), .customLong("repeat")], parsing: .unconditional, help: "Repeats.")
     var repeats: Int = 5
 
     @Option(name: [.short, .customLong("method")], help: "HTTP method.")
@@ -51,7 +51,12 @@ struct TimeCommand: AsyncParsableCommand {
         var timed: [TimingResult.Repeat] = []
         let startedAt = Date()
         var failures = 0
-        for index in 0..<repeats {
+        // One watcher for every repeat: the first signal stops the repeat in progress (saved, not
+        // timed), no further repeat starts, and the finished repeats are reported.
+        let watcher = InterruptWatcher()
+        watcher.start()
+        defer { watcher.stop() }
+        for index in 0..<repeats where !watcher.interrupted {
             var args = [url, "-c", "1", "-n", String(number), "-q", "-m", method, "--label", "time r\(index + 1)"]
             for h in headers { args += ["-H", h] }
             if noSave { args.append("--no-save") }
@@ -61,12 +66,18 @@ struct TimeCommand: AsyncParsableCommand {
             } catch {
                 throw CLIError(message: RunCommand.message(for: error), hint: nil, code: .usage)
             }
-            let outcome = try await command.perform()
-            if outcome.interrupted { throw ExitCode(VolleyExit.interrupted.rawValue) }
+            let outcome = try await command.perform(watcher: watcher)
             let s = outcome.summary
             var runID: Int64?
             if !noSave {
                 runID = HistorySaver.saveQuietly(outcome, kind: "time", label: command.label)
+            }
+            if outcome.interrupted {
+                Terminal.writeOut(
+                    "  repeat \(index + 1): interrupted after \(Fmt.int(s.completed)) requests (saved as "
+                        + (runID.map { "#\($0)" } ?? "not saved") + ", not timed)\n"
+                )
+                break
             }
             if s.completed == 0 {
                 throw CLIError(
@@ -93,11 +104,12 @@ struct TimeCommand: AsyncParsableCommand {
                     + "(\(Fmt.fixed(total * 1000 / Double(max(1, s.completed)), 3)) ms each, p99 \(Fmt.ms(s.latencyMs.p99)) ms)\n"
             )
         }
+        if let stop = watcher.stoppedBy, totals.isEmpty { throw ExitCode(stop.exit.rawValue) }
         let best = totals.min() ?? 0
         let worst = totals.max() ?? 0
         let mean = totals.reduce(0, +) / Double(max(1, totals.count))
         Terminal.writeOut(
-            "\(Fmt.int(number)) requests, best of \(repeats): \(Fmt.fixed(best * 1000 / Double(number), 3)) ms per request"
+            "\(Fmt.int(number)) requests, best of \(totals.count): \(Fmt.fixed(best * 1000 / Double(number), 3)) ms per request"
                 + "  (mean of repeats \(Fmt.fixed(mean * 1000 / Double(number), 3)) ms, worst \(Fmt.fixed(worst * 1000 / Double(number), 3)) ms)\n"
         )
         if failures > 0 {
@@ -114,5 +126,6 @@ struct TimeCommand: AsyncParsableCommand {
                 write: { Terminal.writeOut($0) }
             )
         }
+        if let stop = watcher.stoppedBy { throw ExitCode(stop.exit.rawValue) }
     }
 }

@@ -19,7 +19,7 @@ struct Volley: AsyncParsableCommand {
             Latency is measured from each request's intended send time in the open model \
             (--rate, --stages), so a stalled server shows up as the queueing real users would see.
             Exit codes: 0 done, 1 run failed, 2 usage or input error, 98 regression (compare), 99 thresholds failed, \
-            130 interrupted.
+            130 interrupted (Ctrl-C), 143 SIGTERM, 129 SIGHUP.
             """,
         version: VolleyVersion.current,
         subcommands: [
@@ -46,6 +46,10 @@ enum VolleyExit: Int32 {
     case thresholdsFailed = 99
     /// Stopped by Ctrl-C (the summary is still printed).
     case interrupted = 130
+    /// Stopped by SIGTERM (`timeout`, `docker stop`, Kubernetes, CI cancellation), like Ctrl-C.
+    case terminated = 143
+    /// Stopped by SIGHUP (the terminal closed), like Ctrl-C.
+    case hangup = 129
 }
 
 /// An error the CLI reports as one clear message with a hint, then exits with `code`.

@@ -68,7 +68,7 @@ import VolleyPlan
             problems(yaml) == [
                 "9:9: error: \"json\" and \"form\" cannot be combined",
                 "12:9: error: \"content_type\" applies to body and body_file only",
-                "14:20: error: cannot read body_file \"missing.bin\"",
+                "14:20: error: body_file \"missing.bin\" cannot be read: No such file or directory",
                 "16:15: error: \"body\" must be text, got a map",
             ]
         )
