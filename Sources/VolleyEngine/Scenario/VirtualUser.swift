@@ -25,6 +25,10 @@ final class VirtualUser: Slotted {
     var iterationDue: UInt64?
     /// Set when the executor wants this VU to stop after the current request.
     var stopRequested = false
+    /// Whether this iteration wrote a request or opened a connection. One that did neither
+    /// (every step skipped or invalid) took no time, and the loop pauses the VU before the
+    /// next, rather than spin at 500,000 iterations a second.
+    private(set) var reachedNetwork = false
     private(set) var isRunning = false {
         didSet { if isRunning != oldValue { runner.runningVUs += isRunning ? 1 : -1 } }
     }
@@ -45,6 +49,7 @@ final class VirtualUser: Slotted {
     func runIteration(done: @escaping (Bool) -> Void) {
         precondition(!isRunning, "Invalid state: iteration already running")
         isRunning = true
+        reachedNetwork = false
         context.iteration += 1
         guard runner.selectRows(for: &context) else {
             isRunning = false
@@ -143,14 +148,19 @@ final class VirtualUser: Slotted {
             scratch: &scratch
         ) {
         case .success(let b): built = b
-        case .failure(let missing):
+        case .failure(.missing(let missing)):
             runner.recorder.skippedSteps[compiled.nameID] += 1
             if runner.recorder.skipReasons[compiled.nameID] == nil {
                 runner.recorder.skipReasons[compiled.nameID] = "${\(missing.name)} has no value"
             }
             next()
             return
+        case .failure(.invalid(let message)):
+            // Never written: a rendered line break or control byte would have added to the request.
+            failed(compiled, .invalidRequest, message: message, bytesIn: 0)
+            return
         }
+        reachedNetwork = true
         // The common case (an open connection) without allocating a callback.
         if let c = connections[built.authority], c.isOpen {
             send(compiled, built, on: c, hops: hops)
@@ -159,8 +169,7 @@ final class VirtualUser: Slotted {
         connection(for: built.authority) { [self] result in
             switch result {
             case .failure(let cls, let message):
-                record(compiled, failure: cls, message: message, bytesIn: 0)
-                next()
+                failed(compiled, cls, message: message, bytesIn: 0)
             case .success(let conn):
                 send(compiled, built, on: conn, hops: hops)
             }
@@ -198,8 +207,7 @@ final class VirtualUser: Slotted {
         current = nil
         switch outcome {
         case .failure(let cls, let message, let bytesIn):
-            record(compiled, failure: cls, message: message, bytesIn: bytesIn)
-            next()
+            failed(compiled, cls, message: message, bytesIn: bytesIn)
         case .response(let response):
             handle(compiled, response, latency: t &- latencyStart, completedAt: t, sequence: sequence, hops: hops)
         }
@@ -278,6 +286,29 @@ final class VirtualUser: Slotted {
         } else {
             next()
         }
+    }
+
+    /// A request that got no response: counted under its class, and every check and capture
+    /// of its step fails, since a check that was never evaluated must not read as passed
+    /// (5,175 `no_response` failures once left `checks > 99%` passing). A failed
+    /// `abort_on_fail` check ends the iteration, as it does after a response. Ctrl-C
+    /// (`interrupted`) is the user stopping the run, not the service failing, so its
+    /// requests are counted but not held against the checks.
+    private func failed(_ compiled: CompiledRequest, _ failure: TransportErrorClass, message: String, bytesIn: Int) {
+        record(compiled, failure: failure, message: message, bytesIn: bytesIn)
+        let step = compiled.step
+        guard failure != .interrupted, !step.checks.isEmpty || !step.captures.isEmpty else { return next() }
+        var abort = false
+        for (i, check) in step.checks.enumerated() {
+            runner.recorder.check(compiled.checkIDs[i], passed: false)
+            if check.abortOnFail { abort = true }
+        }
+        for capture in step.captures {
+            // Counted as failed captures, not as more errors: the request's failure is its error.
+            context.variables[capture.name] = nil
+            runner.recorder.captureFailures[compiled.nameID] += 1
+        }
+        if abort { endIteration(complete: false) } else { next() }
     }
 
     private func record(_ compiled: CompiledRequest, failure: TransportErrorClass, message: String, bytesIn: Int) {
@@ -444,6 +475,8 @@ final class VirtualUser: Slotted {
         switch result {
         case .success:
             handler.connected()
+            runner.openConnections += 1
+            handler.onClose = { [weak runner = self.runner] in runner?.openConnections -= 1 }
             connections[authority] = handler
             done(.success(handler))
         case .failure(let error):
