@@ -146,9 +146,9 @@ struct RunCommand: AsyncParsableCommand {
 
     /// Turns the flags into a run configuration; every mistake is an `InputError` with a hint.
     func makeConfiguration() throws -> RunConfiguration {
-        let target = try TargetURL(parsing: url)
+        let target = try Self.naming("the URL", { try TargetURL(parsing: url) })
         var parsedHeaders: [HTTPHeader] = []
-        for h in headers { parsedHeaders.append(try HTTPHeader(parsing: h)) }
+        for h in headers { parsedHeaders.append(try Self.naming("-H/--header", { try HTTPHeader(parsing: h) })) }
         if body != nil && bodyFile != nil {
             throw InputError("--body and --body-file both given", hint: "use one of them")
         }
@@ -193,6 +193,16 @@ struct RunCommand: AsyncParsableCommand {
         )
         if let threads { config.threads = threads }
         return config
+    }
+
+    /// Runs `parse`, prefixing an `InputError` with the flag or argument it came from, so a
+    /// refused URL or header (a line break, a bad port) says which input to fix.
+    static func naming<T>(_ flag: String, _ parse: () throws -> T) throws -> T {
+        do {
+            return try parse()
+        } catch let error as InputError {
+            throw InputError("\(flag): \(error.message)", hint: error.hint)
+        }
     }
 
     func makeModel() throws -> LoadModel {
