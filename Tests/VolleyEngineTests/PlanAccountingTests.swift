@@ -102,6 +102,37 @@ import VolleyTestSupport
         #expect(s.completed > 1000)
     }
 
+    /// 100,000 VUs are created a batch per loop turn, so Ctrl-C (a task on the same loop)
+    /// stops the scenario after a few batches; created in one synchronous loop, all of them
+    /// existed before the interrupt could run.
+    @Test func anInterruptIsNotKeptWaitingWhileVUsAreCreated() async throws {
+        let engine = PlanEngine(
+            plan: Plan(
+                name: "many",
+                baseURL: "http://127.0.0.1:9/",
+                scenarios: [
+                    Scenario(
+                        name: "s",
+                        executor: .constantVUs(vus: 100_000, duration: .seconds(30)),
+                        steps: [.think(ThinkTime(minimum: .seconds(30), maximum: .seconds(30)))]
+                    )
+                ]
+            ),
+            threads: 1
+        )
+        async let summary = engine.run()
+        var seen = 0
+        for _ in 0..<5000 where seen == 0 {
+            seen = await engine.vuCounts().reduce(0, +)
+            if seen == 0 { try await Task.sleep(for: .milliseconds(1)) }
+        }
+        engine.interrupt()
+        let s = try await summary
+        let started = try #require(s.iterations).interrupted
+        #expect(seen > 0)
+        #expect(started < 50_000, "\(started) VUs were created before the interrupt ran")
+    }
+
     /// A templated URL that renders to one that cannot be sent fails as `invalid_request`,
     /// counted, never sent, and the VU does not spin (it skipped at 500,000 a second).
     @Test func unsendableRenderedURLsFailAsInvalidRequestWithoutSpinning() async throws {

@@ -61,6 +61,16 @@ public final class PlanEngine: Sendable {
         return counts
     }
 
+    /// The VUs each running scenario loop holds now, for the test that Ctrl-C is not kept
+    /// waiting while a large scenario creates its VUs.
+    func vuCounts() async -> [Int] {
+        var counts: [Int] = []
+        for s in state.withLock({ $0 }) {
+            if let n = try? await s.loop.submit({ s.vuCount }).get() { counts.append(n) }
+        }
+        return counts
+    }
+
     /// Stops every scenario: running iterations end, in-flight requests are aborted.
     public func interrupt() {
         interrupted.store(true, ordering: .relaxed)

@@ -102,6 +102,7 @@ final class ScenarioLoop: @unchecked Sendable {
     /// Every VU of this loop; each knows its position (`slot`) so retiring one is O(1).
     /// Linear searches here made 50,000 VUs take minutes to wind down.
     private var vus = SlotList<VirtualUser>()
+    var vuCount: Int { vus.count }
     private var idle: [VirtualUser] = []
     private var retiring = Set<ObjectIdentifier>()
     /// VUs created so far (their numbers), and those in an iteration now.
@@ -290,13 +291,13 @@ final class ScenarioLoop: @unchecked Sendable {
         switch scenario.executor {
         case .constantVUs(let n, let duration):
             at(t0 + duration.nanosecondsClamped) { [self] in stop() }
-            for _ in 0..<share(n) { loopVU(makeVU()) }
+            startVUs(share(n)) { [self] in loopVU($0) }
         case .perVUIterations(let n, let iterations, let maxDuration):
             at(t0 + maxDuration.nanosecondsClamped) { [self] in stop() }
-            for _ in 0..<share(n) { loopVU(makeVU(), remaining: iterations) }
+            startVUs(share(n)) { [self] in loopVU($0, remaining: iterations) }
         case .sharedIterations(let n, _, let maxDuration):
             at(t0 + maxDuration.nanosecondsClamped) { [self] in stop() }
-            for _ in 0..<share(n) { loopVU(makeVU()) }
+            startVUs(share(n)) { [self] in loopVU($0) }
         case .rampingVUs(let startVUs, let stages, let grace):
             startRamping(t0, startVUs: startVUs, stages: stages, grace: grace)
         case .constantArrivalRate(let rate, let duration, let pre, let max):
@@ -305,6 +306,28 @@ final class ScenarioLoop: @unchecked Sendable {
             startArrivals(t0, ArrivalSchedule(stages: stages), pre: pre, max: max)
         }
         checkFinished()
+    }
+
+    /// VUs created per turn of the loop. Creating 500,000 in one synchronous loop held the
+    /// loop for seconds, and Ctrl-C (a task queued on the same loop) waited behind it; a
+    /// batch of 1,000 (each VU also opens its first connection) takes a few milliseconds.
+    static let vuBatch = 1000
+    /// Batches of `startVUs` still queued: the scenario is not finished while VUs are due.
+    private var startsPending = 0
+
+    /// Creates `count` VUs, `vuBatch` per loop turn, handing each to `start`; stops creating
+    /// once the scenario is stopped.
+    private func startVUs(_ count: Int, _ start: @escaping (VirtualUser) -> Void) {
+        guard !stopped, count > 0 else { return }
+        let now = min(count, Self.vuBatch)
+        for _ in 0..<now { start(makeVU()) }
+        guard count > now else { return }
+        startsPending += 1
+        loop.assumeIsolated().execute { [self] in
+            startsPending -= 1
+            startVUs(count - now, start)
+            checkFinished()
+        }
     }
 
     /// Keeps a VU iterating until the executor stops it or its own count runs out.
@@ -366,7 +389,8 @@ final class ScenarioLoop: @unchecked Sendable {
 
     private func checkFinished() {
         guard !finished else { return }
-        guard stopped || (vus.isEmpty && controller == nil && schedule == nil), runningVUs == 0 else { return }
+        guard stopped || (vus.isEmpty && controller == nil && schedule == nil && startsPending == 0), runningVUs == 0
+        else { return }
         for vu in vus { vu.closeConnections() }
         finished = true
         sweep?.cancel()
@@ -390,7 +414,9 @@ final class ScenarioLoop: @unchecked Sendable {
             // Counted, not filtered: this runs every 50 ms, with up to tens of thousands of VUs.
             let activeCount = vus.count - retiring.count
             if activeCount < target {
-                for _ in activeCount..<target { loopVU(makeVU()) }
+                // At most a batch per tick (20,000 VUs a second per loop): the loop stays free
+                // for responses and Ctrl-C while a large ramp builds up.
+                for _ in activeCount..<min(target, activeCount + Self.vuBatch) { loopVU(makeVU()) }
             } else if activeCount > target {
                 var chosen: [VirtualUser] = []
                 var i = vus.count - 1
