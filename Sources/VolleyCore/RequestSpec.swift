@@ -127,7 +127,12 @@ public struct TargetURL: Equatable, Sendable, CustomStringConvertible {
                 )
             }
         }
-        self.init(scheme: scheme, host: String(host), port: port, pathAndQuery: try WireText.requestTarget(path))
+        self.init(
+            scheme: scheme,
+            host: String(host),
+            port: port,
+            pathAndQuery: try WireText.requestTarget(path, subject: "the path \"\(path)\" of \"\(text)\"")
+        )
     }
 }
 

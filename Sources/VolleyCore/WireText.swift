@@ -11,8 +11,10 @@ public enum WireText {
     /// non-ASCII bytes percent-encoded, everything else as written. Throws for control bytes
     /// (CR, LF, NUL, DEL …) and for a `%` not followed by two hex digits (`%zz`), which servers
     /// read differently from each other.
-    public static func requestTarget(_ text: String) throws -> String {
-        try refuseControlBytes(inURL: text)
+    ///
+    /// `subject` names the text in messages (by default `URL "…"`).
+    public static func requestTarget(_ text: String, subject: String? = nil) throws -> String {
+        try refuseControlBytes(inURL: text, subject: subject)
         var needsEncoding = false
         let bytes = text.utf8
         var i = bytes.startIndex
@@ -24,7 +26,7 @@ public enum WireText {
                 let h2 = h1 == bytes.endIndex ? h1 : bytes.index(after: h1)
                 guard h1 != bytes.endIndex, h2 != bytes.endIndex, isHex(bytes[h1]), isHex(bytes[h2]) else {
                     throw InputError(
-                        "URL \"\(escaped(text))\" has an invalid percent-escape at byte \(offset + 1)",
+                        "\(subject ?? "URL \"\(escaped(text))\"") has an invalid percent-escape at byte \(offset + 1)",
                         hint: "% starts an escape of two hex digits (e.g. %20); write a literal % as %25"
                     )
                 }
@@ -49,10 +51,10 @@ public enum WireText {
     }
 
     /// Throws when a URL holds a control byte (CR, LF, NUL, DEL …), naming it and where.
-    public static func refuseControlBytes(inURL text: String) throws {
+    public static func refuseControlBytes(inURL text: String, subject: String? = nil) throws {
         for (offset, b) in text.utf8.enumerated() where b < 0x20 || b == 0x7F {
             throw InputError(
-                "URL \"\(escaped(text))\" contains \(describe(b)) at byte \(offset + 1)",
+                "\(subject ?? "URL \"\(escaped(text))\"") contains \(describe(b)) at byte \(offset + 1)",
                 hint: "line breaks and control bytes would change the request on the wire; "
                     + "percent-encode them (e.g. %0D%0A) if the server expects them"
             )

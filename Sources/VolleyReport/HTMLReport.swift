@@ -144,7 +144,7 @@ public enum HTMLReport {
         }
         body += timeChart(
             SVGChart(
-                title: "Connections and requests in flight",
+                title: (t.contains { $0.vus != nil } ? "VUs, connections" : "Connections") + " and requests in flight",
                 xLabel: "time into test (s)",
                 yLabel: "count",
                 series: concurrency

@@ -146,7 +146,7 @@ struct RunCommand: AsyncParsableCommand {
 
     /// Turns the flags into a run configuration; every mistake is an `InputError` with a hint.
     func makeConfiguration() throws -> RunConfiguration {
-        let target = try Self.naming("the URL", { try TargetURL(parsing: url) })
+        let target = try TargetURL(parsing: url)  // its messages quote the URL
         var parsedHeaders: [HTTPHeader] = []
         for h in headers { parsedHeaders.append(try Self.naming("-H/--header", { try HTTPHeader(parsing: h) })) }
         if body != nil && bodyFile != nil {
@@ -211,8 +211,11 @@ struct RunCommand: AsyncParsableCommand {
             if rate != nil && stages != nil {
                 throw InputError("--rate and --stages both given", hint: "--stages already sets the rate over time")
             }
-            guard maxConnections >= 1 else {
-                throw InputError("--max-connections must be at least 1", hint: "e.g. --max-connections 1000")
+            guard maxConnections >= 1 && maxConnections <= 1_000_000 else {
+                throw InputError(
+                    "--max-connections must be between 1 and 1,000,000",
+                    hint: "one process holds at most 1,000,000 connections; split the load over several machines"
+                )
             }
             if let c = connections, c < 0 || c > maxConnections {
                 throw InputError(
