@@ -62,11 +62,12 @@ public enum WireText {
     }
 
     /// Throws when a header value holds CR, LF or NUL: each would end or cut the header line.
-    /// Other bytes (tabs, UTF-8 text) pass, as RFC 9110 lets servers decide about them.
+    /// Other bytes (tabs, UTF-8 text) pass, as RFC 9110 lets servers decide about them. The
+    /// message names the header and the position, not the value: it may be a credential.
     public static func checkHeaderValue(_ value: String, name: String) throws {
-        for b in value.utf8 where b == 0x0D || b == 0x0A || b == 0x00 {
+        for (offset, b) in value.utf8.enumerated() where b == 0x0D || b == 0x0A || b == 0x00 {
             throw InputError(
-                "the value of header \"\(name)\" contains \(describe(b)): \"\(escaped(value))\"",
+                "the value of header \"\(name)\" contains \(describe(b)) at byte \(offset + 1)",
                 hint: "a header value is one line; CR, LF and NUL would add to the request on the wire"
             )
         }
@@ -86,11 +87,12 @@ public enum WireText {
             }
     }
 
-    /// `text` with control bytes spelled out (`\r`, `\n`, `\0`, `\u{7}`), for messages: an
-    /// error must not itself write a line break or an escape sequence to the terminal.
+    /// `text` with control bytes spelled out (`\r`, `\n`, `\0`, `\u{7}`) and a URL's password
+    /// hidden, for messages: an error must not itself write a line break or an escape
+    /// sequence to the terminal, nor a credential to a log.
     public static func escaped(_ text: String) -> String {
         var out = ""
-        for scalar in text.unicodeScalars {
+        for scalar in Redaction.credentials(in: text).unicodeScalars {
             switch scalar.value {
             case 0x0D: out += "\\r"
             case 0x0A: out += "\\n"

@@ -133,6 +133,19 @@ import VolleyCore
         #expect(throws: InputError.self) { try HTTPHeader(parsing: text) }
     }
 
+    @Test func aRefusedValueIsNotRepeatedInTheMessage() {
+        do {
+            _ = try HTTPHeader(parsing: "Authorization: Bearer s3cret\r\nX-Injected: 1")
+            Issue.record("accepted")
+        } catch let error as InputError {
+            #expect(
+                error.message == "the value of header \"Authorization\" contains a carriage return (\\r) at byte 14"
+            )
+        } catch {
+            Issue.record("unexpected \(error)")
+        }
+    }
+
     @Test func aNumericContentLengthIsKept() throws {
         #expect(try HTTPHeader(parsing: "Content-Length: 12").value == "12")
     }

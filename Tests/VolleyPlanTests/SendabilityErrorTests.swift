@@ -50,9 +50,9 @@ import VolleyPlan
         )
         #expect(
             problems(yaml) == [
-                "10:18: error: the value of header \"X-Bad\" contains a carriage return (\\r): \"a\\r\\nX-Injected: 1\"",
-                "11:18: error: the value of header \"X-Nul\" contains a NUL byte (\\0): \"a\\0b\"",
-                "14:16: error: the value of header \"X-Default\" contains a line feed (\\n): \"v\\nX-Injected: 1\"",
+                "10:18: error: the value of header \"X-Bad\" contains a carriage return (\\r) at byte 2",
+                "11:18: error: the value of header \"X-Nul\" contains a NUL byte (\\0) at byte 2",
+                "14:16: error: the value of header \"X-Default\" contains a line feed (\\n) at byte 2",
             ]
         )
     }
