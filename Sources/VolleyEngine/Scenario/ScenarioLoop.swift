@@ -88,13 +88,14 @@ final class ScenarioLoop: @unchecked Sendable {
         }
     }
 
-    /// Connections of this loop's VUs that are open now, for the timeline.
-    var openConnections = 0
-
     /// The interval so far, with this loop's gauges: requests in flight, open connections
     /// and the VUs that exist (running or idle), so a plan's timeline shows its concurrency.
+    /// Connections are counted by asking each VU, once a second (about 5 ms for 100,000
+    /// VUs), rather than by a callback on every connection's close.
     func takeInterval() -> IntervalStats {
-        var stats = recorder.overall.takeInterval(inFlight: inFlight, openConnections: openConnections, waiting: 0)
+        var open = 0
+        for vu in vus { open += vu.openConnectionCount }
+        var stats = recorder.overall.takeInterval(inFlight: inFlight, openConnections: open, waiting: 0)
         stats.vus = vus.count
         return stats
     }

@@ -41,8 +41,6 @@ final class VUConnectionHandler: ChannelInboundHandler, RemovableChannelHandler,
     var slot = -1
     /// Set when Volley connected the socket itself: requests go out with `send(2)`.
     var direct: DirectWriter?
-    /// Called once when the channel closes, so the loop's count of open connections drops.
-    var onClose: (() -> Void)?
 
     init(bodyLimit: Int) {
         parser.keepsHeaders = .all
@@ -125,10 +123,6 @@ final class VUConnectionHandler: ChannelInboundHandler, RemovableChannelHandler,
 
     func channelInactive(context: ChannelHandlerContext) {
         isOpen = false
-        if let onClose {
-            self.onClose = nil
-            onClose()
-        }
         guard pending != nil else { return }
         if parser.connectionClosed() {
             finish(.response(response(keepAlive: false)))

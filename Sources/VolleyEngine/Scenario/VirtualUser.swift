@@ -81,6 +81,13 @@ final class VirtualUser: Slotted {
         }
     }
 
+    /// This VU's connections that are open now (for the timeline, once a second).
+    var openConnectionCount: Int {
+        var n = 0
+        for c in connections.values where c.isOpen { n += 1 }
+        return n
+    }
+
     func closeConnections() {
         for c in connections.values { c.close() }
         connections.removeAll()
@@ -475,8 +482,6 @@ final class VirtualUser: Slotted {
         switch result {
         case .success:
             handler.connected()
-            runner.openConnections += 1
-            handler.onClose = { [weak runner = self.runner] in runner?.openConnections -= 1 }
             connections[authority] = handler
             done(.success(handler))
         case .failure(let error):
