@@ -146,7 +146,7 @@ struct RunCommand: AsyncParsableCommand {
 
     /// Turns the flags into a run configuration; every mistake is an `InputError` with a hint.
     func makeConfiguration() throws -> RunConfiguration {
-        let target = try TargetURL(parsing: url)  // its messages quote the URL
+        let target = try TargetURL(parsing: url)
         var parsedHeaders: [HTTPHeader] = []
         for h in headers { parsedHeaders.append(try Self.naming("-H/--header", { try HTTPHeader(parsing: h) })) }
         if body != nil && bodyFile != nil {
@@ -180,6 +180,12 @@ struct RunCommand: AsyncParsableCommand {
         if let requests, requests < 1 {
             throw InputError("-n/--requests must be at least 1", hint: "or use -d for a duration")
         }
+        guard maxConnections <= 1_000_000 else {
+            throw InputError(
+                "--max-connections \(maxConnections) is more than one process holds (1,000,000)",
+                hint: "split the load over several machines"
+            )
+        }
         guard slowest >= 0 && slowest <= 1000 else {
             throw InputError("--slowest \(slowest) is out of range", hint: "use 0 to 1000")
         }
@@ -211,11 +217,8 @@ struct RunCommand: AsyncParsableCommand {
             if rate != nil && stages != nil {
                 throw InputError("--rate and --stages both given", hint: "--stages already sets the rate over time")
             }
-            guard maxConnections >= 1 && maxConnections <= 1_000_000 else {
-                throw InputError(
-                    "--max-connections must be between 1 and 1,000,000",
-                    hint: "one process holds at most 1,000,000 connections; split the load over several machines"
-                )
+            guard maxConnections >= 1 else {
+                throw InputError("--max-connections must be at least 1", hint: "e.g. --max-connections 1000")
             }
             if let c = connections, c < 0 || c > maxConnections {
                 throw InputError(
