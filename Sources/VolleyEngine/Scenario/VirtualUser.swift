@@ -29,6 +29,8 @@ final class VirtualUser: Slotted {
     /// (every step skipped or invalid) took no time, and the loop pauses the VU before the
     /// next, rather than spin at 500,000 iterations a second.
     private(set) var reachedNetwork = false
+    /// An `abort_on_fail` check of a failed request failed: the next step ends the iteration.
+    private var abortPending = false
     private(set) var isRunning = false {
         didSet { if isRunning != oldValue { runner.runningVUs += isRunning ? 1 : -1 } }
     }
@@ -50,6 +52,7 @@ final class VirtualUser: Slotted {
         precondition(!isRunning, "Invalid state: iteration already running")
         isRunning = true
         reachedNetwork = false
+        abortPending = false
         context.iteration += 1
         guard runner.selectRows(for: &context) else {
             isRunning = false
@@ -103,7 +106,8 @@ final class VirtualUser: Slotted {
     }
 
     private func next() {
-        if stopRequested {
+        if stopRequested || abortPending {
+            abortPending = false
             endIteration(complete: false)
             return
         }
@@ -164,7 +168,8 @@ final class VirtualUser: Slotted {
             return
         case .failure(.invalid(let message)):
             // Never written: a rendered line break or control byte would have added to the request.
-            failed(compiled, .invalidRequest, message: message, bytesIn: 0)
+            record(compiled, failure: .invalidRequest, message: message, bytesIn: 0)
+            next()
             return
         }
         reachedNetwork = true
@@ -176,7 +181,8 @@ final class VirtualUser: Slotted {
         connection(for: built.authority) { [self] result in
             switch result {
             case .failure(let cls, let message):
-                failed(compiled, cls, message: message, bytesIn: 0)
+                record(compiled, failure: cls, message: message, bytesIn: 0)
+                next()
             case .success(let conn):
                 send(compiled, built, on: conn, hops: hops)
             }
@@ -214,7 +220,8 @@ final class VirtualUser: Slotted {
         current = nil
         switch outcome {
         case .failure(let cls, let message, let bytesIn):
-            failed(compiled, cls, message: message, bytesIn: bytesIn)
+            record(compiled, failure: cls, message: message, bytesIn: bytesIn)
+            next()
         case .response(let response):
             handle(compiled, response, latency: t &- latencyStart, completedAt: t, sequence: sequence, hops: hops)
         }
@@ -298,27 +305,11 @@ final class VirtualUser: Slotted {
     /// A request that got no response: counted under its class, and every check and capture
     /// of its step fails, since a check that was never evaluated must not read as passed
     /// (5,175 `no_response` failures once left `checks > 99%` passing). A failed
-    /// `abort_on_fail` check ends the iteration, as it does after a response. Ctrl-C
-    /// (`interrupted`) is the user stopping the run, not the service failing, so its
-    /// requests are counted but not held against the checks.
-    private func failed(_ compiled: CompiledRequest, _ failure: TransportErrorClass, message: String, bytesIn: Int) {
-        record(compiled, failure: failure, message: message, bytesIn: bytesIn)
-        let step = compiled.step
-        guard failure != .interrupted, !step.checks.isEmpty || !step.captures.isEmpty else { return next() }
-        var abort = false
-        for (i, check) in step.checks.enumerated() {
-            runner.recorder.check(compiled.checkIDs[i], passed: false)
-            if check.abortOnFail { abort = true }
-        }
-        for capture in step.captures {
-            // Counted as failed captures, not as more errors: the request's failure is its error.
-            context.variables[capture.name] = nil
-            runner.recorder.captureFailures[compiled.nameID] += 1
-        }
-        if abort { endIteration(complete: false) } else { next() }
-    }
-
+    /// `abort_on_fail` check ends the iteration at the caller's `next()`, as it does after a
+    /// response. Ctrl-C (`interrupted`) is the user stopping the run, not the service
+    /// failing, so its requests are counted but not held against the checks.
     private func record(_ compiled: CompiledRequest, failure: TransportErrorClass, message: String, bytesIn: Int) {
+        failChecks(compiled, failure)
         runner.recorder.overall.recordFailure(failure, bytesIn: bytesIn, message: message)
         runner.recorder.withName(compiled.nameID) { $0.recordFailure(failure, bytesIn: bytesIn) }
         runner.samples?.record(
@@ -331,6 +322,20 @@ final class VirtualUser: Slotted {
             requestID: nil,
             bytesIn: bytesIn
         )
+    }
+
+    private func failChecks(_ compiled: CompiledRequest, _ failure: TransportErrorClass) {
+        let step = compiled.step
+        guard failure != .interrupted else { return }
+        for (i, check) in step.checks.enumerated() {
+            runner.recorder.check(compiled.checkIDs[i], passed: false)
+            if check.abortOnFail { abortPending = true }
+        }
+        for capture in step.captures {
+            // Counted as failed captures, not as more errors: the request's failure is its error.
+            context.variables[capture.name] = nil
+            runner.recorder.captureFailures[compiled.nameID] += 1
+        }
     }
 
     // MARK: - Cookies and redirects
