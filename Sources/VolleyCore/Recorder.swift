@@ -115,6 +115,9 @@ public struct IntervalStats: Sendable {
     /// Gauges read when the interval was taken.
     public var inFlight = 0
     public var openConnections = 0
+    /// Plans: VUs that exist when the interval was taken, running or idle (k6's `vus`);
+    /// nil for URL runs, which have no VUs.
+    public var vus: Int?
     /// Open model: requests due but waiting for a connection when the interval was taken.
     public var waiting = 0
     /// Responses with a 5xx status: the server's own errors, apart from the client's 4xx.
@@ -138,6 +141,7 @@ public struct IntervalStats: Sendable {
         latency.add(other.latency)
         inFlight += other.inFlight
         openConnections += other.openConnections
+        if let v = other.vus { vus = (vus ?? 0) + v }
         waiting += other.waiting
         serverErrors += other.serverErrors
         sentLate += other.sentLate

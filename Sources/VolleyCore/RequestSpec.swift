@@ -26,6 +26,22 @@ public struct TargetURL: Equatable, Sendable, CustomStringConvertible {
         "\(scheme)://\(hostHeader)\(pathAndQuery)"
     }
 
+    /// Host names (RFC 3986 unreserved and sub-delims, as resolvers accept) and, in brackets,
+    /// IPv6 addresses with an optional zone.
+    private static func isHostByte(_ b: UInt8, bracketed: Bool) -> Bool {
+        switch b {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+            UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "."):
+            return true
+        case UInt8(ascii: ":"), UInt8(ascii: "%"):
+            return bracketed
+        case UInt8(ascii: "_"), UInt8(ascii: "~"):
+            return !bracketed
+        default:
+            return false
+        }
+    }
+
     public init(scheme: String, host: String, port: Int, pathAndQuery: String) {
         self.scheme = scheme
         self.host = host
@@ -33,7 +49,12 @@ public struct TargetURL: Equatable, Sendable, CustomStringConvertible {
         self.pathAndQuery = pathAndQuery
     }
 
+    /// Parses `text`; the path and query pass through `WireText.requestTarget` (spaces and
+    /// non-ASCII encoded; CR, LF, control bytes and bad `%` escapes refused), and the host
+    /// must be a name or an address, so nothing in a URL can add to the request on the wire.
     public init(parsing text: String) throws {
+        // Control bytes first, anywhere in the URL (the host too), before any message quotes it.
+        try WireText.refuseControlBytes(inURL: text)
         let lower = text.lowercased()
         let scheme: String
         let rest: Substring
@@ -88,7 +109,30 @@ public struct TargetURL: Equatable, Sendable, CustomStringConvertible {
         guard !host.isEmpty else {
             throw InputError("URL \"\(text)\" has no host", hint: "write e.g. http://127.0.0.1:8080/")
         }
-        self.init(scheme: scheme, host: String(host), port: port, pathAndQuery: path)
+        let bracketed = authority.hasPrefix("[")
+        guard host.utf8.allSatisfy({ Self.isHostByte($0, bracketed: bracketed) }) else {
+            throw InputError(
+                "invalid host \"\(host)\" in \"\(text)\"",
+                hint: bracketed
+                    ? "an IPv6 address is hex digits and colons, e.g. http://[::1]:8080/"
+                    : "a host is a name or an address (letters, digits, - and .); write other names in punycode"
+            )
+        }
+        if bracketed, let close = authority.firstIndex(of: "]") {
+            let after = authority[authority.index(after: close)...]
+            guard after.isEmpty || after.hasPrefix(":") else {
+                throw InputError(
+                    "unexpected \"\(after)\" after the IPv6 address in \"\(text)\"",
+                    hint: "write e.g. http://[::1]:8080/"
+                )
+            }
+        }
+        self.init(
+            scheme: scheme,
+            host: String(host),
+            port: port,
+            pathAndQuery: try WireText.requestTarget(path, subject: "the path \"\(path)\" of \"\(text)\"")
+        )
     }
 }
 
@@ -139,11 +183,21 @@ public struct HTTPHeader: Equatable, Sendable {
         }
         let name = String(text[text.startIndex..<colon]).trimmingSpaces()
         let value = String(text[text.index(after: colon)...]).trimmingSpaces()
-        guard !name.isEmpty, name.allSatisfy({ $0.isASCII && !$0.isWhitespace && $0 != ":" }) else {
-            throw InputError("invalid header name in \"\(text)\"", hint: "header names are ASCII without spaces")
+        guard WireText.isToken(name) else {
+            throw InputError(
+                "invalid header name in \"\(WireText.escaped(text))\"",
+                hint: "header names are letters, digits and !#$%&'*+-.^_`|~ (no spaces)"
+            )
         }
-        guard !value.contains("\r") && !value.contains("\n") else {
-            throw InputError("header \"\(name)\" contains a line break", hint: "one header per -H")
+        // Checked on bytes: "\r\n" is one Character, so `contains("\r")` missed it.
+        try WireText.checkHeaderValue(value, name: name)
+        if name.lowercased() == "content-length",
+            value.isEmpty || !value.utf8.allSatisfy({ (0x30...0x39).contains($0) })
+        {
+            throw InputError(
+                "Content-Length \"\(value)\" is not a number of bytes",
+                hint: "leave it out: Volley sends the body's length itself"
+            )
         }
         self.init(name: name, value: value)
     }

@@ -91,6 +91,9 @@ public struct TimelineEntry: Equatable, Sendable, Codable {
     /// Requests written and not yet answered when the interval ended.
     public var inFlight: Int
     public var connections: Int
+    /// Plans: VUs that existed when the interval ended, running or idle (k6's `vus`);
+    /// absent for URL runs.
+    public var vus: Int?
     /// Open model: due requests waiting for a free connection.
     public var waiting: Int
     public var bytesIn: UInt64
@@ -114,7 +117,7 @@ public struct TimelineEntry: Equatable, Sendable, Codable {
         case t, rps, completed, failed, errors
         case latencyMs = "latency_ms"
         case inFlight = "in_flight"
-        case connections, waiting
+        case connections, waiting, vus
         case bytesIn = "bytes_in"
         case bytesOut = "bytes_out"
         case serverErrors = "http_5xx"
@@ -135,6 +138,7 @@ public struct TimelineEntry: Equatable, Sendable, Codable {
         self.latencyMs = IntervalLatency(stats.latency)
         self.inFlight = stats.inFlight
         self.connections = stats.openConnections
+        self.vus = stats.vus
         self.waiting = stats.waiting
         self.bytesIn = stats.bytesIn
         self.bytesOut = stats.bytesOut

@@ -28,6 +28,10 @@ public enum TransportErrorClass: String, CaseIterable, Codable, Sendable, Compar
     /// Any other socket-level failure (for example the generator ran out of file
     /// descriptors); the summary carries a sample message.
     case other = "other"
+    /// The request was not sent because it could not be written safely: a URL or header value
+    /// rendered during the run (from a capture, a feed, the environment) held a line break or
+    /// a control byte, or named a port that does not exist. Counted, never sent.
+    case invalidRequest = "invalid_request"
 
     public static func < (lhs: Self, rhs: Self) -> Bool {
         lhs.index < rhs.index
@@ -46,6 +50,7 @@ public enum TransportErrorClass: String, CaseIterable, Codable, Sendable, Compar
         case .noResponse: return 7
         case .interrupted: return 8
         case .other: return 9
+        case .invalidRequest: return 10
         }
     }
 

@@ -127,6 +127,15 @@ extension PlanReader {
                 continue
             }
             if let value = templateValue(pair.value, "header \"\(pair.key)\"") {
+                // Literal text is checked now; values rendered during the run are checked
+                // per request (a failed one counts as invalid_request).
+                for case .literal(let text) in value.parts {
+                    do {
+                        try WireText.checkHeaderValue(text, name: pair.key)
+                    } catch {
+                        report(error, at: pair.value.location)
+                    }
+                }
                 headers.append(TemplatedHeader(name: pair.key, value: value))
             }
         }

@@ -43,7 +43,32 @@ extension PlanReader {
             references.scenarios.append((pair.key, currentSteps))
             if let scenario { scenarios.append(scenario) }
         }
+        // Each scenario may be within the limit and all of them together not: scenarios run
+        // side by side (start_after aside), and their VUs share one process.
+        let total = scenarios.reduce(0) { $0 + $1.executor.peakVUs }
+        if scenarios.count > 1, total > PlanLimits.maxVUs {
+            error(
+                "the scenarios use \(total) VUs together, more than one process holds (\(PlanLimits.maxVUs))",
+                at: entry.keyNode.location,
+                hint: PlanLimits.distributedHint
+            )
+        }
         return scenarios
+    }
+
+    /// A count of VUs: at least `minimum`, at most `PlanLimits.maxVUs` (9223372036854775807
+    /// VUs validated and then grew the process to 2 GB in 12 s).
+    func vuCount(_ node: PlanNode, _ key: String, minimum: Int) -> Int? {
+        guard let n = integer(node, key, minimum: minimum) else { return nil }
+        guard n <= PlanLimits.maxVUs else {
+            error(
+                "\"\(key)\" is \(n), more than one process holds (at most \(PlanLimits.maxVUs) VUs)",
+                at: node.location,
+                hint: PlanLimits.distributedHint
+            )
+            return nil
+        }
+        return n
     }
 
     private func readScenario(_ entry: PlanNode.Pair) -> Scenario? {
@@ -139,14 +164,14 @@ extension PlanReader {
         let tenMinutes = Duration.seconds(600)
         switch kind {
         case "constant-vus":
-            let vus = optional(pairs, "vus", default: 1) { integer($0, "vus", minimum: 1) }
+            let vus = optional(pairs, "vus", default: 1) { vuCount($0, "vus", minimum: 1) }
             let length = required(pairs, "duration", scenario, example: "duration: 30s").flatMap {
                 duration($0, "duration", positive: true)
             }
             guard let vus, let length else { return nil }
             return .constantVUs(vus: vus, duration: length)
         case "ramping-vus":
-            let start = optional(pairs, "start_vus", default: 0) { integer($0, "start_vus", minimum: 0) }
+            let start = optional(pairs, "start_vus", default: 0) { vuCount($0, "start_vus", minimum: 0) }
             let stages = required(pairs, "stages", scenario, example: "stages: [{ duration: 1m, target: 100 }]").flatMap
             {
                 readVUStages($0)
@@ -157,7 +182,7 @@ extension PlanReader {
             guard let start, let stages, let grace else { return nil }
             return .rampingVUs(startVUs: start, stages: stages, gracefulRampDown: grace)
         case "shared-iterations", "per-vu-iterations":
-            let vus = optional(pairs, "vus", default: 1) { integer($0, "vus", minimum: 1) }
+            let vus = optional(pairs, "vus", default: 1) { vuCount($0, "vus", minimum: 1) }
             let iterations = optional(pairs, "iterations", default: 1) { integer($0, "iterations", minimum: 1) }
             let limit = optional(pairs, "max_duration", default: tenMinutes) {
                 duration($0, "max_duration", positive: true)
@@ -195,10 +220,10 @@ extension PlanReader {
 
     private func readArrivalVUs(_ pairs: [PlanNode.Pair], _ scenario: PlanNode.Pair) -> (Int, Int)? {
         let pre = required(pairs, "pre_allocated_vus", scenario, example: "pre_allocated_vus: 50").flatMap {
-            integer($0, "pre_allocated_vus", minimum: 1)
+            vuCount($0, "pre_allocated_vus", minimum: 1)
         }
         guard let pre else { return nil }
-        let max = optional(pairs, "max_vus", default: pre) { integer($0, "max_vus", minimum: 1) }
+        let max = optional(pairs, "max_vus", default: pre) { vuCount($0, "max_vus", minimum: 1) }
         guard let max else { return nil }
         if max < pre, let node = value(pairs, "max_vus") {
             error(
@@ -241,7 +266,7 @@ extension PlanReader {
     }
 
     private func readVUStages(_ node: PlanNode) -> [VUStage]? {
-        readStageList(node) { integer($0, "target", minimum: 0) }?.map { VUStage(duration: $0.0, target: $0.1) }
+        readStageList(node) { vuCount($0, "target", minimum: 0) }?.map { VUStage(duration: $0.0, target: $0.1) }
     }
 
     /// Each arrival-rate stage ramps from the previous stage's target (or `start_rate`).

@@ -171,9 +171,17 @@ extension PlanReader {
         return (method, url)
     }
 
-    /// A URL must be a path (with a base URL) or a full http(s) URL, without spaces.
+    /// A URL must be a path (with a base URL) or a full http(s) URL, without spaces or
+    /// control bytes; a literal one must be sendable as written (a port in 1-65535, a host,
+    /// valid %-escapes), or it would fail at every iteration of the run.
     private func checkURL(_ url: Template, in node: PlanNode, offset: Int) {
         let at = location(in: node, offset: offset)
+        do {
+            try WireText.refuseControlBytes(inURL: url.source)
+        } catch {
+            report(error, at: at)
+            return
+        }
         if url.source.contains(where: \.isWhitespace) {
             error("request URL \"\(url.source)\" contains a space", at: at, hint: "encode spaces as %20")
             return
@@ -181,7 +189,25 @@ extension PlanReader {
         let known = url.substituting { environment[$0] }
         guard case .literal(let head)? = known.parts.first else { return }
         let lower = head.lowercased()
-        if lower.hasPrefix("http://") || lower.hasPrefix("https://") { return }
+        if lower.hasPrefix("http://") || lower.hasPrefix("https://") {
+            // Fully known now (literal, or environment only): parsed as the run will parse it.
+            if known.parts.count == 1 {
+                do {
+                    _ = try TargetURL(parsing: head)
+                } catch {
+                    report(error, at: at)
+                }
+            }
+            return
+        }
+        if known.parts.count == 1 {
+            do {
+                _ = try WireText.requestTarget(head)
+            } catch {
+                report(error, at: at)
+                return
+            }
+        }
         guard head.hasPrefix("/") else {
             error(
                 "request URL \"\(url.source)\" must start with / or http(s)://",

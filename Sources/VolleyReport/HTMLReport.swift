@@ -136,12 +136,15 @@ public enum HTMLReport {
             .init("connections", color: "#5f3dc4", points: t.map { ($0.t, Double($0.connections)) }),
             .init("in flight", color: "#0b7285", points: t.map { ($0.t, Double($0.inFlight)) }),
         ]
+        if t.contains(where: { $0.vus != nil }) {
+            concurrency.insert(.init("VUs", color: "#2b8a3e", points: t.map { ($0.t, Double($0.vus ?? 0)) }), at: 0)
+        }
         if t.contains(where: { $0.waiting > 0 }) {
             concurrency.append(.init("waiting", color: "#e67700", points: t.map { ($0.t, Double($0.waiting)) }))
         }
         body += timeChart(
             SVGChart(
-                title: "Connections and requests in flight",
+                title: (t.contains { $0.vus != nil } ? "VUs, connections" : "Connections") + " and requests in flight",
                 xLabel: "time into test (s)",
                 yLabel: "count",
                 series: concurrency

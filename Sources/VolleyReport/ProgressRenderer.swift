@@ -42,6 +42,7 @@ public struct ProgressRenderer: Sendable {
         text += "  p50 " + Fmt.ms(e.latencyMs.p50) + "ms p99 " + Fmt.ms(e.latencyMs.p99) + "ms"
         let errText = "errors \(Fmt.int(e.errors)) (total \(Fmt.percent(total)))"
         text += "  " + (e.errors > 0 ? style.red(errText) : errText)
+        if let vus = e.vus { text += "  vus \(Fmt.int(vus))" }
         text += "  in flight \(Fmt.int(e.inFlight))"
         if e.waiting > 0 { text += style.yellow("  waiting \(Fmt.int(e.waiting))") }
         if isTTY {

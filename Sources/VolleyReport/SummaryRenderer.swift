@@ -130,6 +130,10 @@ public struct SummaryRenderer: Sendable {
                         ? style.yellow("\(Fmt.int(iterations.dropped)) dropped (no free VU)") : "0 dropped")
             )
         }
+        // The most VUs at any second (k6 prints vus and vus_max; the timeline has `vus`).
+        if let peak = s.timeline.compactMap(\.vus).max() {
+            out.append("  VUs          \(Fmt.int(peak)) at most")
+        }
         if let named = s.requestsByName, !named.isEmpty {
             out.append("")
             let width = min(40, max(12, named.map(\.name.count).max() ?? 12))

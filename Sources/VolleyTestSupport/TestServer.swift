@@ -41,6 +41,10 @@ import Synchronization
 /// - `/redirect/{n}`: 302 to `/redirect/{n-1}`, and 200 `arrived` at 0.
 /// - `/cookie/set` sets `session=s3cr3t`; `/cookie/echo` answers with the request's Cookie value.
 /// - `/businesses/id/{id}`: 200 with a small JSON object for that id.
+/// - `/inject`: 200 with the JSON `{"path":"/x\r\nX-Injected: 1","value":"v\r\nX-Injected: 1"}`
+///   (escaped in the JSON, real line breaks once captured): a service that tries to add a
+///   header to its client's next request. ``injectedHeadersSeen`` counts requests that carried
+///   an `X-Injected` header.
 /// - `/api/v1/todos`: POST creates a todo (201, JSON with `id`), GET lists them, DELETE
 ///   `/api/v1/todos/{id}` answers 200 for an existing todo and 404 otherwise.
 /// - anything else: 404 `not found`.
@@ -139,6 +143,12 @@ public final class TestServer: Sendable {
         state.counters.withLock { $0.requestsReceived }
     }
 
+    /// Requests that arrived with an `X-Injected` header (see `/inject`): how a test shows that
+    /// a value the service sent never became a header of the client's traffic.
+    public var injectedHeadersSeen: Int {
+        state.counters.withLock { $0.injectedHeadersSeen }
+    }
+
     /// The `X-Request-ID` of every request that carried one (the last value when a request
     /// repeated the header), in arrival order, so tests can check identifiers are unique and
     /// complete. Only the most recent 100,000 are kept, to bound memory in long runs.
@@ -168,6 +178,7 @@ public final class TestServer: Sendable {
 private final class ServerState: Sendable {
     struct Counters {
         var requestsReceived = 0
+        var injectedHeadersSeen = 0
         var requestIDs = RecentRing(capacity: 100_000)
         var mixCount = 0
         var resetCounts: [Int: Int] = [:]
@@ -185,9 +196,10 @@ private final class ServerState: Sendable {
     private let children = Mutex(Children())
 
     /// Counts a request whose head was fully received.
-    func recordRequest(requestID: String?) {
+    func recordRequest(requestID: String?, injected: Bool = false) {
         counters.withLock { counters in
             counters.requestsReceived += 1
+            if injected { counters.injectedHeadersSeen += 1 }
             if let requestID {
                 counters.requestIDs.append(requestID)
             }
@@ -489,6 +501,7 @@ private final class ConnectionHandler: ChannelInboundHandler {
         var connectionTokens: [String] = []
         var requestID: String?
         var hasTransferEncoding = false
+        var injected = false
         for line in lines.dropFirst() where !line.isEmpty {
             guard let colon = line.firstIndex(of: ":") else {
                 reject(context: context, status: 400)
@@ -509,11 +522,13 @@ private final class ConnectionHandler: ChannelInboundHandler {
                 requestID = value
             case "transfer-encoding":
                 hasTransferEncoding = true
+            case "x-injected":
+                injected = true
             default:
                 break
             }
         }
-        state.recordRequest(requestID: requestID)
+        state.recordRequest(requestID: requestID, injected: injected)
         guard !hasTransferEncoding else {
             reject(context: context, status: 501)
             return nil
@@ -686,6 +701,13 @@ private final class ConnectionHandler: ChannelInboundHandler {
                 request: request,
                 status: 200,
                 body: line.map { String($0.dropFirst(7)).trimmingCharacters(in: .whitespaces) } ?? ""
+            )
+        case ("inject", 1):
+            respond(
+                context: context,
+                request: request,
+                status: 200,
+                body: #"{"path":"/x\r\nX-Injected: 1","value":"v\r\nX-Injected: 1"}"#
             )
         case ("businesses", 3) where parts[1] == "id":
             respond(

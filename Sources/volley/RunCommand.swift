@@ -165,7 +165,7 @@ struct RunCommand: AsyncParsableCommand {
     func makeConfiguration() throws -> RunConfiguration {
         let target = try TargetURL(parsing: url)
         var parsedHeaders: [HTTPHeader] = []
-        for h in headers { parsedHeaders.append(try HTTPHeader(parsing: h)) }
+        for h in headers { parsedHeaders.append(try Self.naming("-H/--header", { try HTTPHeader(parsing: h) })) }
         if body != nil && bodyFile != nil {
             throw InputError("--body and --body-file both given", hint: "use one of them")
         }
@@ -197,6 +197,12 @@ struct RunCommand: AsyncParsableCommand {
                 hint: "default: one per core"
             )
         }
+        guard maxConnections <= 1_000_000 else {
+            throw InputError(
+                "--max-connections \(maxConnections) is more than one process holds (1,000,000)",
+                hint: "split the load over several machines"
+            )
+        }
         guard slowest >= 0 && slowest <= 1000 else {
             throw InputError("--slowest must be between 0 and 1000, got \(slowest)", hint: "e.g. --slowest 10")
         }
@@ -211,6 +217,16 @@ struct RunCommand: AsyncParsableCommand {
         if let threads { config.threads = threads }
         config.endGrace = try Self.positiveDuration(grace, flag: "--grace")
         return config
+    }
+
+    /// Runs `parse`, prefixing an `InputError` with the flag or argument it came from, so a
+    /// refused URL or header (a line break, a bad port) says which input to fix.
+    static func naming<T>(_ flag: String, _ parse: () throws -> T) throws -> T {
+        do {
+            return try parse()
+        } catch let error as InputError {
+            throw InputError("\(flag): \(error.message)", hint: error.hint)
+        }
     }
 
     func makeModel() throws -> LoadModel {

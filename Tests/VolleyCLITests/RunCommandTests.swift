@@ -61,6 +61,26 @@ import VolleyEngine
         #expect(b.request.requestIDHeader == nil)
     }
 
+    /// A refused URL or header names where it came from (exit 2 is `InputError`'s code).
+    @Test func refusedURLsAndHeadersNameTheirFlag() throws {
+        #expect(throws: InputError.self) { try config(["http://127.0.0.1/x\r\nX-Injected: 1"]) }
+        do {
+            _ = try config(["http://127.0.0.1/", "-H", "X-A: 1\r\nX-Injected: 1"])
+            Issue.record("accepted a line break in -H")
+        } catch let error as InputError {
+            #expect(error.message.hasPrefix("-H/--header: "), "\(error.message)")
+            #expect(error.message.contains("\\r"), "the line break is spelled out")
+        }
+        do {
+            _ = try config(["http://127.0.0.1/x y\r\n"])
+            Issue.record("accepted a line break in the URL")
+        } catch let error as InputError {
+            #expect(error.message.contains(#""http://127.0.0.1/x y\r\n""#), "\(error.message)")
+        }
+        let spaced = try config(["http://127.0.0.1/a b"])
+        #expect(spaced.request.url.pathAndQuery == "/a%20b")
+    }
+
     @Test(arguments: [
         ["notaurl"], ["http://127.0.0.1/", "-d", "30"], ["http://127.0.0.1/", "-r", "fast"],
         ["http://127.0.0.1/", "-r", "10", "--stages", "1s:10"], ["http://127.0.0.1/", "-H", "NoColon"],
@@ -69,6 +89,9 @@ import VolleyEngine
         ["http://127.0.0.1/", "-c", "0"], ["http://127.0.0.1/", "--threads", "0"], ["http://127.0.0.1/", "-n", "0"],
         ["http://127.0.0.1/", "-r", "0"], ["http://127.0.0.1/", "--timeout", "0s"],
         ["http://127.0.0.1/", "-r", "10", "-n", "5", "-d", "1s"],
+        ["http://127.0.0.1/x\r\nX-Injected: 1"], ["http://127.0.0.1/%zz"], ["http://127.0.0.1/\u{1}"],
+        ["http://127.0.0.1/", "-H", "X-A: 1\r\nX-Injected: 1"], ["http://127.0.0.1/", "-H", "Content-Length: abc"],
+        ["http://127.0.0.1/", "-c", "99999999"], ["http://127.0.0.1/", "-r", "10", "--max-connections", "99999999"],
     ])
     func badInputIsAnInputErrorWithAHint(args: [String]) throws {
         do {

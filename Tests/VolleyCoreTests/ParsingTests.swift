@@ -76,6 +76,32 @@ import VolleyCore
         #expect(b.pathAndQuery == "/?q")
     }
 
+    /// Spaces and non-ASCII have one safe spelling and are encoded; what would change the
+    /// request on the wire (CR, LF, NUL, other control bytes, bad %-escapes, a host that is
+    /// not a name) is refused.
+    @Test func spacesAndNonASCIIAreEncodedValidEscapesKept() throws {
+        let a = try TargetURL(parsing: "http://host/a b/é?q=x y&r=%2F")
+        #expect(a.pathAndQuery == "/a%20b/%C3%A9?q=x%20y&r=%2F")
+        #expect(try TargetURL(parsing: "http://host/%41%7e").pathAndQuery == "/%41%7e")
+    }
+
+    @Test(arguments: [
+        "http://host/x\r\nX-Injected: 1", "http://host/x\nX-Injected: 1", "http://host/x\u{0}", "http://host/\u{7}",
+        "http://host/x\u{7F}", "http://ho\r\nst/", "http://host/%zz", "http://host/%4", "http://host/%",
+        "http://ho st/", "http://host:0/", "http:///x", "http://[::1]x/", "http://[::1/", "http://exa<mple/",
+    ])
+    func refusesWhatWouldChangeTheRequest(text: String) {
+        do {
+            _ = try TargetURL(parsing: text)
+            Issue.record("accepted \(WireText.escaped(text))")
+        } catch let error as InputError {
+            #expect(error.hint != nil)
+            #expect(!error.message.contains("\r") && !error.message.contains("\n"), "spelled out, not written")
+        } catch {
+            Issue.record("unexpected \(error)")
+        }
+    }
+
     @Test(arguments: [
         "ftp://x/", "127.0.0.1:8080", "http://", "http://host:99999/", "http://u:p@host/", "http://[::1/",
     ])
@@ -98,8 +124,29 @@ import VolleyCore
         #expect(h.value == "Bearer abc")
     }
 
-    @Test(arguments: ["NoColon", ": value", "Bad Name: x"])
+    /// `"\r\n"` is one Swift Character, so `value.contains("\r")` let it through to the wire.
+    @Test(arguments: [
+        "NoColon", ": value", "Bad Name: x", "X-A: 1\r\nX-Injected: 1", "X-A: 1\nX-Injected: 1", "X-A: a\u{0}b",
+        "X-A: a\rb", "Bad(Name): x", "Content-Length: abc", "content-length: -1", "Content-Length:",
+    ])
     func rejects(text: String) {
         #expect(throws: InputError.self) { try HTTPHeader(parsing: text) }
+    }
+
+    @Test func aRefusedValueIsNotRepeatedInTheMessage() {
+        do {
+            _ = try HTTPHeader(parsing: "Authorization: Bearer s3cret\r\nX-Injected: 1")
+            Issue.record("accepted")
+        } catch let error as InputError {
+            #expect(
+                error.message == "the value of header \"Authorization\" contains a carriage return (\\r) at byte 14"
+            )
+        } catch {
+            Issue.record("unexpected \(error)")
+        }
+    }
+
+    @Test func aNumericContentLengthIsKept() throws {
+        #expect(try HTTPHeader(parsing: "Content-Length: 12").value == "12")
     }
 }

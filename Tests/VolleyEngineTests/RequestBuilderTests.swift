@@ -29,14 +29,14 @@ import VolleyCore
         _ builder: RequestBuilder,
         variables: [String: String] = [:],
         cookies: String? = nil
-    ) -> Result<BuiltRequest, MissingVariable> {
+    ) -> Result<BuiltRequest, RequestBuildFailure> {
         let compiled = CompiledRequest(step: step, nameID: 0, checkIDs: [], defaults: builder.defaults)
         let context = VUContext(number: 1, iteration: 0, variables: variables)
         var scratch: [UInt8] = []
         return builder.build(compiled, context: context, loop: 1, sequence: 0x2a, cookies: cookies, scratch: &scratch)
     }
 
-    private func text(_ result: Result<BuiltRequest, MissingVariable>) throws -> String {
+    private func text(_ result: Result<BuiltRequest, RequestBuildFailure>) throws -> String {
         String(buffer: try result.get().bytes)
     }
 
@@ -92,9 +92,48 @@ import VolleyCore
 
     @Test func aMissingVariableOrBaseIsReportedNotSent() throws {
         let step = RequestStep(method: "GET", url: try Template(parsing: "/todos/${id}"))
-        #expect(throws: MissingVariable(name: "id")) { try build(step, try builder()).get() }
-        #expect(throws: MissingVariable(name: "base_url")) {
+        #expect(throws: RequestBuildFailure.missing(MissingVariable(name: "id"))) {
+            try build(step, try builder()).get()
+        }
+        #expect(throws: RequestBuildFailure.missing(MissingVariable(name: "base_url"))) {
             try build(RequestStep(method: "GET", url: "/"), try builder(base: nil)).get()
+        }
+    }
+
+    /// A value rendered during the run (a capture, a feed row) is checked before anything is
+    /// written: a line break in it would add a header (or a request) of the service's choosing.
+    @Test(arguments: [
+        ("/todos/${id}", "", "7\r\nX-Injected: 1"),
+        ("/todos/${id}", "", "7\nX-Injected: 1"),
+        ("/todos/${id}", "", "7\u{0}"),
+        ("/todos/${id}", "", "%zz"),
+        ("http://127.0.0.1:${id}/", "", "99999"),
+        ("http://127.0.0.1:${id}/", "", "0"),
+        ("/todos", "${id}", "a\r\nX-Injected: 1"),
+        ("/todos", "${id}", "a\u{0}b"),
+    ])
+    func renderedLineBreaksAndBadURLsAreRefusedNotSent(url: String, header: String, value: String) throws {
+        var step = RequestStep(method: "GET", url: try Template(parsing: url))
+        if !header.isEmpty { step.headers = [TemplatedHeader(name: "X-Id", value: try Template(parsing: header))] }
+        let result = build(step, try builder(), variables: ["id": value])
+        guard case .failure(.invalid(let message)) = result else {
+            Issue.record("built \(result)")
+            return
+        }
+        #expect(!message.contains("\r") && !message.contains("\n"), "the message spells control bytes out")
+    }
+
+    @Test func renderedSpacesAndNonASCIIArePercentEncoded() throws {
+        let step = RequestStep(method: "GET", url: try Template(parsing: "/todos/${id}"))
+        let wire = try text(build(step, try builder(), variables: ["id": "a b/é"]))
+        #expect(wire.hasPrefix("GET /api/todos/a%20b/%C3%A9 HTTP/1.1\r\n"))
+    }
+
+    @Test func aCookieFromTheServerWithALineBreakIsRefused() throws {
+        let result = build(RequestStep(method: "GET", url: "/"), try builder(), cookies: "s=1\rX-Injected: 1")
+        guard case .failure(.invalid) = result else {
+            Issue.record("built \(result)")
+            return
         }
     }
 

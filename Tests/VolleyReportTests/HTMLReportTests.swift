@@ -63,6 +63,13 @@ import VolleyCore
         }
     }
 
+    @Test func planRunsChartTheirVUs() {
+        var (s, h) = summary()
+        #expect(!HTMLReport.render(s, histograms: h, context: ReportContext()).contains(">VUs<"))
+        for i in s.timeline.indices { s.timeline[i].vus = 60 }
+        #expect(HTMLReport.render(s, histograms: h, context: ReportContext()).contains(">VUs<"))
+    }
+
     @Test func aRunStoppedByAThresholdSaysSo() {
         var (s, h) = summary()
         s.abortedBy = "max(pool_waiting) < 5"

@@ -108,5 +108,42 @@ private func sampleSummary(open: Bool = false) -> RunSummary {
         let bar = tty.update(with: entry)
         #expect(bar.hasPrefix("\u{1B}[2K\r"))
         #expect(bar.contains("[=====               ]"))
+        #expect(!line.contains("vus"), "URL runs have no VUs")
+    }
+
+    /// A plan's progress line and summary show its VUs, as k6 shows vus and vus_max.
+    @Test func planRunsShowTheirVUs() throws {
+        var stats = IntervalStats()
+        stats.completed = 100
+        stats.inFlight = 57
+        stats.openConnections = 60
+        stats.vus = 60
+        var progress = ProgressRenderer(
+            style: Style(enabled: false),
+            isTTY: false,
+            expectedRequests: nil,
+            expectedSeconds: 10
+        )
+        let line = progress.update(with: TimelineEntry(t: 1, seconds: 1, stats: stats))
+        #expect(line.contains("vus 60  in flight 57"))
+        var s = RunSummary(
+            target: "http://127.0.0.1:8080",
+            method: "*",
+            model: .closed(connections: 0, limit: .duration(.seconds(2))),
+            threads: 1,
+            recorder: Recorder(),
+            duration: 2,
+            timeline: [
+                TimelineEntry(t: 1, seconds: 1, stats: stats),
+                TimelineEntry(t: 2, seconds: 1, stats: IntervalStats()),
+            ],
+            interrupted: false
+        )
+        s.iterations = IterationStats(completed: 1, interrupted: 0, dropped: 0)
+        #expect(SummaryRenderer(style: Style(enabled: false)).render(s).contains("VUs          60 at most"))
+        let json = try JSONReport.encode(s)
+        #expect(json.contains("\"vus\" : 60"))
+        #expect(json.contains("\"connections\" : 60"))
+        #expect(try JSONReport.decode(json).timeline.map(\.vus) == [60, nil])
     }
 }

@@ -51,6 +51,26 @@ public final class PlanEngine: Sendable {
     /// One event loop per core unless told otherwise.
     public static var defaultThreads: Int { NIOCore.System.coreCount }
 
+    /// The timers each running scenario loop holds (empty before and after the run), for the
+    /// test that an arrival-rate scenario's memory stays flat however long it runs.
+    func retainedTimerCounts() async -> [Int] {
+        var counts: [Int] = []
+        for s in state.withLock({ $0 }) {
+            if let n = try? await s.loop.submit({ s.retainedTimerCount }).get() { counts.append(n) }
+        }
+        return counts
+    }
+
+    /// The VUs each running scenario loop holds now, for the test that Ctrl-C is not kept
+    /// waiting while a large scenario creates its VUs.
+    func vuCounts() async -> [Int] {
+        var counts: [Int] = []
+        for s in state.withLock({ $0 }) {
+            if let n = try? await s.loop.submit({ s.vuCount }).get() { counts.append(n) }
+        }
+        return counts
+    }
+
     /// Stops every scenario: running iterations end, in-flight requests are aborted.
     public func interrupt() {
         interrupted.store(true, ordering: .relaxed)

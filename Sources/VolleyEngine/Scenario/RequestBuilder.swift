@@ -18,6 +18,16 @@ struct BuiltRequest {
     var sequence: UInt64
 }
 
+/// Why a step's request was not built.
+enum RequestBuildFailure: Error, Equatable {
+    /// A template needs a value that does not exist: the step is skipped (not sent, not failed).
+    case missing(MissingVariable)
+    /// The rendered URL or a header value cannot be sent as it is (a line break or a control
+    /// byte from a capture, a feed or the environment; a port out of range): the step fails
+    /// as `invalid_request`, and nothing is written.
+    case invalid(String)
+}
+
 /// What a request step's head needs that does not change between requests, worked out
 /// once per run: which headers the step and the plan's defaults set (only their values
 /// are templates), the method's framing. Deciding this per request (lower-casing and
@@ -108,7 +118,7 @@ final class RequestBuilder: Sendable {
         sequence: UInt64,
         cookies: String? = nil,
         scratch: inout [UInt8]
-    ) -> Result<BuiltRequest, MissingVariable> {
+    ) -> Result<BuiltRequest, RequestBuildFailure> {
         do {
             return .success(
                 try buildThrowing(
@@ -121,9 +131,11 @@ final class RequestBuilder: Sendable {
                 )
             )
         } catch let missing as MissingVariable {
-            return .failure(missing)
+            return .failure(.missing(missing))
+        } catch let invalid as InputError {
+            return .failure(.invalid(invalid.message))
         } catch {
-            return .failure(MissingVariable(name: "\(error)"))
+            return .failure(.invalid("\(error)"))
         }
     }
 
@@ -151,7 +163,10 @@ final class RequestBuilder: Sendable {
         } else if let base = baseURL {
             authority = Authority(host: base.host, port: base.port, isTLS: base.isTLS)
             hostHeader = baseHostHeader
-            path = rawURL.utf8.first == UInt8(ascii: "/") ? basePath + rawURL : basePath + "/" + rawURL
+            // Rendered values (captures, feeds) are checked here, per request: a literal was
+            // checked when the plan was loaded, but `${id}` can hold anything the service sent.
+            let target = try WireText.requestTarget(rawURL)
+            path = target.utf8.first == UInt8(ascii: "/") ? basePath + target : basePath + "/" + target
         } else {
             throw MissingVariable(name: "base_url")
         }
@@ -199,13 +214,19 @@ final class RequestBuilder: Sendable {
         if !prepared.setsUserAgent { out.append(contentsOf: Self.userAgentLine) }
         if !prepared.setsAccept { out.append(contentsOf: Self.acceptLine) }
         for h in prepared.headers {
-            Self.appendHeader(h.name, try context.render(h.value).get(), to: &out)
+            let value = try context.render(h.value).get()
+            try WireText.checkHeaderValue(value, name: h.name)
+            Self.appendHeader(h.name, value, to: &out)
         }
         if let contentType, !prepared.setsContentType { Self.appendHeader("Content-Type", contentType, to: &out) }
         if body != nil || prepared.alwaysSendsLength {
             Self.appendHeader("Content-Length", String(body?.count ?? 0), to: &out)
         }
-        if let cookies, !prepared.setsCookie { Self.appendHeader("Cookie", cookies, to: &out) }
+        if let cookies, !prepared.setsCookie {
+            // Cookie values come from the service's Set-Cookie headers: checked like captures.
+            try WireText.checkHeaderValue(cookies, name: "Cookie")
+            Self.appendHeader("Cookie", cookies, to: &out)
+        }
         if let idHeader = requestIDHeader {
             out.append(contentsOf: idHeader.utf8)
             out.append(UInt8(ascii: ":"))

@@ -25,6 +25,12 @@ final class VirtualUser: Slotted {
     var iterationDue: UInt64?
     /// Set when the executor wants this VU to stop after the current request.
     var stopRequested = false
+    /// Whether this iteration wrote a request or opened a connection. One that did neither
+    /// (every step skipped or invalid) took no time, and the loop pauses the VU before the
+    /// next, rather than spin at 500,000 iterations a second.
+    private(set) var reachedNetwork = false
+    /// An `abort_on_fail` check of a failed request failed: the next step ends the iteration.
+    private var abortPending = false
     private(set) var isRunning = false {
         didSet { if isRunning != oldValue { runner.runningVUs += isRunning ? 1 : -1 } }
     }
@@ -45,6 +51,8 @@ final class VirtualUser: Slotted {
     func runIteration(done: @escaping (Bool) -> Void) {
         precondition(!isRunning, "Invalid state: iteration already running")
         isRunning = true
+        reachedNetwork = false
+        abortPending = false
         context.iteration += 1
         guard runner.selectRows(for: &context) else {
             isRunning = false
@@ -76,6 +84,13 @@ final class VirtualUser: Slotted {
         }
     }
 
+    /// This VU's connections that are open now (for the timeline, once a second).
+    var openConnectionCount: Int {
+        var n = 0
+        for c in connections.values where c.isOpen { n += 1 }
+        return n
+    }
+
     func closeConnections() {
         for c in connections.values { c.close() }
         connections.removeAll()
@@ -91,7 +106,8 @@ final class VirtualUser: Slotted {
     }
 
     private func next() {
-        if stopRequested {
+        if stopRequested || abortPending {
+            abortPending = false
             endIteration(complete: false)
             return
         }
@@ -143,14 +159,20 @@ final class VirtualUser: Slotted {
             scratch: &scratch
         ) {
         case .success(let b): built = b
-        case .failure(let missing):
+        case .failure(.missing(let missing)):
             runner.recorder.skippedSteps[compiled.nameID] += 1
             if runner.recorder.skipReasons[compiled.nameID] == nil {
                 runner.recorder.skipReasons[compiled.nameID] = "${\(missing.name)} has no value"
             }
             next()
             return
+        case .failure(.invalid(let message)):
+            // Never written: a rendered line break or control byte would have added to the request.
+            record(compiled, failure: .invalidRequest, message: message, bytesIn: 0)
+            next()
+            return
         }
+        reachedNetwork = true
         // The common case (an open connection) without allocating a callback.
         if let c = connections[built.authority], c.isOpen {
             send(compiled, built, on: c, hops: hops)
@@ -315,7 +337,14 @@ final class VirtualUser: Slotted {
         }
     }
 
+    /// A request that got no response: counted under its class, and every check and capture
+    /// of its step fails, since a check that was never evaluated must not read as passed
+    /// (5,175 `no_response` failures once left `checks > 99%` passing). A failed
+    /// `abort_on_fail` check ends the iteration at the caller's `next()`, as it does after a
+    /// response. Ctrl-C (`interrupted`) is the user stopping the run, not the service
+    /// failing, so its requests are counted but not held against the checks.
     private func record(_ compiled: CompiledRequest, failure: TransportErrorClass, message: String, bytesIn: Int) {
+        failChecks(compiled, failure)
         runner.recorder.overall.recordFailure(failure, bytesIn: bytesIn, message: message)
         runner.recorder.withName(compiled.nameID) { $0.recordFailure(failure, bytesIn: bytesIn) }
         runner.samples?.record(
@@ -328,6 +357,20 @@ final class VirtualUser: Slotted {
             requestID: nil,
             bytesIn: bytesIn
         )
+    }
+
+    private func failChecks(_ compiled: CompiledRequest, _ failure: TransportErrorClass) {
+        let step = compiled.step
+        guard failure != .interrupted else { return }
+        for (i, check) in step.checks.enumerated() {
+            runner.recorder.check(compiled.checkIDs[i], passed: false)
+            if check.abortOnFail { abortPending = true }
+        }
+        for capture in step.captures {
+            // Counted as failed captures, not as more errors: the request's failure is its error.
+            context.variables[capture.name] = nil
+            runner.recorder.captureFailures[compiled.nameID] += 1
+        }
     }
 
     // MARK: - Cookies and redirects
