@@ -387,19 +387,12 @@ final class LoopWorker: @unchecked Sendable {
             // must not look like a load test. Never recursive: a refused connect may complete
             // synchronously.
             let failures = h.connectFailures + 1
-            loop.scheduleTask(in: Self.reconnectDelay(afterFailures: failures)) { [self] in
+            loop.scheduleTask(in: ReconnectBackoff.delay(afterFailures: failures)) { [self] in
                 replaceConnection(failures: failures)
                 checkFinished()
             }
         }
         checkFinished()
-    }
-
-    /// The pause before reconnecting after `failures` consecutive failed connects of one
-    /// connection: 10 ms, doubling up to 500 ms.
-    static func reconnectDelay(afterFailures failures: Int) -> TimeAmount {
-        let exponent = min(max(failures - 1, 0), 6)
-        return .milliseconds(min(10 << exponent, 500))
     }
 
     /// The server closed an idle keep-alive connection without announcing it.

@@ -1,3 +1,4 @@
+import NIOCore
 import VolleyCore
 
 /// When a request that got no response may be sent again, on a new connection.
@@ -57,5 +58,17 @@ public enum RetryPolicy {
                 $0.equalsIgnoringASCIICase("idempotency-key") || $0.equalsIgnoringASCIICase("x-idempotency-key")
             }
         }
+    }
+}
+
+/// How long a connection (or a VU) waits before connecting again after failed connects: a
+/// refusing target must not be hammered in a busy loop (220,000 connects in 2 s on 4
+/// connections), and a run that only ever failed to connect must not look like a load test.
+/// Each attempt is still one failed request, as a client would see it.
+public enum ReconnectBackoff {
+    /// The pause after `failures` consecutive failed connects: 10 ms, doubling up to 500 ms.
+    public static func delay(afterFailures failures: Int) -> TimeAmount {
+        let exponent = min(max(failures - 1, 0), 6)
+        return .milliseconds(Int64(min(10 << exponent, 500)))
     }
 }

@@ -119,6 +119,74 @@ import VolleyTestSupport
         }
     }
 
+    /// Every misbehaviour once more under a plan: exact counts by class, checks failed by
+    /// requests that got no response, and the run's end bounded.
+    @Test(arguments: [
+        ("/garbage", "malformed"), ("/reset/1", "reset"), ("/close-no-reply", "no_response"),
+        ("/endless", "timeout"), ("silent", "timeout"),
+    ])
+    func planVUsCountEachMisbehaviourByItsClass(path: String, expected: String) async throws {
+        let server = try await TestServer.start()
+        let silent = try await SilentServer.start()
+        let base = path == "silent" ? "http://127.0.0.1:\(silent.port)" : server.baseURL
+        let step = RequestStep(
+            method: "GET",
+            url: Template(stringLiteral: path == "silent" ? "/" : path),
+            timeout: .milliseconds(300),
+            checks: [Check(.status([200]))]
+        )
+        let plan = Plan(
+            name: "misbehaving",
+            baseURL: base,
+            scenarios: [
+                Scenario(
+                    name: "s",
+                    executor: .perVUIterations(vus: 2, iterations: 3, maxDuration: .seconds(20)),
+                    steps: [.request(step)]
+                )
+            ]
+        )
+        let started = ContinuousClock.now
+        let s = try await PlanEngine(plan: plan, threads: 1).run()
+        let elapsed = ContinuousClock.now - started
+        try await server.shutdown()
+        try await silent.shutdown()
+        #expect(s.transportErrors == [expected: 6], "\(s.transportErrors)")
+        #expect(s.completed == 0)
+        #expect(s.retries == 0, "fresh connections: nothing to retry")
+        #expect(s.checks?.first?.fails == 6, "a request without a response fails its checks")
+        #expect(elapsed < .seconds(5), "took \(elapsed)")
+    }
+
+    /// VUs against a closed port: each failed connect is one failed request, and the VU waits
+    /// (10 ms doubling to 500 ms) before going on instead of looping through iterations.
+    @Test func planVUsBackOffFromARefusingTarget() async throws {
+        let server = try await TestServer.start()
+        let base = server.baseURL
+        try await server.shutdown()
+        let plan = Plan(
+            name: "refused",
+            baseURL: base,
+            scenarios: [
+                Scenario(
+                    name: "s",
+                    executor: .constantVUs(vus: 2, duration: .seconds(1)),
+                    steps: [.request(RequestStep(method: "GET", url: "/", checks: [Check(.status([200]))]))]
+                )
+            ]
+        )
+        let started = ContinuousClock.now
+        let s = try await PlanEngine(plan: plan, threads: 1).run()
+        let elapsed = ContinuousClock.now - started
+        #expect(s.connectionsOpened == 0)
+        #expect(s.completed == 0)
+        // Per VU: pauses of 10+20+40+80+160+320+500 ms cover 1 s, so at most 8 attempts.
+        #expect(s.failed >= 2 && s.failed <= 18, "\(s.failed) connects")
+        #expect(s.failed == s.transportErrors["connection_refused"])
+        #expect(s.checks?.first?.fails == s.failed)
+        #expect(elapsed < .seconds(3), "took \(elapsed)")
+    }
+
     // MARK: - Refusals
 
     /// `-c 4 -d 2s` against a closed port made 220,478 connect attempts and reported
@@ -142,7 +210,7 @@ import VolleyTestSupport
     }
 
     @Test func reconnectDelaysGrowAndStayShort() {
-        let delays = (1...9).map { LoopWorker.reconnectDelay(afterFailures: $0).nanoseconds / 1_000_000 }
+        let delays = (1...9).map { ReconnectBackoff.delay(afterFailures: $0).nanoseconds / 1_000_000 }
         #expect(delays == [10, 20, 40, 80, 160, 320, 500, 500, 500])
     }
 

@@ -437,7 +437,6 @@ final class VirtualUser: Slotted {
             return
         }
         connections[authority] = nil
-        runner.recorder.overall.connectionsOpened += 1
         guard !authority.isTLS, let connector = runner.connector else {
             connectThroughNIO(authority, resolving: false, done)
             return
@@ -528,19 +527,34 @@ final class VirtualUser: Slotted {
         _ authority: Authority,
         _ handler: VUConnectionHandler,
         _ result: Result<Void, any Error>,
-        _ done: (ConnectionResult) -> Void
+        _ done: @escaping (ConnectionResult) -> Void
     ) {
         switch result {
         case .success:
+            connectFailures = 0
+            // Counted once established (TCP, and TLS's handshake): an attempt is not a connection.
+            runner.recorder.overall.connectionsOpened += 1
             handler.connected()
             let runner = self.runner
             handler.onSilentClose = { runner.recorder.overall.reconnects += 1 }
             connections[authority] = handler
             done(.success(handler))
         case .failure(let error):
-            done(.failure(ErrorClassifier.classify(error, connecting: true), ErrorClassifier.message(error)))
+            // The VU waits before going on, as `volley run`'s connections do: a refusing
+            // target must not be hammered by VUs looping through failed iterations.
+            connectFailures += 1
+            let failure = ConnectionResult.failure(
+                ErrorClassifier.classify(error, connecting: true),
+                ErrorClassifier.message(error)
+            )
+            runner.loop.assumeIsolated().scheduleTask(in: ReconnectBackoff.delay(afterFailures: connectFailures)) {
+                done(failure)
+            }
         }
     }
+
+    /// Consecutive failed connects of this VU, for the reconnect backoff.
+    private var connectFailures = 0
 
     static let connectTimeout: TimeAmount = .seconds(10)
 }
