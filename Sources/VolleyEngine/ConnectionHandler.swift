@@ -185,30 +185,24 @@ final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler, S
                     keepAlive: false
                 )
             } else {
-                let failure: TransportErrorClass
-                let message: String
-                if let error = pendingError {
-                    failure = ErrorClassifier.classify(error, connecting: false)
-                    message = ErrorClassifier.message(error)
-                } else if parser.hasStarted {
-                    failure = .malformed
-                    message = "connection closed before the response was complete"
-                } else {
-                    failure = .noResponse
-                    message = "connection closed without a response"
-                }
-                let retry = RetryPolicy.shouldRetry(
-                    reused: served > 0,
+                let close = UnansweredClose(
+                    pendingError: pendingError,
                     responseBytes: parser.bytesReceived,
+                    reused: served > 0,
                     replayable: worker.encoder.isReplayable,
                     nothingWritten: nothingWritten,
-                    failure: failure,
                     alreadyRetried: isRetry
                 )
-                if retry {
+                if close.retry {
                     retryAfterClose = CarriedRequest(sequence: sequence, dueAt: dueAt, sentAt: sentAt)
                 }
-                worker.requestFailed(self, failure, message: message, bytesIn: parser.bytesReceived, retryable: retry)
+                worker.requestFailed(
+                    self,
+                    close.failure,
+                    message: close.message,
+                    bytesIn: parser.bytesReceived,
+                    retryable: close.retry
+                )
             }
         case .idle:
             // The server closed a keep-alive connection it had not said it would close.

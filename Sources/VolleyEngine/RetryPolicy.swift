@@ -61,6 +61,47 @@ public enum RetryPolicy {
     }
 }
 
+/// What a connection's close means for the request it carried, when no complete response
+/// arrived: its failure class and message, and whether it is retried. One judgement for both
+/// engines' connection handlers (`volley run` and plan VUs), so the two cannot drift apart.
+struct UnansweredClose {
+    let failure: TransportErrorClass
+    let message: String
+    let retry: Bool
+
+    /// - Parameters:
+    ///   - pendingError: the error the channel reported before closing, if any.
+    ///   - responseBytes: bytes of the response received before the close.
+    ///   - reused, replayable, nothingWritten, alreadyRetried: as in ``RetryPolicy``.
+    init(
+        pendingError: (any Error)?,
+        responseBytes: Int,
+        reused: Bool,
+        replayable: Bool,
+        nothingWritten: Bool,
+        alreadyRetried: Bool
+    ) {
+        if let error = pendingError {
+            failure = ErrorClassifier.classify(error, connecting: false)
+            message = ErrorClassifier.message(error)
+        } else if responseBytes > 0 {
+            failure = .malformed
+            message = "connection closed before the response was complete"
+        } else {
+            failure = .noResponse
+            message = "connection closed without a response"
+        }
+        retry = RetryPolicy.shouldRetry(
+            reused: reused,
+            responseBytes: responseBytes,
+            replayable: replayable,
+            nothingWritten: nothingWritten,
+            failure: failure,
+            alreadyRetried: alreadyRetried
+        )
+    }
+}
+
 /// How long a connection (or a VU) waits before connecting again after failed connects: a
 /// refusing target must not be hammered in a busy loop (220,000 connects in 2 s on 4
 /// connections), and a run that only ever failed to connect must not look like a load test.

@@ -55,13 +55,8 @@ extension RunCommand {
             slowestCount: slowest,
             samples: samples
         )
-        let watcher = shared ?? InterruptWatcher()
-        watcher.setTarget { engine.interrupt() }
-        if shared == nil { watcher.start() }
-        defer {
-            watcher.setTarget(nil)
-            if shared == nil { watcher.stop() }
-        }
+        let (watcher, unwatch) = InterruptWatcher.watching(shared) { engine.interrupt() }
+        defer { unwatch() }
         let progress = ProgressBox(
             ProgressRenderer(
                 style: Style(enabled: Terminal.colorEnabled(fd: STDERR_FILENO)),

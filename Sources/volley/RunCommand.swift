@@ -396,13 +396,8 @@ struct RunCommand: AsyncParsableCommand {
         config.samples = samples
         Terminal.raiseFileLimit()
         let engine = LoadEngine(configuration: config)
-        let watcher = shared ?? InterruptWatcher()
-        watcher.setTarget { engine.interrupt() }
-        if shared == nil { watcher.start() }
-        defer {
-            watcher.setTarget(nil)
-            if shared == nil { watcher.stop() }
-        }
+        let (watcher, unwatch) = InterruptWatcher.watching(shared) { engine.interrupt() }
+        defer { unwatch() }
 
         let progressStyle = Style(enabled: Terminal.colorEnabled(fd: STDERR_FILENO))
         let expected = Self.expectations(config.model)

@@ -145,3 +145,24 @@ final class InterruptWatcher: Sendable {
         }
     }
 }
+
+extension InterruptWatcher {
+    /// The watcher a run answers to, with `handler` as what a signal stops: the command's own
+    /// when it shares one across runs (an experiment's levels), or a new one started here.
+    /// Call the returned `finish` when the run is over; it undoes exactly what this did.
+    static func watching(
+        _ shared: InterruptWatcher?,
+        stop handler: @escaping @Sendable () -> Void
+    ) -> (watcher: InterruptWatcher, finish: () -> Void) {
+        let watcher = shared ?? InterruptWatcher()
+        watcher.setTarget(handler)
+        if shared == nil { watcher.start() }
+        return (
+            watcher,
+            {
+                watcher.setTarget(nil)
+                if shared == nil { watcher.stop() }
+            }
+        )
+    }
+}

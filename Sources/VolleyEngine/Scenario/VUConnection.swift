@@ -193,28 +193,20 @@ final class VUConnectionHandler: ChannelInboundHandler, RemovableChannelHandler,
             finish(.response(response(keepAlive: false)))
             return
         }
-        let failure: TransportErrorClass
-        let message: String
-        if let error = pendingError {
-            failure = ErrorClassifier.classify(error, connecting: false)
-            message = ErrorClassifier.message(error)
-        } else if parser.hasStarted {
-            failure = .malformed
-            message = "connection closed before the response was complete"
-        } else {
-            failure = .noResponse
-            message = "connection closed without a response"
-        }
-        let retry = RetryPolicy.shouldRetry(
-            reused: served > 0,
+        let close = UnansweredClose(
+            pendingError: pendingError,
             responseBytes: parser.bytesReceived,
+            reused: served > 0,
             replayable: replayable,
             nothingWritten: nothingWritten,
-            failure: failure,
             // A retry always goes out on a new connection, which is never a reused one.
             alreadyRetried: false
         )
-        finish(retry ? .retry(failure, message) : .failure(failure, message, bytesIn: parser.bytesReceived))
+        finish(
+            close.retry
+                ? .retry(close.failure, close.message)
+                : .failure(close.failure, close.message, bytesIn: parser.bytesReceived)
+        )
     }
 
     /// Ends the outstanding request with `error` (timeout, interrupt) and closes.

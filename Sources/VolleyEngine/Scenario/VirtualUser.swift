@@ -178,13 +178,24 @@ final class VirtualUser: Slotted {
             send(compiled, built, on: c, hops: hops)
             return
         }
+        sendOnNewConnection(compiled, built, hops: hops)
+    }
+
+    /// Opens the VU's connection to the request's authority and sends on it; a failed
+    /// connect is the request's failure.
+    private func sendOnNewConnection(
+        _ compiled: CompiledRequest,
+        _ built: BuiltRequest,
+        hops: Int,
+        retryOf latencyStart: UInt64? = nil
+    ) {
         connection(for: built.authority) { [self] result in
             switch result {
             case .failure(let cls, let message):
                 record(compiled, failure: cls, message: message, bytesIn: 0)
                 next()
             case .success(let conn):
-                send(compiled, built, on: conn, hops: hops)
+                send(compiled, built, on: conn, hops: hops, retryOf: latencyStart)
             }
         }
     }
@@ -248,15 +259,7 @@ final class VirtualUser: Slotted {
             // same request (same id) goes out once more on a new connection.
             runner.recorder.overall.reconnects += 1
             connections[built.authority] = nil
-            connection(for: built.authority) { [self] result in
-                switch result {
-                case .failure(let cls, let message):
-                    record(compiled, failure: cls, message: message, bytesIn: 0)
-                    next()
-                case .success(let conn):
-                    send(compiled, built, on: conn, hops: hops, retryOf: latencyStart)
-                }
-            }
+            sendOnNewConnection(compiled, built, hops: hops, retryOf: latencyStart)
         case .response(let response):
             handle(compiled, response, latency: t &- latencyStart, completedAt: t, sequence: built.sequence, hops: hops)
         }
