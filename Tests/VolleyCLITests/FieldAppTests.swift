@@ -36,6 +36,37 @@ import VolleyReport
         #expect(try activeQueries(h).max()! > 15)
     }
 
+    /// The 500s are the pool's timeouts, and a plan's check can already tell: a body check for
+    /// SQLAlchemy's message passes exactly as often as the service answered 500.
+    @Test(.enabled(if: fieldAppsGiven("VOLLEY_FIELD_POOL")))
+    func every500CarriesTheQueuePoolTimeoutInItsBody() throws {
+        let sick = try #require(fieldApp("VOLLEY_FIELD_POOL"))
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("volley-field-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let plan = dir.appendingPathComponent("pool.yaml")
+        try """
+        name: pool-bodies
+        base_url: \(sick)
+        scenarios:
+          readers:
+            executor: constant-vus
+            vus: 64
+            duration: 4s
+            steps:
+              - request: GET /books
+                check: { body_contains: "QueuePool limit of size 5 overflow 10 reached" }
+        """.write(to: plan, atomically: true, encoding: .utf8)
+        let r = try runVolley(["run", plan.path, "--json", "-q"], limit: 30)
+        #expect(r.status == 0, "\(r.stderr)")
+        let s = try JSONReport.decode(r.stdout)
+        let check = try #require(s.checks?.first)
+        // Measured: 19 passes, 250 fails; status 200: 250, 500: 19.
+        #expect(check.passes >= 3, "\(s.status)")
+        #expect(check.passes == s.status["500"] ?? 0, "\(check) vs \(s.status)")
+        #expect(check.fails == s.status["200"] ?? 0, "\(check) vs \(s.status)")
+    }
+
     /// One gunicorn worker process with 8 threads and ~5 ms of pure-Python work per request:
     /// the GIL lets the process use about one core, however many threads it has. The twin has
     /// two worker processes. Both are loaded at the same time, so that they share whatever
