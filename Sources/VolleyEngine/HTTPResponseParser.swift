@@ -13,7 +13,8 @@ import Darwin
 /// throughput. A load generator only needs the status, the framing headers and the number
 /// of body bytes, so this parser scans for line ends with `memchr`, looks at three header
 /// names, and skips body bytes in bulk. Memory is constant whatever the body size: a body
-/// far larger than RAM is only counted.
+/// far larger than RAM is only counted. The exceptions are asked for: `bodyLimit` (plans'
+/// checks and captures) and `errorBodyLimit` (the start of error bodies, for the samples).
 ///
 /// It is a value with no I/O: `consume` is fed whatever bytes arrived, and says whether the
 /// response is complete. Lines split across reads are the only bytes ever copied.
