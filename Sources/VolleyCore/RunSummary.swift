@@ -438,6 +438,9 @@ public struct NamedRequestStats: Equatable, Sendable, Codable {
     public var skipReason: String?
     /// Captures of this step that found nothing.
     public var captureFailures: Int
+    /// This name's error body excerpts by status (``RunSummary/errorSamples``), so a plan
+    /// with many requests says which one the server's message belongs to.
+    public var errorSamples: [String: [ErrorSample]]?
 
     enum CodingKeys: String, CodingKey {
         case name, requests, rps
@@ -448,6 +451,7 @@ public struct NamedRequestStats: Equatable, Sendable, Codable {
         case skipped
         case skipReason = "skip_reason"
         case captureFailures = "capture_failures"
+        case errorSamples = "error_samples"
     }
 
     public init(name: String, recorder r: Recorder, duration: Double, skipped: Int, captureFailures: Int) {
@@ -460,6 +464,7 @@ public struct NamedRequestStats: Equatable, Sendable, Codable {
         transportErrors = r.transportErrorsByClass
         self.skipped = skipped
         self.captureFailures = captureFailures
+        errorSamples = r.responseSamples.errorSamplesByCode
     }
 }
 

@@ -290,6 +290,9 @@ final class VirtualUser: Slotted {
         runner.recorder.withName(compiled.nameID, record)
         if response.status >= 400 {
             runner.recorder.overall.responseSamples.recordError(status: response.status, body: response.body)
+            runner.recorder.withName(compiled.nameID) {
+                $0.responseSamples.recordError(status: response.status, body: response.body)
+            }
         }
         if let samples = runner.samples {
             samples.record(
