@@ -24,12 +24,8 @@ extension SummaryRenderer {
         guard let failures = s.captureFailureSamples, !failures.isEmpty else { return [] }
         var out = ["  Captures     " + style.yellow("found nothing:")]
         for f in failures {
-            out.append(
-                style.dim(
-                    "               \(Self.line(f.request)) › \(Self.line(f.capture)) (\(Self.line(f.source))) "
-                        + "in a \(f.status): \(Self.line(f.excerpt))"
-                )
-            )
+            let text = "\(f.request) › \(f.capture) (\(f.source)) in a \(f.status): \(f.excerpt)"
+            out.append(style.dim("               " + Self.line(text)))
         }
         return out
     }
