@@ -190,6 +190,8 @@ public struct Recorder: Sendable {
     public var retries = 0
     public var slowest = SlowestRequests()
     public var interval = IntervalStats()
+    /// The first bytes of the first few error bodies per status, and of failed captures.
+    public var responseSamples = ResponseSamples()
 
     /// The lag beyond which an open-model request counts as sent late.
     public static let lateThresholdNanos: UInt64 = 10_000_000
@@ -305,6 +307,7 @@ public struct Recorder: Sendable {
         reconnects += other.reconnects
         retries += other.retries
         slowest.merge(other.slowest)
+        responseSamples.merge(other.responseSamples)
     }
 
     /// Non-zero transport error counts by class.

@@ -240,6 +240,11 @@ public struct RunSummary: Equatable, Sendable, Codable {
     public var timeline: [TimelineEntry]
     /// True when the run was stopped early (Ctrl-C).
     public var interrupted: Bool
+    /// What the server said when it failed: by status code, the first bytes of the first few
+    /// error bodies (``ResponseSamples``); nil when no response had status >= 400.
+    public var errorSamples: [String: [ErrorSample]]?
+    /// Plans: captures that found nothing, with where they looked and the body instead.
+    public var captureFailureSamples: [CaptureFailureSample]?
 
     // MARK: Plan runs only (absent for `volley run URL`)
 
@@ -284,6 +289,8 @@ public struct RunSummary: Equatable, Sendable, Codable {
         case connectionsOpened = "connections_opened"
         case reconnects, retries
         case slowest, timeline, interrupted, plan
+        case errorSamples = "error_samples"
+        case captureFailureSamples = "capture_failure_samples"
         case requestsByName = "requests_by_name"
         case checks, iterations, thresholds, groups
         case abortedBy = "aborted_by"
@@ -404,6 +411,9 @@ extension RunSummary {
         }
         self.timeline = timeline
         self.interrupted = interrupted
+        errorSamples = r.responseSamples.errorSamplesByCode
+        let captures = r.responseSamples.captureFailures
+        captureFailureSamples = captures.isEmpty ? nil : captures
     }
 }
 
@@ -428,6 +438,9 @@ public struct NamedRequestStats: Equatable, Sendable, Codable {
     public var skipReason: String?
     /// Captures of this step that found nothing.
     public var captureFailures: Int
+    /// This name's error body excerpts by status (``RunSummary/errorSamples``), so a plan
+    /// with many requests says which one the server's message belongs to.
+    public var errorSamples: [String: [ErrorSample]]?
 
     enum CodingKeys: String, CodingKey {
         case name, requests, rps
@@ -438,6 +451,7 @@ public struct NamedRequestStats: Equatable, Sendable, Codable {
         case skipped
         case skipReason = "skip_reason"
         case captureFailures = "capture_failures"
+        case errorSamples = "error_samples"
     }
 
     public init(name: String, recorder r: Recorder, duration: Double, skipped: Int, captureFailures: Int) {
@@ -450,6 +464,7 @@ public struct NamedRequestStats: Equatable, Sendable, Codable {
         transportErrors = r.transportErrorsByClass
         self.skipped = skipped
         self.captureFailures = captureFailures
+        errorSamples = r.responseSamples.errorSamplesByCode
     }
 }
 

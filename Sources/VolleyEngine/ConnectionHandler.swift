@@ -80,6 +80,8 @@ final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler, S
         self.loopIndex = worker.index
         self.isOpenModel = worker.isOpenModel
         self.awaitsHandshake = worker.isTLS
+        // Twice the excerpt, so that the redaction sees a secret cut at the excerpt's end.
+        parser.errorBodyLimit = 2 * ResponseSamples.excerptBytes
     }
 
     // MARK: - Channel events
@@ -137,6 +139,7 @@ final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler, S
         case .complete:
             state = .idle
             served += 1
+            if parser.status >= 400 { sampleErrorBody() }
             let keepAlive = parser.keepAlive && worker.keepAlive
             worker.responseCompleted(
                 self,
@@ -175,6 +178,7 @@ final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler, S
         case .busy:
             if parser.connectionClosed() {
                 served += 1
+                if parser.status >= 400 { sampleErrorBody() }
                 worker.responseCompleted(
                     self,
                     status: parser.status,
@@ -211,6 +215,17 @@ final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler, S
             break
         }
         worker.connectionClosed(self)
+    }
+
+    /// Keeps the start of an error response's body, while its status still wants samples.
+    /// Only responses with status >= 400 get here: a 2xx response pays the one comparison.
+    private func sampleErrorBody() {
+        guard worker.recorder.responseSamples.wants(status: parser.status) else { return }
+        worker.recorder.responseSamples.recordError(
+            status: parser.status,
+            body: parser.body,
+            totalBytes: parser.bodyBytes
+        )
     }
 
     // MARK: - Commands from the worker

@@ -13,7 +13,8 @@ import Darwin
 /// throughput. A load generator only needs the status, the framing headers and the number
 /// of body bytes, so this parser scans for line ends with `memchr`, looks at three header
 /// names, and skips body bytes in bulk. Memory is constant whatever the body size: a body
-/// far larger than RAM is only counted.
+/// far larger than RAM is only counted. The exceptions are asked for: `bodyLimit` (plans'
+/// checks and captures) and `errorBodyLimit` (the start of error bodies, for the samples).
 ///
 /// It is a value with no I/O: `consume` is fed whatever bytes arrived, and says whether the
 /// response is complete. Lines split across reads are the only bytes ever copied.
@@ -80,10 +81,18 @@ public struct HTTPResponseParser: Sendable {
     /// The first `bodyLimit` bytes of the (de-chunked) body.
     public private(set) var body: [UInt8] = []
 
+    /// How many body bytes to keep of a response whose status is 400 or more (0: none beyond
+    /// `bodyLimit`): the plain run keeps the start of error bodies for ``ResponseSamples``.
+    /// Decided once per response, when its head ends, so a 2xx response pays one comparison.
+    public var errorBodyLimit = 0
+    /// The limit that applies to the current response: `bodyLimit`, or `errorBodyLimit` for
+    /// an error status.
+    private var keepLimit = 0
+
     @inline(__always)
     private mutating func keepBody(_ start: UnsafeRawPointer, _ count: Int) {
-        guard bodyLimit > body.count, count > 0 else { return }
-        body.append(contentsOf: UnsafeRawBufferPointer(start: start, count: min(count, bodyLimit - body.count)))
+        guard keepLimit > body.count, count > 0 else { return }
+        body.append(contentsOf: UnsafeRawBufferPointer(start: start, count: min(count, keepLimit - body.count)))
     }
 
     /// Largest response head accepted; a server that sends more is not speaking HTTP.
@@ -315,6 +324,7 @@ public struct HTTPResponseParser: Sendable {
             return nil
         }
         keepAlive = isHTTP10 ? (connectionKeepAlive && !connectionClose) : !connectionClose
+        keepLimit = status >= 400 ? max(bodyLimit, errorBodyLimit) : bodyLimit
         if expectsNoBody || status == 204 || status == 304 || status == 101 {
             state = .done
         } else if chunked {

@@ -177,7 +177,7 @@ public enum HTMLReport {
             let bad = (Int(code) ?? 0) >= 400
             body +=
                 "<tr><td class=\"\(bad ? "bad" : "")\">HTTP \(HTML.escape(code))</td><td>\(Fmt.int(count))</td>"
-                + "<td>\(Fmt.percent(Double(count) / Double(total)))</td><td></td></tr>"
+                + "<td>\(Fmt.percent(Double(count) / Double(total)))</td><td>\(errorSampleCell(s, code))</td></tr>"
         }
         for (kind, count) in s.transportErrors.sorted(by: { $0.key < $1.key }) {
             body +=
@@ -194,6 +194,7 @@ public enum HTMLReport {
                 + "Connection: close (counted above by their second attempt)</td></tr>"
         }
         body += "</tbody></table></section>"
+        body += captureFailureSection(s)
 
         if let checks = s.checks, !checks.isEmpty {
             body +=

@@ -85,6 +85,7 @@ public struct SummaryRenderer: Sendable {
                 return (Int(code) ?? 0) >= 400 ? style.red(text) : text
             }
             out.append("  Status       " + parts.joined(separator: "   "))
+            out += errorSampleLines(s)
         }
         if !s.transportErrors.isEmpty {
             let parts = s.transportErrors.sorted { $0.key < $1.key }.map { cls, n in
@@ -95,6 +96,7 @@ public struct SummaryRenderer: Sendable {
                 out.append(style.dim("               \(cls.replacingOccurrences("_", " ")): \(message)"))
             }
         }
+        out += captureFailureLines(s)
         if s.completed + s.failed == 0 {
             out.append(style.red("  No request completed."))
         }

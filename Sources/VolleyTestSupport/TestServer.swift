@@ -17,6 +17,9 @@ import Synchronization
 ///
 /// - `/`: 200 `hello`.
 /// - `/status/{code}`: that status with body `status` (no body for 1xx, 204 and 304).
+/// - `/error/{code}?body=…&chunked=1`: that status with the percent-decoded `body` (by default
+///   `QueuePool limit of size 5 overflow 10 reached, connection timed out`), chunked in two
+///   pieces when `chunked=1`: an application server's error page.
 /// - `/delay/{ms}` and `/slow/{ms}`: 200 `hello` after `ms` milliseconds.
 /// - `/stall?period=5000&stall=1000&offset=4000`: with `t` the time since the first `/stall`
 ///   request this server received, a request with `t >= offset` and
@@ -603,6 +606,25 @@ private final class ConnectionHandler: ChannelInboundHandler {
         case ("status", 2):
             guard let code = argument, (100...999).contains(code) else { return notFound(context, request) }
             respond(context: context, request: request, status: code, body: "status")
+        case ("error", 2):
+            guard let code = argument, (400...599).contains(code) else { return notFound(context, request) }
+            let text =
+                request.query["body"].flatMap { $0.replacingOccurrences(of: "+", with: " ").removingPercentEncoding }
+                ?? "QueuePool limit of size 5 overflow 10 reached, connection timed out"
+            guard request.query["chunked"] == "1" else {
+                return respond(context: context, request: request, status: code, body: text)
+            }
+            let half = text.utf8.count / 2
+            let bytes = Array(text.utf8)
+            var buffer = context.channel.allocator.buffer(capacity: 128 + bytes.count)
+            buffer.writeString("HTTP/1.1 \(code) \(reasonPhrase(code))\r\nTransfer-Encoding: chunked\r\n\r\n")
+            for piece in [bytes[..<half], bytes[half...]] where !piece.isEmpty {
+                buffer.writeString(String(piece.count, radix: 16) + "\r\n")
+                buffer.writeBytes(piece)
+                buffer.writeString("\r\n")
+            }
+            buffer.writeString("0\r\n\r\n")
+            finish(context: context, after: context.writeAndFlush(wrapOutboundOut(buffer)), close: false)
         case ("delay", 2), ("slow", 2):
             guard let milliseconds = argument, milliseconds >= 0 else { return notFound(context, request) }
             respondLater(

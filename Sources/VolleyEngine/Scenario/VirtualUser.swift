@@ -288,6 +288,12 @@ final class VirtualUser: Slotted {
         }
         record(&runner.recorder.overall)
         runner.recorder.withName(compiled.nameID, record)
+        if response.status >= 400 {
+            runner.recorder.overall.responseSamples.recordError(status: response.status, body: response.body)
+            runner.recorder.withName(compiled.nameID) {
+                $0.responseSamples.recordError(status: response.status, body: response.body)
+            }
+        }
         if let samples = runner.samples {
             samples.record(
                 atNanos: at,
@@ -327,6 +333,7 @@ final class VirtualUser: Slotted {
                 } else {
                     context.variables[capture.name] = nil
                     runner.recorder.captureFailures[compiled.nameID] += 1
+                    sampleCaptureFailure(compiled, capture, response)
                     // An error against its step: it counts in the step's and the run's errors.
                     runner.recorder.withName(compiled.nameID) { $0.errors += 1 }
                     runner.recorder.overall.errors += 1
@@ -359,6 +366,20 @@ final class VirtualUser: Slotted {
             serviceNanos: nil,
             requestID: nil,
             bytesIn: bytesIn
+        )
+    }
+
+    /// Keeps which capture found nothing, where it looked and the body it looked in, for the
+    /// first few of each request name (``ResponseSamples``).
+    private func sampleCaptureFailure(_ compiled: CompiledRequest, _ capture: Capture, _ response: VUResponse) {
+        let name = runner.requestNames[compiled.nameID]
+        guard runner.recorder.overall.responseSamples.wantsCaptureFailure(request: name) else { return }
+        runner.recorder.overall.responseSamples.recordCaptureFailure(
+            request: name,
+            capture: capture.name,
+            source: capture.source.description,
+            status: response.status,
+            body: response.body
         )
     }
 
