@@ -26,6 +26,8 @@ import VolleyTestSupport
         #expect(message(["-d", "-5s"]) == "-d/--duration must be a positive duration, got -5s")
         #expect(message(["--rate", "-5"]) == "--rate must be a positive rate, got -5")
         #expect(message(["--timeout", "-1s"]) == "--timeout must be a positive duration, got -1s")
+        #expect(message(["--grace", "-5s"]) == "--grace must be a positive duration, got -5s")
+        #expect(message(["--grace", "soon"]) != nil)
         #expect(message(["--threads", "-2"]) == "--threads must be between 1 and 256, got -2")
         #expect(
             message(["--rate", "5", "--max-connections", "-2"])

@@ -89,20 +89,12 @@ import VolleyTestSupport
     @Test(arguments: ["GET", "POST"])
     func planVUsRetrySilentClosesOnlyWhenSafe(method: String) async throws {
         let server = try await TestServer.start()
-        let plan = Plan(
-            name: "close-after",
-            baseURL: server.baseURL,
-            scenarios: [
-                Scenario(
-                    name: "s",
-                    executor: .perVUIterations(vus: 4, iterations: 75, maxDuration: .seconds(20)),
-                    steps: [
-                        .request(RequestStep(method: method, url: "/close-after/3", checks: [Check(.status([200]))]))
-                    ]
-                )
-            ]
+        let s = try await runOneScenario(
+            on: server.baseURL,
+            .perVUIterations(vus: 4, iterations: 75, maxDuration: .seconds(20)),
+            RequestStep(method: method, url: "/close-after/3", checks: [Check(.status([200]))]),
+            threads: 2
         )
-        let s = try await PlanEngine(plan: plan, threads: 2).run()
         let received = server.requestsReceived
         try await server.shutdown()
         #expect(s.iterations?.completed == 300)
@@ -135,19 +127,12 @@ import VolleyTestSupport
             timeout: .milliseconds(300),
             checks: [Check(.status([200]))]
         )
-        let plan = Plan(
-            name: "misbehaving",
-            baseURL: base,
-            scenarios: [
-                Scenario(
-                    name: "s",
-                    executor: .perVUIterations(vus: 2, iterations: 3, maxDuration: .seconds(20)),
-                    steps: [.request(step)]
-                )
-            ]
-        )
         let started = ContinuousClock.now
-        let s = try await PlanEngine(plan: plan, threads: 1).run()
+        let s = try await runOneScenario(
+            on: base,
+            .perVUIterations(vus: 2, iterations: 3, maxDuration: .seconds(20)),
+            step
+        )
         let elapsed = ContinuousClock.now - started
         try await server.shutdown()
         try await silent.shutdown()
@@ -164,19 +149,12 @@ import VolleyTestSupport
         let server = try await TestServer.start()
         let base = server.baseURL
         try await server.shutdown()
-        let plan = Plan(
-            name: "refused",
-            baseURL: base,
-            scenarios: [
-                Scenario(
-                    name: "s",
-                    executor: .constantVUs(vus: 2, duration: .seconds(1)),
-                    steps: [.request(RequestStep(method: "GET", url: "/", checks: [Check(.status([200]))]))]
-                )
-            ]
-        )
         let started = ContinuousClock.now
-        let s = try await PlanEngine(plan: plan, threads: 1).run()
+        let s = try await runOneScenario(
+            on: base,
+            .constantVUs(vus: 2, duration: .seconds(1)),
+            RequestStep(method: "GET", url: "/", checks: [Check(.status([200]))])
+        )
         let elapsed = ContinuousClock.now - started
         #expect(s.connectionsOpened == 0)
         #expect(s.completed == 0)
@@ -308,4 +286,19 @@ import VolleyTestSupport
         #expect(s.unsent == 30, "the rest waited for a connection until the end")
         #expect(elapsed < .seconds(3), "took \(elapsed)")
     }
+}
+
+/// Runs a plan of one scenario whose only step is `step`, against `base`.
+private func runOneScenario(
+    on base: String,
+    _ executor: Executor,
+    _ step: RequestStep,
+    threads: Int = 1
+) async throws -> RunSummary {
+    let plan = Plan(
+        name: "misbehaving",
+        baseURL: base,
+        scenarios: [Scenario(name: "s", executor: executor, steps: [.request(step)])]
+    )
+    return try await PlanEngine(plan: plan, threads: threads).run()
 }
