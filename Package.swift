@@ -15,6 +15,7 @@ let package = Package(
     products: [
         .executable(name: "volley", targets: ["volley"]),
         .library(name: "VolleyCore", targets: ["VolleyCore"]),
+        .library(name: "VolleyAnalysis", targets: ["VolleyAnalysis"]),
         .library(name: "VolleyEngine", targets: ["VolleyEngine"]),
         .library(name: "VolleyReport", targets: ["VolleyReport"]),
     ],
@@ -40,6 +41,12 @@ let package = Package(
             dependencies: [.product(name: "Histogram", package: "hdrhistogram-swift")],
             swiftSettings: hotPathSettings
         ),
+        // Analysis: what the numbers mean — the diagnosis rules, comparisons, knee, USL, SLO
+        // search and capacity. Reads Core's values only: no NIO, no I/O, testable on fixtures.
+        .target(
+            name: "VolleyAnalysis",
+            dependencies: ["VolleyCore", .product(name: "Histogram", package: "hdrhistogram-swift")]
+        ),
         // The load engine: a byte-level HTTP/1.1 client on SwiftNIO event loops.
         .target(
             name: "VolleyEngine",
@@ -61,7 +68,7 @@ let package = Package(
         // Renderers: terminal summary and progress, JSON. Never touches NIO.
         .target(
             name: "VolleyReport",
-            dependencies: ["VolleyCore", .product(name: "Histogram", package: "hdrhistogram-swift")]
+            dependencies: ["VolleyCore", "VolleyAnalysis", .product(name: "Histogram", package: "hdrhistogram-swift")]
         ),
         // In-process servers on 127.0.0.1:0 that misbehave on request, for tests and demos.
         .target(
@@ -116,15 +123,17 @@ let package = Package(
         .target(
             name: "VolleyDemo",
             dependencies: [
-                "VolleyCore", "VolleyEngine", "VolleyLab", "VolleyPlan", "VolleyReport", "VolleyStore", "VolleyProbes",
+                "VolleyCore", "VolleyAnalysis", "VolleyEngine", "VolleyLab", "VolleyPlan", "VolleyReport",
+                "VolleyStore",
+                "VolleyProbes",
             ]
         ),
         // The thin command-line front end: parse, call the libraries, map errors to exit codes.
         .executableTarget(
             name: "volley",
             dependencies: [
-                "VolleyCore", "VolleyEngine", "VolleyPlan", "VolleyReport", "VolleyLab", "VolleyDemo", "VolleyStore",
-                "VolleyProbes",
+                "VolleyCore", "VolleyAnalysis", "VolleyEngine", "VolleyPlan", "VolleyReport", "VolleyLab", "VolleyDemo",
+                "VolleyStore", "VolleyProbes",
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
@@ -138,6 +147,10 @@ let package = Package(
         .testTarget(
             name: "VolleyCoreTests",
             dependencies: ["VolleyCore", .product(name: "Histogram", package: "hdrhistogram-swift")]
+        ),
+        .testTarget(
+            name: "VolleyAnalysisTests",
+            dependencies: ["VolleyAnalysis", "VolleyCore", .product(name: "Histogram", package: "hdrhistogram-swift")]
         ),
         .testTarget(
             name: "VolleyEngineTests",
@@ -155,7 +168,7 @@ let package = Package(
         ),
         .testTarget(
             name: "VolleyLabTests",
-            dependencies: ["VolleyLab", "VolleyCore", "VolleyEngine", "VolleyProbes"]
+            dependencies: ["VolleyLab", "VolleyCore", "VolleyAnalysis", "VolleyEngine", "VolleyProbes"]
         ),
         .testTarget(
             name: "VolleyProbesTests",
@@ -172,7 +185,8 @@ let package = Package(
         .testTarget(
             name: "VolleyCLITests",
             dependencies: [
-                "volley", "VolleyCore", "VolleyEngine", "VolleyReport", "VolleyStore", "VolleyTestSupport",
+                "volley", "VolleyCore", "VolleyAnalysis", "VolleyEngine", "VolleyReport", "VolleyStore",
+                "VolleyTestSupport",
             ]
         ),
     ],

@@ -1,3 +1,4 @@
+import VolleyAnalysis
 import VolleyCore
 import VolleyLab
 

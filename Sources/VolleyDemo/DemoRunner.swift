@@ -1,5 +1,6 @@
 import Foundation
 import Synchronization
+import VolleyAnalysis
 import VolleyCore
 import VolleyEngine
 import VolleyLab
@@ -354,6 +355,7 @@ public final class DemoRunner: Sendable {
             )
             var summary = try await engine.run()
             await probes.stop(into: &summary, thresholds: loaded.plan.thresholds.filter(\.isProbeThreshold))
+            summary.findings = Diagnosis.diagnose(summary)
             await server.stop()
             let file = "journey/\(label == "cache on" ? "cache-on" : "baseline").json"
             try FileManager.default.createDirectory(atPath: "\(out)/journey", withIntermediateDirectories: true)

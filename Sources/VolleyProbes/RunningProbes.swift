@@ -1,7 +1,7 @@
 import VolleyCore
 
 /// The server-side readers of one run: probes and the health watch, started together on the
-/// load's clock and stopped together into the summary, which then gets its diagnosis.
+/// load's clock and stopped together into the summary.
 public struct RunningProbes: Sendable {
     public var samplers: [ProbeSampler]
     public var health: HealthWatcher?
@@ -16,8 +16,9 @@ public struct RunningProbes: Sendable {
         self.health = health
     }
 
-    /// Stops every reader, adds their results to the summary, judges the plan's thresholds on
-    /// probe series, and diagnoses the run.
+    /// Stops every reader, adds their results to the summary and judges the plan's thresholds
+    /// on probe series. The diagnosis is the caller's (the command line's): probes gather
+    /// evidence, they do not judge it.
     public func stop(into summary: inout RunSummary, thresholds: [Threshold] = []) async {
         if !samplers.isEmpty {
             var results: [ProbeResult] = []
@@ -29,7 +30,6 @@ public struct RunningProbes: Sendable {
             summary.thresholds = (summary.thresholds ?? []) + thresholds.map { $0.evaluate(probes: probes) }
         }
         summary.health = await health?.stop()
-        summary.findings = Diagnosis.diagnose(summary)
     }
 
     /// Judges `thresholds` (probe thresholds with `abort_on_fail`) once a second on the

@@ -1,3 +1,4 @@
+import VolleyAnalysis
 import VolleyCore
 
 /// `volley compare` as a terminal table or Markdown (for a pull-request comment).

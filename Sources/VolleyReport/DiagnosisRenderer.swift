@@ -1,4 +1,5 @@
 import Foundation
+import VolleyAnalysis
 import VolleyCore
 
 /// The diagnosis and the health watch as terminal text: findings first (what, the evidence,
@@ -27,7 +28,12 @@ public struct DiagnosisRenderer: Sendable {
             return out
         }
         for f in findings {
-            let mark = f.severity == "critical" ? style.red("✗") : style.yellow("!")
+            let mark: String
+            switch f.severity {
+            case .critical: mark = style.red("✗")
+            case .warning: mark = style.yellow("!")
+            case .info: mark = style.cyan("i")
+            }
             out += "  \(mark) " + style.bold(f.title) + "\n"
             out += wrap(f.statement, indent: "    ")
             for e in f.evidence { out += wrap(e, indent: "      ", first: "    • ") }

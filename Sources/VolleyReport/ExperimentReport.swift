@@ -1,3 +1,4 @@
+import VolleyAnalysis
 import VolleyCore
 
 /// HTML reports of experiments: a sweep's throughput and latency against load with the knee

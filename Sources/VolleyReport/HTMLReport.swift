@@ -1,5 +1,6 @@
 import Foundation
 import Histogram
+import VolleyAnalysis
 import VolleyCore
 
 /// Where a report's run came from: printed in its header.
@@ -255,10 +256,11 @@ public enum HTMLReport {
             out += "<p class=\"good\">✓ No bottleneck found: no probed series reached a limit.</p>"
         }
         for f in findings {
-            let bad = f.severity == "critical"
+            let (css, mark) =
+                f.severity == .critical ? ("bad", "✗") : f.severity == .warning ? ("warn", "!") : ("", "i")
             out +=
-                "<div class=\"finding\" data-finding=\"\(HTML.escape(f.id))\"><h3 class=\"\(bad ? "bad" : "warn")\">"
-                + "\(bad ? "✗" : "!") \(HTML.escape(f.title))</h3><p>\(HTML.escape(f.statement))</p><ul>"
+                "<div class=\"finding\" data-finding=\"\(HTML.escape(f.id.rawValue))\"><h3 class=\"\(css)\">"
+                + "\(mark) \(HTML.escape(f.title))</h3><p>\(HTML.escape(f.statement))</p><ul>"
             for e in f.evidence { out += "<li>\(HTML.escape(e))</li>" }
             out += "</ul><p class=\"next\"><strong>Next:</strong> \(HTML.escape(f.next))</p></div>"
         }

@@ -1,3 +1,4 @@
+import VolleyAnalysis
 import VolleyCore
 
 /// The table our users built by hand from JMeter runs — level, average, median, p95, p99,

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import VolleyAnalysis
 import VolleyCore
 import VolleyReport
 import VolleyStore

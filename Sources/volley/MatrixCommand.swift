@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Histogram
+import VolleyAnalysis
 import VolleyCore
 import VolleyEngine
 import VolleyPlan

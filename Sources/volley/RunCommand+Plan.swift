@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import VolleyAnalysis
 import VolleyCore
 import VolleyEngine
 import VolleyPlan
@@ -77,6 +78,7 @@ extension RunCommand {
             summary = try await engine.run { entry in progress.update(entry) }
             aborts?.cancel()
             await probes.stop(into: &summary, thresholds: loaded.plan.thresholds.filter(\.isProbeThreshold))
+            summary.findings = Diagnosis.diagnose(summary)
         } catch let error as InputError {
             await probes.discard()
             throw error

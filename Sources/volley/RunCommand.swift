@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import VolleyAnalysis
 import VolleyCore
 import VolleyEngine
 import VolleyPlan
@@ -420,6 +421,7 @@ struct RunCommand: AsyncParsableCommand {
             throw CLIError(message: error.message, hint: error.hint, code: .failure)
         }
         await probes.stop(into: &summary)
+        summary.findings = Diagnosis.diagnose(summary)
         progress.finish()
         return Outcome(
             summary: summary,

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import VolleyAnalysis
 import VolleyCore
 import VolleyEngine
 import VolleyLab
@@ -47,7 +48,7 @@ import VolleyProbes
         return summary
     }
 
-    func ids(_ s: RunSummary) -> [String] { (s.findings ?? []).map(\.id) }
+    func ids(_ s: RunSummary) -> [String] { (s.findings ?? []).map(\.id.rawValue) }
 
     @Test func theLabWithEveryKnobOffGetsNoFinding() async throws {
         let run = try await judged({ _ in }, connections: 4, seconds: 3, watchReady: true)

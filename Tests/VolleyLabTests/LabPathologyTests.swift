@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import VolleyAnalysis
 import VolleyCore
 import VolleyEngine
 import VolleyLab

@@ -1,7 +1,8 @@
 import Histogram
 import Testing
+import VolleyCore
 
-@testable import VolleyCore
+@testable import VolleyAnalysis
 
 /// A run whose per-second values are drawn around the given means.
 func syntheticRun(

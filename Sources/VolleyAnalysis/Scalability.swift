@@ -1,3 +1,5 @@
+import VolleyCore
+
 /// Gunther's Universal Scalability Law, fitted to measured throughput:
 ///
 ///     X(N) = λ·N / (1 + σ·(N − 1) + κ·N·(N − 1))

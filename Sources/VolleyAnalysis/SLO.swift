@@ -1,3 +1,5 @@
+import VolleyCore
+
 /// A service-level objective such as `p99<500ms,errors<1%`: what `find-max` must keep.
 public struct SLO: Sendable, Equatable, Codable, CustomStringConvertible {
     public struct Condition: Sendable, Equatable, Codable {

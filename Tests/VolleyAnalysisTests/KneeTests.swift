@@ -1,4 +1,5 @@
 import Testing
+import VolleyAnalysis
 import VolleyCore
 
 @Suite struct KneeTests {

@@ -1,7 +1,8 @@
 import Histogram
 import Testing
+import VolleyCore
 
-@testable import VolleyCore
+@testable import VolleyAnalysis
 
 /// A run built second by second: each second's rps and p50, plus whatever a test sets.
 func diagnosedRun(
@@ -38,7 +39,7 @@ func probe(_ kind: String, _ series: [String: (Int) -> Double], seconds: Int) ->
     return ProbeResult(probe: "\(kind)-probe", series: out, failedScrapes: 0, kind: kind)
 }
 
-func ids(_ run: RunSummary) -> [String] { Diagnosis.diagnose(run).map(\.id) }
+func ids(_ run: RunSummary) -> [String] { Diagnosis.diagnose(run).map(\.id.rawValue) }
 
 @Suite struct DiagnosisTests {
     /// The lab's /metrics as a saturated QueuePool shows it.
@@ -74,7 +75,7 @@ func ids(_ run: RunSummary) -> [String] { Diagnosis.diagnose(run).map(\.id) }
     @Test func aSaturatedPoolIsNamedWithItsEvidence() throws {
         var run = diagnosedRun(seconds: 10, p50: { $0 < 2 ? 20 : 250 })
         run.probes = [labPool(inUse: { $0 >= 1 ? 3 : 1 }, waiting: { $0 >= 2 ? 29 : 0 }, seconds: 10)]
-        let finding = try #require(Diagnosis.diagnose(run).first { $0.id == "pool-saturation" })
+        let finding = try #require(Diagnosis.diagnose(run).first { $0.id == .poolSaturation })
         #expect(
             finding.evidence[0].contains(
                 "lab_db_pool_checked_out = 3 of 3 (lab_db_pool_size 2 + lab_db_pool_max_overflow 1)"
@@ -110,8 +111,8 @@ func ids(_ run: RunSummary) -> [String] { Diagnosis.diagnose(run).map(\.id) }
         var run = diagnosedRun(seconds: 10) { s, e in e.serverErrors = s >= 5 ? 40 : 0 }
         run.status = ["200": 4000, "500": 240]
         run.probes = [labPool(inUse: { $0 >= 2 ? 3 : 1 }, waiting: { $0 >= 2 ? 20 : 0 }, seconds: 10)]
-        let finding = try #require(Diagnosis.diagnose(run).first { $0.id == "errors-after-saturation" })
-        #expect(finding.severity == "critical")
+        let finding = try #require(Diagnosis.diagnose(run).first { $0.id == .errorsAfterSaturation })
+        #expect(finding.severity == .critical)
         #expect(finding.evidence.contains { $0.contains("240 × 500") })
         // 5xx that began before the pool filled have another cause.
         var early = diagnosedRun(seconds: 10) { s, e in e.serverErrors = s >= 1 ? 40 : 0 }
@@ -122,7 +123,7 @@ func ids(_ run: RunSummary) -> [String] { Diagnosis.diagnose(run).map(\.id) }
     @Test func droppedConnectionsBeforeAny5xxPointAtTheDoor() throws {
         var run = diagnosedRun(seconds: 8) { s, e in e.failed = s >= 3 ? 12 : 0 }
         run.transportErrors = ["no_response": 72]
-        let finding = try #require(Diagnosis.diagnose(run).first { $0.id == "no-response-before-5xx" })
+        let finding = try #require(Diagnosis.diagnose(run).first { $0.id == .noResponseBefore5xx })
         #expect(finding.evidence[0].contains("72 no_response"))
         #expect(finding.evidence[1] == "no 5xx at all")
         var later = diagnosedRun(seconds: 8) { s, e in
@@ -153,7 +154,7 @@ func ids(_ run: RunSummary) -> [String] { Diagnosis.diagnose(run).map(\.id) }
             e.loopLagMs = 80
         }
         let finding = try #require(Diagnosis.diagnose(run).first)
-        #expect(finding.id == "generator-bound")
+        #expect(finding.id == .generatorBound)
         #expect(finding.title == "Generator-bound: results not valid")
         #expect(finding.evidence.count == 2)
     }
@@ -161,7 +162,7 @@ func ids(_ run: RunSummary) -> [String] { Diagnosis.diagnose(run).map(\.id) }
     @Test func latencyClimbingWithCPUAndDatabaseToSpareIsQueueing() throws {
         var run = diagnosedRun(seconds: 12, p50: { 10 + Double($0 * $0) })
         run.probes = [probe("process", ["proc.cpu_percent": { _ in 30 }, "proc.cores": { _ in 2 }], seconds: 12)]
-        let finding = try #require(Diagnosis.diagnose(run).first { $0.id == "queueing" })
+        let finding = try #require(Diagnosis.diagnose(run).first { $0.id == .queueing })
         #expect(finding.evidence.contains { $0.contains("CPU stayed at 30 %") })
         #expect(ids(diagnosedRun(seconds: 12)).isEmpty)
     }
@@ -207,7 +208,7 @@ func ids(_ run: RunSummary) -> [String] { Diagnosis.diagnose(run).map(\.id) }
                 seconds: 12
             )
         ]
-        let finding = try #require(Diagnosis.diagnose(run).first { $0.id == "autovacuum" })
+        let finding = try #require(Diagnosis.diagnose(run).first { $0.id == .autovacuum })
         #expect(finding.evidence.contains { $0.contains("pg.table.todos.dead_tuples") })
     }
 
@@ -237,7 +238,7 @@ func ids(_ run: RunSummary) -> [String] { Diagnosis.diagnose(run).map(\.id) }
             polls: polls
         )
         let finding = try #require(Diagnosis.diagnose(run).first)
-        #expect(finding.id == "health-would-fail")
+        #expect(finding.id == .healthWouldFail)
         #expect(finding.statement.contains("unready at 20 s"))
         #expect(finding.evidence[0].contains("4 × timeout after 1s"))
         // Two failures in a row are not enough.
@@ -257,7 +258,7 @@ func ids(_ run: RunSummary) -> [String] { Diagnosis.diagnose(run).map(\.id) }
         // Each level alone is flat; laid end to end, latency climbs while throughput does not.
         let levels = [10.0, 12, 40, 90].map { p50 in diagnosedRun(seconds: 3, p50: { _ in p50 }) }
         #expect(levels.allSatisfy { Diagnosis.diagnose($0).isEmpty })
-        #expect(Diagnosis.diagnose(runs: levels).map(\.id) == ["queueing"])
+        #expect(Diagnosis.diagnose(runs: levels).map(\.id.rawValue) == ["queueing"])
     }
 }
 

@@ -1,6 +1,7 @@
 import Testing
+import VolleyCore
 
-@testable import VolleyCore
+@testable import VolleyAnalysis
 
 @Suite struct SLOTests {
     @Test func parsesTheShortAndTheThresholdForms() throws {

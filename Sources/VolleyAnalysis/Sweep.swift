@@ -1,3 +1,5 @@
+import VolleyCore
+
 /// One run of a sweep at one level, reduced to what the sweep table and its analysis need.
 public struct SweepRun: Sendable, Codable, Equatable {
     public var level: Double

@@ -1,6 +1,7 @@
 import Testing
+import VolleyCore
 
-@testable import VolleyCore
+@testable import VolleyAnalysis
 
 @Suite struct CapacityTests {
     @Test func littlesLawArithmetic() throws {

@@ -1,3 +1,5 @@
+import VolleyCore
+
 /// The back-of-the-envelope our users did by hand, done with Little's law: how many requests
 /// per second a number of workers can serve at a measured service time, and how many they
 /// need for a target rate.

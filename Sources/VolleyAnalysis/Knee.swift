@@ -1,3 +1,5 @@
+import VolleyCore
+
 /// One load level of a stepped experiment (a concurrency or a rate), as the knee finder
 /// needs it.
 public struct LevelResult: Sendable, Codable, Equatable {

@@ -1,0 +1,100 @@
+import Foundation
+import VolleyCore
+
+/// Reads a run's timeline, its probes and its health watch, and names the likely bottleneck.
+///
+/// The rules encode the bottlenecks of our users' field reports (an exhausted connection pool,
+/// synchronous logging, too few workers, CPU, autovacuum under per-row commits, readiness
+/// probes failing under load) and the generator's own limit. Each rule stays quiet unless its
+/// evidence is clear — a healthy run gets no finding — and thresholds are documented in
+/// docs/diagnosis.md.
+public enum Diagnosis {
+    /// Findings for one run, most severe first, then in the order they began.
+    public static func diagnose(_ run: RunSummary) -> [Finding] {
+        let view = RunView(run)
+        var findings: [Finding] = []
+        if let f = generatorBound(view) { findings.append(f) }
+        let pools = view.pools()
+        var saturatedPool: PoolSaturation?
+        for pool in pools {
+            if let s = poolSaturation(view, pool) {
+                findings.append(s.finding)
+                if saturatedPool == nil { saturatedPool = s }
+            }
+        }
+        if let f = postgresConnections(view) { findings.append(f) }
+        if let f = errorsAfterSaturation(view, saturatedPool) { findings.append(f) }
+        if let f = noResponseBeforeErrors(view) { findings.append(f) }
+        let cpu = cpuBound(view)
+        if let cpu { findings.append(cpu) }
+        if let f = loggingOnRequestPath(view) { findings.append(f) }
+        if let f = workersExhausted(view) { findings.append(f) }
+        if cpu == nil, saturatedPool == nil,
+            !findings.contains(where: { $0.id == .workersExhausted || $0.id == .syncLogging }),
+            let f = queueingElsewhere(view)
+        {
+            findings.append(f)
+        }
+        findings += memoryGrowth(view)
+        if let f = autovacuum(view) { findings.append(f) }
+        if let f = healthWouldFail(view) { findings.append(f) }
+        // The generator first (it invalidates the rest), then in the order the evidence began:
+        // the cause usually precedes its symptoms.
+        return findings.sorted {
+            ($0.id == .generatorBound ? 0 : 1, $0.since ?? .infinity) < (
+                $1.id == .generatorBound ? 0 : 1, $1.since ?? .infinity
+            )
+        }
+    }
+
+    /// A sweep or any sequence of runs, read as one stepped load: timelines and probe series
+    /// are laid end to end, so that "latency rose while throughput stayed flat" spans levels.
+    /// `health`: a watch that spanned all the runs, its times counted from the first run's start.
+    public static func diagnose(runs: [RunSummary], health: HealthWatchResult? = nil) -> [Finding] {
+        guard var combined = runs.first else { return [] }
+        guard runs.count > 1 else {
+            if let health { combined.health = health }
+            return diagnose(combined)
+        }
+        var offset = 0.0
+        var timeline: [TimelineEntry] = []
+        var probes: [String: ProbeResult] = [:]
+        var order: [String] = []
+        var transport: [String: Int] = [:]
+        var status: [String: Int] = [:]
+        for run in runs {
+            for var e in run.timeline {
+                e.t += offset
+                timeline.append(e)
+            }
+            for p in run.probes ?? [] {
+                let key = (p.kind ?? "") + " " + p.probe
+                if probes[key] == nil {
+                    order.append(key)
+                    probes[key] = ProbeResult(
+                        probe: p.probe,
+                        series: [:],
+                        failedScrapes: 0,
+                        kind: p.kind,
+                        notes: p.notes
+                    )
+                }
+                for (name, points) in p.series {
+                    probes[key]?.series[name, default: []] += points.map { [$0[0] + offset, $0[1]] }
+                }
+                probes[key]?.failedScrapes += p.failedScrapes
+            }
+            transport.merge(run.transportErrors, uniquingKeysWith: +)
+            status.merge(run.status, uniquingKeysWith: +)
+            offset += max(run.durationS, run.timeline.last?.t ?? 0)
+        }
+        combined.timeline = timeline
+        combined.probes = order.compactMap { probes[$0] }
+        combined.transportErrors = transport
+        combined.status = status
+        combined.durationS = offset
+        combined.health = health
+        return diagnose(combined)
+    }
+
+}
