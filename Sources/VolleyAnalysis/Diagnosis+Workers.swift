@@ -161,28 +161,60 @@ extension Diagnosis {
             "latency p50 rose from \(Fmt.ms(p50Early)) to \(Fmt.ms(p50Late)) while throughput went from "
                 + "\(Fmt.num(rpsEarly)) to \(Fmt.num(rpsLate)) rps"
         ]
+        if let width = v.servedWidth { evidence.append(width.evidence) }
         let cpuProbes = v.probes(kind: "process") + v.probes(kind: "cgroup")
         if cpuProbes.isEmpty {
             evidence.append("the target's CPU was not probed (add --probe pid:N or name:PROCESS to rule it out)")
         }
-        for probe in cpuProbes {
-            let prefix = probe.kind == "cgroup" ? "cgroup" : "proc"
-            if let m = Stats.median(v.during(v.points(probe, "\(prefix).cpu_percent")).map(\.v)) {
-                evidence.append("\(probe.probe) CPU stayed at \(Fmt.pct(m)) (median): not CPU-bound")
+        for probe in v.probes(kind: "cgroup") {
+            if let m = Stats.median(v.during(v.points(probe, ProbeSeries.Cgroup.cpuPercent)).map(\.v)) {
+                evidence.append("\(probe.probe) CPU at \(Fmt.pct(m)) (median)")
             }
         }
-        if !v.probes(kind: "postgres").isEmpty || !v.pools().isEmpty {
-            evidence.append("the database connections stayed below their limits")
+        for p in v.processes {
+            let total = p.cpu ?? 0
+            // One process cannot use more than a core (a GIL, one event loop): judge the busiest
+            // against one core, the whole against the machine.
+            if let busiest = p.busiestCPU, busiest >= 70 {
+                evidence.append(
+                    "\(p.name): its busiest process used \(Fmt.pct(busiest)) of one core (median) — near the "
+                        + "ceiling of a single process, so CPU in that process is not ruled out"
+                )
+            } else {
+                evidence.append(
+                    "\(p.name) CPU at \(Fmt.pct(total)) of \(Fmt.num(p.cores * 100)) % (median)"
+                        + (p.busiestCPU.map { ", its busiest process \(Fmt.pct($0)) of one core" } ?? "")
+                        + ": not CPU-bound"
+                )
+            }
+        }
+        for probe in v.probes(kind: "postgres") {
+            let total = v.during(v.points(probe, ProbeSeries.Postgres.connectionsTotal)).map(\.v).max()
+            let limit = probe.values(ProbeSeries.Postgres.maxConnections).last
+            let locks = v.during(v.points(probe, ProbeSeries.Postgres.connectionsWaitingLock)).map(\.v).max()
+            if let total {
+                evidence.append(
+                    "PostgreSQL: at most \(Fmt.num(total)) client connections"
+                        + (limit.map { " of max_connections \(Fmt.num($0))" } ?? "")
+                        + (locks.map { ", at most \(Fmt.num($0)) waiting on a lock" } ?? "")
+                )
+            }
+        }
+        for pool in v.pools() {
+            if let peak = v.during(pool.inUse.points).map(\.v).max() {
+                evidence.append("\(pool.inUse.name) peaked at \(Fmt.num(peak)) of \(Fmt.num(pool.capacity))")
+            }
         }
         return Finding(
             id: .queueing,
-            title: "Requests queue with CPU and database to spare",
-            statement: "Latency climbed while throughput stayed flat, and neither CPU nor the database was at its "
-                + "limit: requests are waiting for something else — workers, a thread pool, or a lock on the "
-                + "request path.",
+            title: "Requests queue",
+            statement: "Latency climbed while throughput stayed flat: requests waited for something the probes did not "
+                + "show at its limit. The width above says how many the service worked on at once — compare it with "
+                + "its workers, threads, pool size and cores.",
             evidence: evidence,
-            next: "Check the worker count and any lock on the request path (synchronous logging); probe the "
-                + "server's own metrics (--probe http://…/metrics) to see which queue grows.",
+            next: "Probe what is not probed yet (--probe pid:SERVER_PID for threads and CPU, postgres://… for the "
+                + "database, http://…/metrics for the service's own queues) and re-run; a sweep shows where the "
+                + "knee is.",
             since: late.first?.t
         )
     }

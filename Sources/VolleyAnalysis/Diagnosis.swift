@@ -25,12 +25,29 @@ public enum Diagnosis {
         if let f = postgresConnections(view) { findings.append(f) }
         if let f = errorsAfterSaturation(view, saturatedPool) { findings.append(f) }
         if let f = noResponseBeforeErrors(view) { findings.append(f) }
+        // The database's own limits first: a lock wait or slow queries explain a narrow width
+        // before anything in the service does.
+        let lockWait = databaseLockWait(view)
+        if let lockWait { findings.append(lockWait) }
+        if saturatedPool == nil, lockWait == nil, let f = clientPool(view) { findings.append(f) }
+        if lockWait == nil, let f = slowQueries(view) { findings.append(f) }
         let cpu = cpuBound(view)
         if let cpu { findings.append(cpu) }
+        if cpu == nil, let f = singleCoreProcess(view) { findings.append(f) }
         if let f = loggingOnRequestPath(view) { findings.append(f) }
         if let f = workersExhausted(view) { findings.append(f) }
-        if cpu == nil, saturatedPool == nil,
-            !findings.contains(where: { $0.id == .workersExhausted || $0.id == .syncLogging }),
+        let named = Set(findings.map(\.id))
+        let database: Set<FindingID> = [.poolSaturation, .databaseLockWait, .slowQueries]
+        let service: Set<FindingID> = [.singleCoreProcess, .syncLogging, .workersExhausted, .cpuBound]
+        if named.isDisjoint(with: database.union(service)) {
+            if let f = blockingCall(view) {
+                findings.append(f)
+            } else if let f = workersFromProcesses(view) {
+                findings.append(f)
+            }
+        }
+        let explained: Set<FindingID> = database.union(service).union([.blockingCall])
+        if cpu == nil, saturatedPool == nil, !findings.contains(where: { explained.contains($0.id) }),
             let f = queueingElsewhere(view)
         {
             findings.append(f)
@@ -38,6 +55,7 @@ public enum Diagnosis {
         findings += memoryGrowth(view)
         if let f = autovacuum(view) { findings.append(f) }
         if let f = healthWouldFail(view) { findings.append(f) }
+        explainErrors(view, &findings)
         // The generator first (it invalidates the rest), then in the order the evidence began:
         // the cause usually precedes its symptoms.
         return findings.sorted {
