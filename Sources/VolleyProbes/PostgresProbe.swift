@@ -46,7 +46,7 @@ public actor PostgresProbe: ProbeSource {
     private var maxConnections: Double?
     private var peakConnections: Double = 0
     private var startedAt: Date?
-    var activity = PostgresActivityTracker()
+    private var activity = PostgresActivityTracker()
     /// nil until looked up on the first reading.
     var statements: StatementsState?
 
