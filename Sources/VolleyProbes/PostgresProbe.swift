@@ -4,8 +4,10 @@ import PostgresNIO
 import VolleyCore
 
 /// Reads PostgreSQL's own statistics once a second while the load runs: connections by state
-/// against `max_connections`, commit and row rates, dead tuples and autovacuum, lock waits
-/// and the database's size. These are the numbers an operator opens psql for when a service
+/// against `max_connections` and per client (a client-side pool is one client pinned at its
+/// size), what active queries wait on, the oldest query and transaction, statement times from
+/// `pg_stat_statements` when installed, commit and row rates, dead tuples and autovacuum, lock
+/// waits and the database's size. These are the numbers an operator opens psql for when a service
 /// slows down under load, on the same clock as the load so that the two can be read together.
 ///
 /// One connection, opened at `check()` or the first sample and reopened after a failure. It
@@ -44,6 +46,9 @@ public actor PostgresProbe: ProbeSource {
     private var maxConnections: Double?
     private var peakConnections: Double = 0
     private var startedAt: Date?
+    private var activity = PostgresActivityTracker()
+    /// nil until looked up on the first reading.
+    var statements: StatementsState?
 
     /// `displayName` defaults to the target's URL, credentials redacted.
     public init(
@@ -69,7 +74,7 @@ public actor PostgresProbe: ProbeSource {
     }
 
     public func sample(at t: Double) async throws -> [String: Double] {
-        let reading = try await readSample()
+        let reading = try await readSample(at: t)
         var values = reading.gauges
         for (name, counter) in reading.counters {
             if let rate = rates.rate(name, value: counter, at: t) { values[name] = rate }
@@ -79,6 +84,8 @@ public actor PostgresProbe: ProbeSource {
 
     public func notes() async -> [String] {
         var lines: [String] = []
+        if let line = activity.waitEventsNote() { lines.append(line) }
+        lines += await statementNotes()
         do {
             let connection = try await connected()
             let end = try await largestRelations(on: connection, including: largestAtStart?.map(\.oid) ?? [])
@@ -114,65 +121,9 @@ public actor PostgresProbe: ProbeSource {
         var counters: [String: Double]
     }
 
-    /// One round trip for the server-wide numbers, one more for the busiest tables.
-    static let sampleSQL = """
-        WITH a AS (
-            SELECT backend_type, state, wait_event_type FROM pg_stat_activity WHERE pid <> pg_backend_pid()
-        ), d AS (
-            SELECT * FROM pg_stat_database WHERE datname = current_database()
-        ), t AS (
-            SELECT coalesce(sum(n_dead_tup), 0) AS dead, coalesce(sum(autovacuum_count), 0) AS autovacuums,
-                   coalesce(sum(autoanalyze_count), 0) AS autoanalyzes
-            FROM pg_stat_user_tables
-        )
-        SELECT
-            (SELECT count(*) FROM a WHERE backend_type = 'client backend')::float8 AS total,
-            (SELECT count(*) FROM a WHERE backend_type = 'client backend' AND state = 'active')::float8 AS active,
-            (SELECT count(*) FROM a WHERE backend_type = 'client backend' AND state = 'idle')::float8 AS idle,
-            (SELECT count(*) FROM a WHERE backend_type = 'client backend'
-                AND state LIKE 'idle in transaction%')::float8 AS idle_in_transaction,
-            (SELECT count(*) FROM a WHERE backend_type = 'client backend'
-                AND wait_event_type = 'Lock')::float8 AS waiting_lock,
-            (SELECT count(*) FROM a WHERE backend_type = 'autovacuum worker')::float8 AS autovacuum_workers,
-            (SELECT setting::float8 FROM pg_settings WHERE name = 'max_connections') AS max_connections,
-            (SELECT count(*) FROM pg_locks WHERE NOT granted)::float8 AS lock_waits,
-            pg_database_size(current_database())::float8 AS database_size,
-            (SELECT xact_commit FROM d)::float8 AS commits,
-            (SELECT xact_rollback FROM d)::float8 AS rollbacks,
-            (SELECT tup_inserted FROM d)::float8 AS inserted,
-            (SELECT tup_updated FROM d)::float8 AS updated,
-            (SELECT tup_deleted FROM d)::float8 AS deleted,
-            t.dead::float8 AS dead, t.autovacuums::float8 AS autovacuums, t.autoanalyzes::float8 AS autoanalyzes
-        FROM t
-        """
-
-    /// Column → series for the gauges of `sampleSQL`.
-    static let gaugeColumns: [(column: String, series: String)] = [
-        ("total", "pg.connections.total"),
-        ("active", "pg.connections.active"),
-        ("idle", "pg.connections.idle"),
-        ("idle_in_transaction", "pg.connections.idle_in_transaction"),
-        ("waiting_lock", "pg.connections.waiting_lock"),
-        ("max_connections", "pg.max_connections"),
-        ("autovacuum_workers", "pg.autovacuum.workers"),
-        ("autovacuums", "pg.autovacuum.count"),
-        ("autoanalyzes", "pg.autoanalyze.count"),
-        ("dead", "pg.dead_tuples"),
-        ("lock_waits", "pg.lock_waits"),
-        ("database_size", "pg.database_size_bytes"),
-    ]
-
-    /// Column → rate series for the cumulative counters of `sampleSQL`.
-    static let counterColumns: [(column: String, series: String)] = [
-        ("commits", "pg.commits_per_s"),
-        ("rollbacks", "pg.rollbacks_per_s"),
-        ("inserted", "pg.rows.inserted_per_s"),
-        ("updated", "pg.rows.updated_per_s"),
-        ("deleted", "pg.rows.deleted_per_s"),
-    ]
-
-    private func readSample() async throws -> Reading {
+    private func readSample(at t: Double? = nil) async throws -> Reading {
         let connection = try await connected()
+        let statementColumns = try await prepareStatements(on: connection)
         if busiest == nil || busiest?.isEmpty == true {
             busiest = try await busiestTables(on: connection)
         }
@@ -180,7 +131,8 @@ public actor PostgresProbe: ProbeSource {
             largestAtStart = try await largestRelations(on: connection, including: [])
             startedAt = Date()
         }
-        let rows = try await query(PostgresQuery(unsafeSQL: Self.sampleSQL), on: connection)
+        let sql = Self.sampleSQL(statementColumns: statementColumns)
+        let rows = try await query(PostgresQuery(unsafeSQL: sql), on: connection)
         guard let row = rows.first?.makeRandomAccess() else {
             throw target.explain(ProbeError("the statistics query returned no row"))
         }
@@ -192,11 +144,19 @@ public actor PostgresProbe: ProbeSource {
             for (column, series) in Self.counterColumns {
                 if let value = try row[column].decode(Double?.self) { reading.counters[series] = value }
             }
+            let json = try row["activity"].decode(String.self)
+            let groups = try JSONDecoder().decode([PostgresActivityGroup].self, from: Data(json.utf8))
+            reading.gauges.merge(activity.record(groups)) { _, new in new }
+            if statementColumns != nil, let t {
+                let calls = try row["statement_calls"].decode(Double.self)
+                let time = try row["statement_time"].decode(Double.self)
+                reading.gauges.merge(statementSeries(calls: calls, time: time, at: t)) { _, new in new }
+            }
         } catch {
             throw target.explain(ProbeError("unexpected statistics row: \(error)"))
         }
-        if let value = reading.gauges["pg.max_connections"] { maxConnections = value }
-        peakConnections = max(peakConnections, reading.gauges["pg.connections.total"] ?? 0)
+        if let value = reading.gauges[ProbeSeries.Postgres.maxConnections] { maxConnections = value }
+        peakConnections = max(peakConnections, reading.gauges[ProbeSeries.Postgres.connectionsTotal] ?? 0)
         if let busiest, !busiest.isEmpty {
             let oids = busiest.map(\.oid)
             let tableRows = try await query(
@@ -207,7 +167,7 @@ public actor PostgresProbe: ProbeSource {
                 guard let (oid, dead) = try? tableRow.decode((Int64, Double).self),
                     let table = busiest.first(where: { $0.oid == oid })
                 else { continue }
-                reading.gauges["pg.table.\(table.label).dead_tuples"] = dead
+                reading.gauges[ProbeSeries.Postgres.tableDeadTuples(table.label)] = dead
             }
         }
         return reading
@@ -319,7 +279,7 @@ public actor PostgresProbe: ProbeSource {
 
     // MARK: - Connection and queries
 
-    private func connected() async throws -> PostgresConnection {
+    func connected() async throws -> PostgresConnection {
         if let connection, !connection.isClosed { return connection }
         connection = nil
         connectionCount += 1
@@ -334,7 +294,12 @@ public actor PostgresProbe: ProbeSource {
 
     /// Runs one query within `queryTimeout`; on timeout or a broken connection the connection
     /// is dropped, so that the next reading starts with a fresh one.
-    private func query(_ query: PostgresQuery, on connection: PostgresConnection) async throws -> [PostgresRow] {
+    /// Every query starts with `PostgresStatements.marker`, so that `pg_stat_statements` can
+    /// tell the probe's own statements from the application's.
+    func query(_ query: PostgresQuery, on connection: PostgresConnection) async throws -> [PostgresRow] {
+        var marked = query
+        marked.sql = PostgresStatements.marker + " " + query.sql
+        let query = marked
         let logger = PostgresTarget.silentLogger
         do {
             return try await withDeadline(

@@ -29,9 +29,9 @@ enum LivePostgres {
 
     /// A plain connection for the test's own statements. Kept here as well, so that a test
     /// that fails before closing it does not release it open (PostgresNIO asserts on that).
-    static func connect(_ url: String) async throws -> PostgresConnection {
+    static func connect(_ url: String, applicationName: String = "volley-test") async throws -> PostgresConnection {
         var target = try target(url)
-        target.applicationName = "volley-test"
+        target.applicationName = applicationName
         let connection = try await target.connect(id: 1)
         opened.withLock { $0.append(connection) }
         return connection
