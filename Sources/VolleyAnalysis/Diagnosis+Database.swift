@@ -12,14 +12,14 @@ extension Diagnosis {
         guard let width = v.servedWidth, width.queued else { return nil }
         for probe in v.probes(kind: "postgres") {
             let maxConnections = probe.values(ProbeSeries.Postgres.maxConnections).last
-            for client in PostgresSeriesNames.clients(in: probe) {
-                let conns = v.steadyPoints(probe, PostgresSeriesNames.client(client, "connections"))
+            for client in probe.postgresClients {
+                let conns = v.steadyPoints(probe, ProbeSeries.Postgres.client(client, .connections))
                 guard conns.count >= 3, let n = conns.map(\.v).max(), n >= 2 else { continue }
                 let atN = conns.filter { $0.v >= n - 0.5 }
                 guard Double(atN.count) >= 0.6 * Double(conns.count) else { continue }
                 if let maxConnections, n >= 0.9 * maxConnections { continue }  // the server's limit instead
                 let active =
-                    Stats.median(v.steadyPoints(probe, PostgresSeriesNames.client(client, "active")).map(\.v)) ?? 0
+                    Stats.median(v.steadyPoints(probe, ProbeSeries.Postgres.client(client, .active)).map(\.v)) ?? 0
                 guard active >= 0.8 * n, width.demand >= 1.5 * n else { continue }
                 let dbMs = active / width.throughput * 1000
                 guard width.p50Ms >= 1.5 * dbMs else { continue }
@@ -35,7 +35,7 @@ extension Diagnosis {
                         + "\(Fmt.num(width.throughput)) req/s) but took \(Fmt.ms(width.p50Ms)) (p50): about "
                         + "\(Fmt.ms(width.p50Ms - dbMs)) waiting before the database",
                 ]
-                if let mean = v.steadyMedian(probe, PostgresSeriesNames.statementsMeanMs), mean > 0 {
+                if let mean = v.steadyMedian(probe, ProbeSeries.Postgres.statementsMeanMilliseconds), mean > 0 {
                     evidence.append("pg_stat_statements: the statements took \(Fmt.ms(mean)) on average")
                 }
                 if let process, let capacity = process.capacity {
@@ -74,8 +74,8 @@ extension Diagnosis {
     static func databaseLockWait(_ v: RunView) -> Finding? {
         for probe in v.probes(kind: "postgres") {
             let lockSeries =
-                probe.series[PostgresSeriesNames.waitLock] != nil
-                ? PostgresSeriesNames.waitLock : ProbeSeries.Postgres.connectionsWaitingLock
+                probe.series[ProbeSeries.Postgres.wait("Lock")] != nil
+                ? ProbeSeries.Postgres.wait("Lock") : ProbeSeries.Postgres.connectionsWaitingLock
             let waiting = v.steadyPoints(probe, lockSeries)
             guard waiting.count >= 3, let median = Stats.median(waiting.map(\.v)), median >= 2 else { continue }
             let active = v.steadyMedian(probe, ProbeSeries.Postgres.connectionsActive) ?? median
@@ -87,7 +87,9 @@ extension Diagnosis {
             if let peak = v.steadyPoints(probe, ProbeSeries.Postgres.lockWaits).map(\.v).max(), peak > 0 {
                 evidence.append("pg.lock_waits (locks not granted) peaked at \(Fmt.num(peak))")
             }
-            if let oldest = v.steadyPoints(probe, PostgresSeriesNames.oldestTransaction).map(\.v).max(), oldest > 0 {
+            if let oldest = v.steadyPoints(probe, ProbeSeries.Postgres.oldestTransactionSeconds).map(\.v).max(),
+                oldest > 0
+            {
                 evidence.append("the oldest transaction was \(String(format: "%.1f", oldest)) s old")
             }
             if let width = v.servedWidth { evidence.append(width.evidence) }
@@ -131,7 +133,7 @@ extension Diagnosis {
                 "time in PostgreSQL per request (active connections ÷ req/s) rose from \(Fmt.ms(dbEarly)) to "
                     + "\(Fmt.ms(dbLate)), against a p50 of \(Fmt.ms(p50Late)): the database makes the latency"
             ]
-            if let mean = v.steadyMedian(probe, PostgresSeriesNames.statementsMeanMs) {
+            if let mean = v.steadyMedian(probe, ProbeSeries.Postgres.statementsMeanMilliseconds) {
                 evidence.append("pg_stat_statements: \(Fmt.ms(mean)) per statement (median of the seconds)")
             }
             return Finding(
@@ -149,24 +151,13 @@ extension Diagnosis {
     }
 }
 
-/// The PostgreSQL probe's per-client and wait-event series, until they move to
-/// ``ProbeSeries/Postgres``.
-enum PostgresSeriesNames {
-    static let clientPrefix = "pg.client."
-    static let waitLock = "pg.wait.lock"
-    static let oldestTransaction = "pg.oldest_transaction_s"
-    static let statementsMeanMs = "pg.statements.mean_ms"
-
-    static func client(_ label: String, _ field: String) -> String { "\(clientPrefix)\(label).\(field)" }
-
-    /// Client labels with a `.connections` series, the busiest first.
-    static func clients(in probe: ProbeResult) -> [String] {
-        probe.series.keys.compactMap { key -> String? in
-            guard key.hasPrefix(clientPrefix), key.hasSuffix(".connections") else { return nil }
-            return String(key.dropFirst(clientPrefix.count).dropLast(".connections".count))
-        }
-        .sorted {
-            (probe.values(client($0, "connections")).max() ?? 0) > (probe.values(client($1, "connections")).max() ?? 0)
+extension ProbeResult {
+    /// Client labels of a PostgreSQL probe's per-client series, the most connections first.
+    var postgresClients: [String] {
+        let PG = ProbeSeries.Postgres.self
+        let labels = Set(series.keys.compactMap { PG.parseClient($0) }.filter { $0.field == .connections }.map(\.label))
+        return labels.sorted {
+            (values(PG.client($0, .connections)).max() ?? 0, $1) > (values(PG.client($1, .connections)).max() ?? 0, $0)
         }
     }
 }
