@@ -60,13 +60,17 @@ public struct DiagnosisRenderer: Sendable {
     private func wrap(_ text: String, indent: String, first: String? = nil, width: Int = 100) -> String {
         var lines: [String] = []
         var current = first ?? indent
-        let start = current.count
+        // Whether the line holds a word yet: lengths cannot tell, a first word can make the
+        // indented line as long as the first line's prefix.
+        var empty = true
         for word in text.split(separator: " ") {
-            if current.count + word.count + 1 > width, current.count > start {
+            if current.count + word.count + 1 > width, !empty {
                 lines.append(current)
                 current = indent
+                empty = true
             }
-            current += (current.count == indent.count || current.count == start ? "" : " ") + word
+            current += (empty ? "" : " ") + word
+            empty = false
         }
         lines.append(current)
         return lines.joined(separator: "\n") + "\n"
