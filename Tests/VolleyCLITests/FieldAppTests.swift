@@ -115,8 +115,16 @@ import VolleyReport
 }
 
 /// A closed-model run of 4 s through the binary, its JSON summary decoded.
-private func fieldRun(_ url: String, connections: Int, probes: [String] = []) throws -> RunSummary {
-    var args = ["run", url, "-c", "\(connections)", "-d", "4s", "--json", "-q"]
+func fieldRun(
+    _ url: String,
+    connections: Int,
+    probes: [String] = [],
+    extra: [String] = [],
+    seconds: Int = 4
+) throws
+    -> RunSummary
+{
+    var args = ["run", url, "-c", "\(connections)", "-d", "\(seconds)s", "--json", "-q"] + extra
     for probe in probes { args += ["--probe", probe] }
     let r = try runVolley(args, limit: 30)
     #expect(r.status == 0, "\(r.stderr)")
@@ -138,7 +146,7 @@ private func gunicornWorkers(_ variable: String) throws -> [Int] {
 
 /// A field target's value from the environment (scripts/start-field-targets), or nil; nil is
 /// a failure when `VOLLEY_REQUIRE_SERVICES=1` (CI), so a missing target never passes silently.
-private func fieldApp(_ variable: String) -> String? {
+func fieldApp(_ variable: String) -> String? {
     let environment = ProcessInfo.processInfo.environment
     if let value = environment[variable], !value.isEmpty { return value }
     if environment["VOLLEY_REQUIRE_SERVICES"] == "1" {
@@ -151,7 +159,7 @@ private func fieldApp(_ variable: String) -> String? {
 
 /// Whether a field test runs: its target is given, or CI requires it (then it fails without).
 /// Otherwise it is reported as skipped, never passed.
-private func fieldAppsGiven(_ variable: String) -> Bool {
+func fieldAppsGiven(_ variable: String) -> Bool {
     let environment = ProcessInfo.processInfo.environment
     return !(environment[variable] ?? "").isEmpty || environment["VOLLEY_REQUIRE_SERVICES"] == "1"
 }
