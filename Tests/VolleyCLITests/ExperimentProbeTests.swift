@@ -1,5 +1,8 @@
 import Foundation
 import Testing
+import VolleyCore
+import VolleyReport
+import VolleyStore
 import VolleyTestSupport
 
 /// The server side of experiments: a matrix samples probes in every cell and saves every cell
@@ -127,5 +130,27 @@ import VolleyTestSupport
         #expect(diagnosis.contains { $0.contains("Connections dropped before any 5xx") }, "\(diagnosis)")
         let shownDiagnosis = block(shown.stdout, from: "Diagnosis")
         #expect(shownDiagnosis == diagnosis)
+        #expect(!shown.stdout.contains("diagnosed again"))
+        // A run saved without its findings (before the diagnosis existed) is diagnosed again
+        // from its saved summary, and the text says so.
+        let json = try runVolley(["export", "last", "--format", "json"], home: home)
+        var summary = try JSONReport.decode(json.stdout)
+        summary.findings = nil
+        let old = RunRecord(
+            startedAt: Date(),
+            label: "saved before findings",
+            kind: "url",
+            target: summary.target,
+            plan: nil,
+            command: ["run"],
+            environment: .current(),
+            summary: summary,
+            exitCode: 0
+        )
+        let id = try HistoryStore(directory: home).save(old, histograms: nil)
+        let again = try runVolley(["show", String(id)], home: home)
+        #expect(again.status == 0)
+        #expect(block(again.stdout, from: "Diagnosis").contains { $0.contains("Connections dropped before any 5xx") })
+        #expect(again.stdout.contains("(diagnosed again from the saved summary"), "\(again.stdout.suffix(500))")
     }
 }
