@@ -199,7 +199,7 @@ struct MatrixCommand: AsyncParsableCommand {
             summary.findings = Diagnosis.diagnose(summary)
             // Every cell is a run of its own in the history, the interrupted one included.
             let runID = noSave ? nil : save(cellPlan, summary: summary, histograms: engine.histograms, at: cellStart)
-            if summary.interrupted || watcher.interrupted {
+            if summary.interrupted {
                 write("  (interrupted: this cell is saved but left out of the tables)\n")
                 break
             }
