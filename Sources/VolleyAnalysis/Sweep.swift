@@ -212,6 +212,14 @@ public struct MatrixCell: Sendable, Codable, Equatable {
     public var slowestMs: Double
     public var meanMs: Double
     public var medianMs: Double
+    /// The cell's run in the history (cells only; absent for aggregates and older matrices).
+    public var runID: Int64?
+
+    // "runId" as in SweepRun: experiment JSON converts keys to snake case and back.
+    enum CodingKeys: String, CodingKey {
+        case count, offset, route, requests, outcomes, fastestMs, slowestMs, meanMs, medianMs
+        case runID = "runId"
+    }
 
     public init(
         count: Int,
@@ -222,8 +230,10 @@ public struct MatrixCell: Sendable, Codable, Equatable {
         fastestMs: Double,
         slowestMs: Double,
         meanMs: Double,
-        medianMs: Double
+        medianMs: Double,
+        runID: Int64? = nil
     ) {
+        self.runID = runID
         self.count = count
         self.offset = offset
         self.route = route
@@ -243,10 +253,23 @@ public struct MatrixResult: Sendable, Codable, Equatable {
     public var cells: [MatrixCell]
     public var overall: MatrixCell
     public var routes: [MatrixCell]
+    /// Per offset, every count and route together: the field report's "Overall" table
+    /// (absent in older matrices).
+    public var offsets: [MatrixCell]?
+    /// The diagnosis of the cells read as one stepped load (matrices run with --probe).
+    public var findings: [Finding]?
 
-    public init(cells: [MatrixCell], overall: MatrixCell, routes: [MatrixCell]) {
+    public init(
+        cells: [MatrixCell],
+        overall: MatrixCell,
+        routes: [MatrixCell],
+        offsets: [MatrixCell]? = nil,
+        findings: [Finding]? = nil
+    ) {
         self.cells = cells
         self.overall = overall
         self.routes = routes
+        self.offsets = offsets
+        self.findings = findings
     }
 }

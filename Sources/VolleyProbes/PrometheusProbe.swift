@@ -89,24 +89,34 @@ public final class PrometheusProbe: ProbeSource, @unchecked Sendable {
     }
 }
 
-/// A few lines per probe for the terminal summary: the series that moved, by how much.
+/// A few lines per probe for the terminal: the probe, its kind, then per series the minimum,
+/// median and maximum over the loaded seconds (the series that moved first), then its notes.
+/// `volley run` and `volley show` print the same lines, so a saved run reads as it was printed.
 public enum ProbeSummary {
-    public static func lines(_ result: ProbeResult, limit: Int = 10) -> [String] {
-        var rows: [(key: String, min: Double, max: Double, last: Double)] = []
+    /// `loaded`: the seconds the run carried load (`RunSummary.loadedSpan`); readings outside
+    /// it (before the first request, after the drain) are left out unless there are no others.
+    public static func lines(_ result: ProbeResult, loaded: ClosedRange<Double>? = nil, limit: Int = 20) -> [String] {
+        var rows: [(key: String, min: Double, median: Double, max: Double)] = []
         for (key, points) in result.series {
-            let values = points.map { $0[1] }
-            guard let lo = values.min(), let hi = values.max(), let last = values.last else { continue }
             if key.hasSuffix("_bucket") || key.contains("_bucket{") { continue }
-            rows.append((key, lo, hi, last))
+            let inside = points.filter { $0.count >= 2 && (loaded?.contains($0[0]) ?? true) }
+            let values = (inside.isEmpty ? points : inside).compactMap { $0.count >= 2 ? $0[1] : nil }.sorted()
+            guard let lo = values.first, let hi = values.last else { continue }
+            let mid = values.count
+            let median = mid % 2 == 1 ? values[mid / 2] : (values[mid / 2 - 1] + values[mid / 2]) / 2
+            rows.append((key, lo, median, hi))
         }
         // Series that moved first (the bottleneck's gauges), then the rest by name.
         rows.sort { ($0.max - $0.min > 0 ? 0 : 1, $0.key) < ($1.max - $1.min > 0 ? 0 : 1, $1.key) }
         var out = [
             "Probe \(result.probe)\(result.kind.map { " (\($0))" } ?? ""): \(result.series.count) series"
                 + (result.failedScrapes > 0 ? ", \(result.failedScrapes) scrapes failed" : "")
+                + (loaded == nil ? "" : ", over the loaded seconds")
         ]
         for row in rows.prefix(limit) {
-            out.append("  \(row.key)  min \(format(row.min))  max \(format(row.max))  last \(format(row.last))")
+            out.append(
+                "  \(row.key)  min \(format(row.min))  median \(format(row.median))  max \(format(row.max))"
+            )
         }
         if rows.count > limit { out.append("  … \(rows.count - limit) more series in the JSON summary") }
         for note in result.notes ?? [] { out.append("  · " + note) }

@@ -4,7 +4,16 @@ import VolleyCore
 /// HTML reports of experiments: a sweep's throughput and latency against load with the knee
 /// marked, and a matrix's outcome percentages as heat tables. Self-contained like run reports.
 public enum ExperimentReport {
-    public static func sweep(_ r: SweepResult, id: Int64?, context: ReportContext) -> String {
+    /// `runs`: the saved run of each level in the order they ran, labelled ("c8 r1"), for the
+    /// probe series across levels; `findingsNote` says where the findings came from when they
+    /// were not saved with the sweep.
+    public static func sweep(
+        _ r: SweepResult,
+        id: Int64?,
+        context: ReportContext,
+        runs: [(label: String, summary: RunSummary)] = [],
+        findingsNote: String? = nil
+    ) -> String {
         let unit = r.closedModel ? "connections" : "offered rate (req/s)"
         let levels = r.analysis.levels
         var body = header("Sweep of \(r.target)", id: id, context: context)
@@ -63,6 +72,13 @@ public enum ExperimentReport {
         }
         body += SVGChart(title: "Latency against load", xLabel: unit, yLabel: "latency (ms)", series: latency).render()
         body += "</section>"
+        // The findings printed at the end of the sweep (saved with it), then the series they read.
+        body += HTMLReport.diagnosisSection(
+            r.findings ?? [],
+            probed: runs.contains { $0.summary.readServerSide },
+            note: findingsNote ?? "The levels read as one stepped load, as the sweep printed them."
+        )
+        body += serverSideAcross(runs, what: "levels")
 
         body += "<section><h2>What the sweep shows</h2><ul>"
         for line in r.analysis.verdict { body += "<li>\(HTML.escape(line))</li>" }
@@ -84,16 +100,35 @@ public enum ExperimentReport {
         return HTMLReport.page(title: "sweep \(r.target)", body: body + footer())
     }
 
-    public static func matrix(_ r: MatrixResult, id: Int64?, target: String, context: ReportContext) -> String {
+    /// `runs`: the saved run of each cell in the order they ran, for the probe series.
+    public static func matrix(
+        _ r: MatrixResult,
+        id: Int64?,
+        target: String,
+        context: ReportContext,
+        runs: [(label: String, summary: RunSummary)] = []
+    ) -> String {
         var body = header("Matrix against \(target)", id: id, context: context)
+        if let findings = r.findings {
+            body += HTMLReport.diagnosisSection(
+                findings,
+                probed: runs.contains { $0.summary.readServerSide },
+                note: "The cells read as one stepped load, in the order they ran."
+            )
+        }
         let counts = Array(Set(r.cells.map(\.count))).sorted()
         for count in counts {
             body +=
                 "<section><h2>\(count) requests per route</h2>"
                 + heatTable(r.cells.filter { $0.count == count }.map { ($0.offset, $0) }) + "</section>"
         }
-        body += "<section><h2>Overall</h2>" + heatTable([("all", r.overall)]) + "</section>"
-        body += "<section><h2>Per route</h2>" + heatTable(r.routes.map { ($0.route ?? "?", $0) }) + "</section>"
+        body +=
+            "<section><h2>Overall</h2>"
+            + heatTable((r.offsets ?? []).map { ($0.offset, $0) } + [("all", r.overall)]) + "</section>"
+        body +=
+            "<section><h2>Per route</h2>"
+            + heatTable(r.routes.map { ($0.route ?? "?", $0) } + [("all routes combined", r.overall)]) + "</section>"
+        body += serverSideAcross(runs, what: "cells")
         return HTMLReport.page(title: "matrix \(target)", body: body + footer())
     }
 
@@ -191,7 +226,8 @@ public enum ExperimentReport {
     static func heatTable(_ rows: [(String, MatrixCell)]) -> String {
         var out =
             "<table class=\"heat\"><thead><tr><th></th><th>requests</th><th>success</th><th>no response</th>"
-            + "<th>4xx</th><th>5xx</th><th>other</th><th>fastest ms</th><th>median</th><th>mean</th><th>slowest</th>"
+            + "<th>4xx</th><th>5xx</th><th>other</th><th>fastest ms</th><th>median ms</th><th>mean ms</th>"
+            + "<th>slowest ms</th>"
             + "</tr></thead><tbody>"
         for (label, cell) in rows {
             out += "<tr><th>\(HTML.escape(label))</th><td>\(Fmt.int(cell.requests))</td>"
@@ -206,6 +242,28 @@ public enum ExperimentReport {
                 + "<td>\(Fmt.ms(cell.slowestMs))</td></tr>"
         }
         return out + "</tbody></table>"
+    }
+
+    /// The probe series of an experiment's runs laid end to end, one chart per series (at most
+    /// 12, the ones that moved), with a dashed line where each run starts.
+    static func serverSideAcross(_ runs: [(label: String, summary: RunSummary)], what: String) -> String {
+        let (probes, starts) = RunSummary.probesEndToEnd(runs.map(\.summary))
+        guard !probes.isEmpty else { return "" }
+        let end = (starts.last ?? 0) + (runs.last?.summary.span ?? 0)
+        let marks = zip(starts, runs).map { ($0, $1.label) }
+        let charts = HTMLReport.probeCharts(
+            probes,
+            perProbe: 12,
+            total: 12,
+            xLabel: "time into the experiment (s), \(what) end to end",
+            xMarks: marks
+        ) { chart in
+            var chart = chart
+            chart.xMin = 0
+            chart.xMax = end
+            return chart.render()
+        }
+        return "<section class=\"probes\"><h2>Server side across the \(what)</h2>" + charts + "</section>"
     }
 
     static func header(_ title: String, id: Int64?, context: ReportContext) -> String {

@@ -248,10 +248,17 @@ public enum HTMLReport {
     /// The findings, first thing after the cards: the report's answer to "where is the
     /// bottleneck", with the evidence to check it against the charts below.
     static func diagnosisSection(_ s: RunSummary) -> String {
-        let findings = s.findings ?? []
-        let probed = s.readServerSide
+        diagnosisSection(s.findings ?? [], probed: s.readServerSide)
+    }
+
+    /// The findings as a section (a run's, a sweep's levels read together): title, severity,
+    /// statement, evidence lines and the next step. Empty when nothing was probed and nothing
+    /// found; `note` says where the findings came from when that is not obvious.
+    package static func diagnosisSection(_ findings: [Finding], probed: Bool, note: String? = nil) -> String {
         guard !findings.isEmpty || probed else { return "" }
         var out = "<section class=\"diagnosis\"><h2>Diagnosis</h2>"
+        if let note { out += "<p class=\"muted\">\(HTML.escape(note))</p>" }
+        if !findings.isEmpty { out += "<p class=\"muted\">Severity: ✗ critical · ! warning · i information</p>" }
         if findings.isEmpty {
             out += "<p class=\"good\">✓ No bottleneck found: no probed series reached a limit.</p>"
         }
@@ -330,8 +337,26 @@ public enum HTMLReport {
             chart.height = 200
             out += timeChart(chart)
         }
+        out += probeCharts(s.probes ?? [], chart: timeChart)
+        return out
+    }
+
+    /// One chart per probe series that moved (the ones the diagnosis reads first), at most
+    /// `perProbe` per probe and `total` in all; a note counts the rest. The run report and the
+    /// sweep report (series laid end to end across levels, `xMarks` at the level boundaries)
+    /// both draw probes through this.
+    package static func probeCharts(
+        _ probes: [ProbeResult],
+        perProbe: Int = 8,
+        total: Int = .max,
+        xLabel: String = "time into test (s)",
+        xMarks: [(Double, String)] = [],
+        chart timeChart: (SVGChart) -> String
+    ) -> String {
+        var out = ""
+        var drawn = 0
         let palette = ["#1c7ed6", "#e67700", "#2b8a3e", "#c92a2a", "#5f3dc4", "#0b7285"]
-        for probe in s.probes ?? [] {
+        for probe in probes {
             // Series that moved, the most relevant first: the ones the diagnosis reads, then by name.
             let moving = probe.series.filter { name, points in
                 let values = points.map { $0[1] }
@@ -340,10 +365,11 @@ public enum HTMLReport {
                 // whole run), unless it stayed at zero: an empty chart says nothing.
                 return (hi > lo || (rank(name) == 0 && hi != 0)) && !name.contains("_bucket")
             }.keys.sorted { (rank($0), $0) < (rank($1), $1) }
-            for (i, name) in moving.prefix(8).enumerated() {
+            let shown = moving.prefix(max(0, min(perProbe, total - drawn)))
+            for (i, name) in shown.enumerated() {
                 var chart = SVGChart(
                     title: "\(probe.probe) · \(name)",
-                    xLabel: "time into test (s)",
+                    xLabel: xLabel,
                     yLabel: "",
                     series: [
                         .init(
@@ -354,10 +380,13 @@ public enum HTMLReport {
                     ]
                 )
                 chart.height = 170
+                chart.xMarks = xMarks
                 out += "<div class=\"probe-chart\" data-series=\"\(HTML.escape(name))\">" + timeChart(chart) + "</div>"
             }
-            if moving.count > 8 {
-                out += "<p class=\"muted\">\(HTML.escape(probe.probe)): \(moving.count - 8) more series moved; "
+            drawn += shown.count
+            if moving.count > shown.count {
+                out +=
+                    "<p class=\"muted\">\(HTML.escape(probe.probe)): \(moving.count - shown.count) more series moved; "
                 out += "all are in the JSON summary.</p>"
             }
         }

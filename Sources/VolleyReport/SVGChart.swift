@@ -31,6 +31,9 @@ package struct SVGChart {
     /// Where it ends: probe charts share the run's span, so that they line up under the
     /// latency chart second for second.
     package var xMax: Double?
+    /// Vertical boundaries with a label at the top (where each level of a sweep starts, when
+    /// its runs are drawn end to end).
+    package var xMarks: [(Double, String)] = []
 
     package init(title: String, xLabel: String, yLabel: String, series: [Series]) {
         self.title = title
@@ -92,6 +95,15 @@ package struct SVGChart {
             "<text x=\"\(n(left + plotW / 2))\" y=\"\(n(height - 8))\" text-anchor=\"middle\" class=\"axis-label\">\(HTML.escape(xLabel))</text>"
         svg +=
             "<text transform=\"translate(14 \(n(top + plotH / 2))) rotate(-90)\" text-anchor=\"middle\" class=\"axis-label\">\(HTML.escape(yLabel))</text>"
+
+        // Boundaries, under the series.
+        for (x, text) in xMarks where x >= x0 && x <= x1 {
+            svg +=
+                "<line x1=\"\(n(px(x)))\" y1=\"\(n(top))\" x2=\"\(n(px(x)))\" y2=\"\(n(top + plotH))\" "
+                + "class=\"boundary\" stroke=\"#adb5bd\" stroke-dasharray=\"3 3\"/>"
+            svg +=
+                "<text x=\"\(n(px(x) + 3))\" y=\"\(n(top + 10))\" class=\"tick\">\(HTML.escape(text))</text>"
+        }
 
         // Series.
         let barWidth = max(1.0, plotW / Double(max(1, all.count / max(1, series.count))) * 0.7)

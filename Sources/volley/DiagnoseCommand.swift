@@ -14,7 +14,7 @@ struct DiagnoseCommand: ParsableCommand {
         discussion: """
             Reads the run's timeline, its probes (--probe) and its health watch (--watch-health), \
             and prints findings: what saturated, the series and times that show it, and the next \
-            experiment. A sweep (E<id>) is read as one stepped load across its levels. \
+            experiment. A sweep or a matrix (E<id>) is read as one stepped load across its levels or cells. \
             See docs/diagnosis.md for the rules.
 
             Examples:
@@ -24,7 +24,9 @@ struct DiagnoseCommand: ParsableCommand {
             """
     )
 
-    @Argument(help: ArgumentHelp("The run (an id, last, last~N) or a sweep (E<id>, E-last).", valueName: "run"))
+    @Argument(
+        help: ArgumentHelp("The run (an id, last, last~N), or a sweep or matrix (E<id>, E-last).", valueName: "run")
+    )
     var reference: String
 
     @Flag(help: "Print the findings as JSON.")
@@ -43,21 +45,29 @@ struct DiagnoseCommand: ParsableCommand {
             } catch {
                 throw CLIError(message: error.message, hint: error.hint, code: .usage)
             }
-            guard experiment.kind == "sweep",
+            // A sweep's levels or a matrix's cells, in the order they ran.
+            let runIDs: [Int64?]
+            if experiment.kind == "sweep",
                 let sweep = try? ExperimentJSON.decode(SweepResult.self, from: experiment.result)
-            else {
+            {
+                runIDs = sweep.runs.map(\.runID)
+            } else if experiment.kind == "matrix",
+                let matrix = try? ExperimentJSON.decode(MatrixResult.self, from: experiment.result)
+            {
+                runIDs = matrix.cells.map(\.runID)
+            } else {
                 throw CLIError(
-                    message: "experiment E\(experiment.id ?? 0) is a \(experiment.kind), not a sweep",
+                    message: "experiment E\(experiment.id ?? 0) is a \(experiment.kind), not a sweep or a matrix",
                     hint: "diagnose its runs one by one: volley diagnose RUN",
                     code: .usage
                 )
             }
             var summaries: [RunSummary] = []
-            for run in sweep.runs {
-                guard let id = run.runID else {
+            for id in runIDs {
+                guard let id else {
                     throw CLIError(
-                        message: "the sweep's runs were not saved (--no-save)",
-                        hint: "re-run the sweep without --no-save",
+                        message: "the \(experiment.kind)'s runs were not saved (--no-save, or made before they were)",
+                        hint: "re-run the \(experiment.kind) without --no-save",
                         code: .usage
                     )
                 }
@@ -65,7 +75,9 @@ struct DiagnoseCommand: ParsableCommand {
             }
             findings = Diagnosis.diagnose(runs: summaries)
             probed = summaries.contains(where: \.readServerSide)
-            title = "Sweep E\(experiment.id ?? 0) of \(experiment.target), \(summaries.count) runs\n"
+            title =
+                "\(experiment.kind == "sweep" ? "Sweep" : "Matrix") E\(experiment.id ?? 0) of \(experiment.target), "
+                + "\(summaries.count) runs\n"
         } else {
             let stored = try loadRun(reference, from: store)
             let summary = stored.record.summary

@@ -107,17 +107,27 @@ struct ExperimentCommand: ParsableCommand {
         do {
             switch e.kind {
             case "sweep":
-                page = ExperimentReport.sweep(
-                    try ExperimentJSON.decode(SweepResult.self, from: e.result),
-                    id: e.id,
-                    context: context
+                var sweep = try ExperimentJSON.decode(SweepResult.self, from: e.result)
+                let runs = Self.savedRuns(
+                    sweep.runs.map { ($0.runID, Self.levelLabel($0, closed: sweep.closedModel)) },
+                    store
                 )
+                var note: String?
+                if sweep.findings == nil, !runs.isEmpty {
+                    // A sweep saved before its findings were: diagnosed again from its runs.
+                    sweep.findings = Diagnosis.diagnose(runs: runs.map(\.summary))
+                    note =
+                        "Diagnosed again from the saved runs of the levels (the sweep was saved without its findings)."
+                }
+                page = ExperimentReport.sweep(sweep, id: e.id, context: context, runs: runs, findingsNote: note)
             case "matrix":
+                let matrix = try ExperimentJSON.decode(MatrixResult.self, from: e.result)
                 page = ExperimentReport.matrix(
-                    try ExperimentJSON.decode(MatrixResult.self, from: e.result),
+                    matrix,
                     id: e.id,
                     target: e.target,
-                    context: context
+                    context: context,
+                    runs: Self.savedRuns(matrix.cells.map { ($0.runID, "n\($0.count) \($0.offset)") }, store)
                 )
             case "time":
                 page = ExperimentReport.timing(
@@ -145,5 +155,19 @@ struct ExperimentCommand: ParsableCommand {
             throw CLIError(message: "cannot write \(html): \(error.localizedDescription)", hint: nil, code: .failure)
         }
         Terminal.writeError("volley: wrote the HTML report to \(html)\n")
+    }
+
+    /// The saved runs of an experiment's levels or cells, labelled, in the order they ran.
+    /// Runs never saved (--no-save) or deleted since are left out: the report draws the rest.
+    static func savedRuns(_ ids: [(Int64?, String)], _ store: HistoryStore) -> [(label: String, summary: RunSummary)] {
+        ids.compactMap { id, label in
+            guard let id, let stored = try? store.load(id) else { return nil }
+            return (label, stored.record.summary)
+        }
+    }
+
+    /// "c8" (connections) or "r200" (rate), with the repeat when there are several.
+    static func levelLabel(_ run: SweepRun, closed: Bool) -> String {
+        (closed ? "c" : "r") + SweepAnalysis.format(run.level) + (run.repeatIndex > 0 ? " r\(run.repeatIndex + 1)" : "")
     }
 }

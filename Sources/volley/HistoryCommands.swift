@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import VolleyAnalysis
 import VolleyCore
+import VolleyProbes
 import VolleyReport
 import VolleyStore
 
@@ -145,7 +146,36 @@ struct ShowCommand: ParsableCommand {
         if let commit = record.environment.gitCommit { header += ", git \(commit.prefix(12))" }
         header += "\n  volley " + Redaction.commandLine(record.command).joined(separator: " ") + "\n"
         let style = Style(enabled: Terminal.colorEnabled(fd: STDOUT_FILENO))
-        Terminal.writeOut(header + "\n" + SummaryRenderer(style: style).render(record.summary))
+        Terminal.writeOut(
+            header + "\n" + SummaryRenderer(style: style).render(record.summary)
+                + Self.serverSide(record.summary, style: style)
+        )
+    }
+
+    /// What `volley run` printed after its summary: each probe's lines, then the health watch
+    /// and the findings. The findings saved with the run are printed as they were; a run saved
+    /// without them (before the diagnosis existed) is diagnosed again, and the text says so.
+    static func serverSide(_ saved: RunSummary, style: Style) -> String {
+        var summary = saved
+        var out = ""
+        for result in summary.probes ?? [] {
+            out += ProbeSummary.lines(result, loaded: summary.loadedSpan).joined(separator: "\n") + "\n"
+        }
+        var recomputed = false
+        if summary.findings == nil {
+            summary.findings = Diagnosis.diagnose(summary)
+            recomputed = !(summary.findings ?? []).isEmpty || summary.readServerSide
+        }
+        let diagnosis = DiagnosisRenderer(style: style).render(summary)
+        if !diagnosis.isEmpty {
+            out += "\n" + diagnosis
+            if recomputed {
+                out +=
+                    style.dim("  (diagnosed again from the saved summary: the run was saved without its findings)")
+                    + "\n"
+            }
+        }
+        return out
     }
 }
 

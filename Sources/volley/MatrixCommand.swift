@@ -5,6 +5,7 @@ import VolleyAnalysis
 import VolleyCore
 import VolleyEngine
 import VolleyPlan
+import VolleyProbes
 import VolleyReport
 import VolleyStore
 
@@ -20,7 +21,10 @@ struct MatrixCommand: AsyncParsableCommand {
             answer does not delay the next request) until COUNT requests were sent. ${row.COLUMN} in \
             a route takes a random row of --data (JSON array of objects, or CSV with a header). \
             Outcomes: success (2xx), no response (the connection closed, reset or timed out without \
-            an answer), 4xx, 5xx, other (3xx, refused connections, TLS and protocol errors).
+            an answer), 4xx, 5xx, other (3xx, refused connections, TLS and protocol errors). Then \
+            "overall" (per offset, every count and route together) and "per route". Every cell is \
+            saved as a run (label "matrix <label> n<count> <offset>"; volley show/diagnose RUN), and \
+            with --probe every cell samples the server side and the cells are diagnosed together.
 
             Example:
               volley matrix --base http://127.0.0.1:8080 --counts 100,200 --offsets 50ms,100ms,1s \\
@@ -49,8 +53,14 @@ struct MatrixCommand: AsyncParsableCommand {
     @Flag(help: "Print the cells as JSON on stdout.")
     var json = false
 
-    @Option(help: "A label for the experiment in the history.")
+    @Option(help: "A label for the experiment and its cells in the history.")
     var label: String?
+
+    @Flag(help: "Do not save the cells and the matrix to the history.")
+    var noSave = false
+
+    @OptionGroup(title: "Probes and health watch (every cell)")
+    var probing: ProbeOptions
 
     typealias Cell = MatrixCell
 
@@ -130,14 +140,14 @@ struct MatrixCommand: AsyncParsableCommand {
         defer { try? FileManager.default.removeItem(at: directory) }
 
         // Validate every cell's plan before sending anything.
-        var plans: [(Int, String, LoadedPlan)] = []
+        var plans: [(count: Int, offset: String, yaml: String, loaded: LoadedPlan)] = []
         for count in countList.compactMap({ $0 }) {
             for (text, offset) in offsetList {
                 let path = directory.appendingPathComponent("cell-\(count)-\(plans.count).yaml").path
-                try plan(count: count, offset: offset, offsetText: text, dataPath: dataPath)
-                    .write(toFile: path, atomically: true, encoding: .utf8)
+                let yaml = plan(count: count, offset: offset, offsetText: text, dataPath: dataPath)
+                try yaml.write(toFile: path, atomically: true, encoding: .utf8)
                 do {
-                    plans.append((count, text, try PlanLoader.load(path: path, environment: [:])))
+                    plans.append((count, text, yaml, try PlanLoader.load(path: path, environment: [:])))
                 } catch {
                     throw CLIError(
                         message: "the matrix cannot run: "
@@ -150,115 +160,105 @@ struct MatrixCommand: AsyncParsableCommand {
         }
         let write = { (text: String) in json ? Terminal.writeError(text) : Terminal.writeOut(text) }
         let style = Style(enabled: Terminal.colorEnabled(fd: json ? STDERR_FILENO : STDOUT_FILENO))
+        let renderer = MatrixRenderer(style: style)
         write(
             "Matrix: \(route.count) route\(route.count == 1 ? "" : "s") × counts \(counts) × offsets \(offsets)\n"
         )
-        let header =
-            "  " + Fmt.pad("offset", 8, right: false) + Fmt.pad("success", 9) + Fmt.pad("no resp.", 10)
-            + Fmt.pad("4xx", 8) + Fmt.pad("5xx", 8) + Fmt.pad("other", 8) + Fmt.pad("fastest", 10)
-            + Fmt.pad("median", 9) + Fmt.pad("mean", 9) + Fmt.pad("slowest", 10) + "\n"
-        func row(_ label: String, _ cell: Cell) -> String {
-            "  " + Fmt.pad(label, 8, right: false)
-                + Self.categories.map {
-                    Fmt.pad(
-                        Fmt.fixed(cell.outcomes[$0] ?? 0, 1) + "%",
-                        $0 == "success" ? 9 : $0 == "no_response" ? 10 : 8
-                    )
-                }.joined()
-                + Fmt.pad(Fmt.ms(cell.fastestMs), 10) + Fmt.pad(Fmt.ms(cell.medianMs), 9)
-                + Fmt.pad(Fmt.ms(cell.meanMs), 9)
-                + Fmt.pad(Fmt.ms(cell.slowestMs), 10) + "\n"
-        }
         var cells: [Cell] = []
-        var overall = (status: [String: Int](), transport: [String: Int](), latency: LatencyHistogram.make())
-        var perRoute: [String: (status: [String: Int], transport: [String: Int], latency: Histogram<UInt64>)] = [:]
+        var summaries: [RunSummary] = []
+        var tally = MatrixTally(routes: route, offsets: offsetList.map(\.0))
         var currentCount = -1
         // One watcher for every cell: the first signal stops the cell in progress, no further
         // cell starts, and the finished cells are summarised and saved.
         let watcher = InterruptWatcher()
         watcher.start()
         defer { watcher.stop() }
-        for (count, offsetText, loaded) in plans where !watcher.interrupted {
-            if count != currentCount {
-                currentCount = count
-                write("\n" + style.bold("count \(count)") + " per route\n" + header)
+        for cellPlan in plans where !watcher.interrupted {
+            if cellPlan.count != currentCount {
+                currentCount = cellPlan.count
+                write(
+                    "\n" + style.bold("count \(cellPlan.count)") + " per route\n"
+                        + renderer.header("offset", runColumn: !noSave)
+                )
             }
             Terminal.raiseFileLimit()
-            let engine = PlanEngine(plan: loaded.plan, feeds: loaded.feeds)
+            let engine = PlanEngine(plan: cellPlan.loaded.plan, feeds: cellPlan.loaded.feeds)
+            let cellStart = Date()
+            let probes = try await probing.start()
             watcher.setTarget { engine.interrupt() }
-            let summary = try await engine.run()
+            var summary: RunSummary
+            do {
+                summary = try await engine.run()
+            } catch {
+                watcher.setTarget(nil)
+                await probes.discard()
+                throw CLIError(message: "the matrix could not run a cell: \(error)", hint: nil, code: .failure)
+            }
             watcher.setTarget(nil)
-            if summary.interrupted { break }
+            await probes.stop(into: &summary)
+            // Each cell's own findings, saved with it, as `volley run` saves a run's.
+            summary.findings = Diagnosis.diagnose(summary)
+            // Every cell is a run of its own in the history, the interrupted one included.
+            let runID = noSave ? nil : save(cellPlan, summary: summary, histograms: engine.histograms, at: cellStart)
+            if summary.interrupted {
+                write("  (interrupted: this cell is saved but left out of the tables)\n")
+                break
+            }
             let (requests, outcomes) = Self.outcomes(status: summary.status, transport: summary.transportErrors)
             let cell = Cell(
-                count: count,
-                offset: offsetText,
+                count: cellPlan.count,
+                offset: cellPlan.offset,
                 route: nil,
                 requests: requests,
                 outcomes: outcomes,
                 fastestMs: summary.latencyMs.min,
                 slowestMs: summary.latencyMs.max,
                 meanMs: summary.latencyMs.mean,
-                medianMs: summary.latencyMs.p50
+                medianMs: summary.latencyMs.p50,
+                runID: runID
             )
             cells.append(cell)
-            write(row(offsetText, cell))
-            for (code, n) in summary.status { overall.status[code, default: 0] += n }
-            for (kind, n) in summary.transportErrors { overall.transport[kind, default: 0] += n }
-            if let h = engine.histograms {
-                overall.latency.add(h.latency)
-                for named in summary.requestsByName ?? [] {
-                    let index = Int(named.name.dropFirst("route ".count)) ?? 0
-                    let key = index >= 1 && index <= route.count ? route[index - 1] : named.name
-                    var entry = perRoute[key] ?? ([:], [:], LatencyHistogram.make())
-                    for (code, n) in named.status { entry.status[code, default: 0] += n }
-                    for (kind, n) in named.transportErrors { entry.transport[kind, default: 0] += n }
-                    if let hn = h.byName[named.name] { entry.latency.add(hn) }
-                    perRoute[key] = entry
-                }
-            }
+            summaries.append(summary)
+            write(renderer.row(cellPlan.offset, cell))
+            tally.add(offset: cellPlan.offset, summary: summary, histograms: engine.histograms)
         }
-        func aggregate(
-            _ label: String?,
-            _ status: [String: Int],
-            _ transport: [String: Int],
-            _ h: Histogram<UInt64>
-        ) -> Cell {
-            let (requests, outcomes) = Self.outcomes(status: status, transport: transport)
-            let l = LatencyStats(h)
-            return Cell(
-                count: 0,
-                offset: "all",
-                route: label,
-                requests: requests,
-                outcomes: outcomes,
-                fastestMs: l.min,
-                slowestMs: l.max,
-                meanMs: l.mean,
-                medianMs: l.p50
+        // The cells read as one stepped load, as a sweep's levels are.
+        let findings = Diagnosis.diagnose(runs: summaries)
+        let result = tally.result(cells: cells, findings: findings)
+        write("\n" + renderer.overall(result) + "\n" + renderer.perRoute(result))
+        let probed = probing.isActive || summaries.contains(where: \.readServerSide)
+        let diagnosis = DiagnosisRenderer(style: style).renderFindings(findings, probed: probed)
+        if !diagnosis.isEmpty { write("\n" + diagnosis) }
+        let text = try ExperimentJSON.encode(result)
+        if !noSave {
+            ExperimentSaver.save(
+                kind: "matrix",
+                label: label,
+                target: base ?? route.joined(separator: " "),
+                result: text,
+                startedAt: startedAt,
+                write: write
             )
         }
-        let total = aggregate(nil, overall.status, overall.transport, overall.latency)
-        write("\n" + style.bold("overall") + " (\(Fmt.int(total.requests)) requests)\n" + header + row("all", total))
-        var routeCells: [Cell] = []
-        write("\n" + style.bold("per route") + "\n")
-        for r in route {
-            guard let entry = perRoute[r] else { continue }
-            let cell = aggregate(r, entry.status, entry.transport, entry.latency)
-            routeCells.append(cell)
-            write("  " + r + "\n" + row("all", cell))
-        }
-        let result = MatrixResult(cells: cells, overall: total, routes: routeCells)
-        let text = try ExperimentJSON.encode(result)
-        ExperimentSaver.save(
-            kind: "matrix",
-            label: label,
-            target: base ?? route.joined(separator: " "),
-            result: text,
-            startedAt: startedAt,
-            write: write
-        )
         if json { Terminal.writeOut(text + "\n") }
         if let stop = watcher.stoppedBy { throw ExitCode(stop.exit.rawValue) }
+    }
+
+    /// Saves one cell as a run (with the plan it ran), quietly: the cell's row shows its id.
+    func save(
+        _ cell: (count: Int, offset: String, yaml: String, loaded: LoadedPlan),
+        summary: RunSummary,
+        histograms: RunHistograms?,
+        at startedAt: Date
+    ) -> Int64? {
+        var record = HistorySaver.record(
+            summary,
+            kind: "matrix",
+            label: "matrix" + (label.map { " \($0)" } ?? "") + " n\(cell.count) \(cell.offset)",
+            startedAt: startedAt,
+            exitCode: RunCommand.exitCode(summary, stoppedBy: nil)
+        )
+        record.planSource = cell.yaml
+        return HistorySaver.saveQuietly(record, histograms: histograms)
     }
 }

@@ -455,7 +455,7 @@ struct RunCommand: AsyncParsableCommand {
             Terminal.writeOut("\n" + human)
         }
         for result in summary.probes ?? [] {
-            let text = ProbeSummary.lines(result).joined(separator: "\n") + "\n"
+            let text = ProbeSummary.lines(result, loaded: summary.loadedSpan).joined(separator: "\n") + "\n"
             if json { Terminal.writeError(text) } else { Terminal.writeOut(text) }
         }
         let diagnosis = DiagnosisRenderer(style: Style(enabled: Terminal.colorEnabled(fd: humanFD))).render(summary)
