@@ -74,42 +74,30 @@ public enum Diagnosis {
             if let health { combined.health = health }
             return diagnose(combined)
         }
-        var offset = 0.0
+        let (probes, starts) = RunSummary.probesEndToEnd(runs)
         var timeline: [TimelineEntry] = []
-        var probes: [String: ProbeResult] = [:]
-        var order: [String] = []
         var transport: [String: Int] = [:]
         var status: [String: Int] = [:]
-        for run in runs {
+        var samples: [String: [ErrorSample]] = [:]
+        for (run, start) in zip(runs, starts) {
+            for (code, list) in run.errorSamples ?? [:] { samples[code, default: []] += list }
             for var e in run.timeline {
-                e.t += offset
+                e.t += start
                 timeline.append(e)
-            }
-            for p in run.probes ?? [] {
-                let key = (p.kind ?? "") + " " + p.probe
-                if probes[key] == nil {
-                    order.append(key)
-                    probes[key] = ProbeResult(
-                        probe: p.probe,
-                        series: [:],
-                        failedScrapes: 0,
-                        kind: p.kind,
-                        notes: p.notes
-                    )
-                }
-                for (name, points) in p.series {
-                    probes[key]?.series[name, default: []] += points.map { [$0[0] + offset, $0[1]] }
-                }
-                probes[key]?.failedScrapes += p.failedScrapes
             }
             transport.merge(run.transportErrors, uniquingKeysWith: +)
             status.merge(run.status, uniquingKeysWith: +)
-            offset += max(run.durationS, run.timeline.last?.t ?? 0)
         }
+        let offset = (starts.last ?? 0) + (runs.last?.span ?? 0)
+        combined.probes = probes
         combined.timeline = timeline
-        combined.probes = order.compactMap { probes[$0] }
         combined.transportErrors = transport
         combined.status = status
+        combined.errorSamples = samples.isEmpty ? nil : samples
+        combined.requests = runs.reduce(0) { $0 + $1.requests }
+        combined.unsent = runs.reduce(0) { $0 + $1.unsent }
+        // The fastest response of any level: the service time without a queue.
+        combined.latencyMs.min = runs.map(\.latencyMs.min).filter { $0 > 0 }.min() ?? 0
         combined.durationS = offset
         combined.health = health
         return diagnose(combined)

@@ -28,8 +28,7 @@ struct RunView {
     init(_ run: RunSummary) {
         self.run = run
         loaded = run.timeline.filter { $0.completed + $0.failed > 0 }
-        let first = (loaded.first?.t ?? 0) - 1
-        span = max(0, first)...max(max(0, first), loaded.last?.t ?? run.durationS)
+        span = run.loadedSpan
     }
 
     func probes(kind: String) -> [ProbeResult] { (run.probes ?? []).filter { $0.kind == kind } }

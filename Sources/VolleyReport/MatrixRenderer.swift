@@ -1,3 +1,4 @@
+import VolleyAnalysis
 import VolleyCore
 
 /// The tables of the field report's hand-made "hammer" (RAS Party): outcome percentages per

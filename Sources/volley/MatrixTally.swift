@@ -1,4 +1,5 @@
 import Histogram
+import VolleyAnalysis
 import VolleyCore
 import VolleyEngine
 
