@@ -142,8 +142,8 @@ import VolleyProbes
             // 2-core machine that other builds share).
             let cpu = try #require(reading[S.cpuPercent])
             let busiest = try #require(reading[S.busiestCPUPercent])
-            #expect(cpu >= 60, "cpu_percent \(cpu) for two spinning children")
-            #expect(cpu >= busiest + 20, "cpu_percent \(cpu) vs the busiest child's \(busiest)")
+            #expect(cpu >= 40, "cpu_percent \(cpu) for two spinning children")
+            #expect(cpu >= busiest + 15, "cpu_percent \(cpu) vs the busiest child's \(busiest)")
             #expect(reading[S.busiestPython] == 1)
         }
     }
