@@ -26,10 +26,14 @@ extension ProcessProbe {
     /// `pid:$MASTER` must find them again at every reading. Scanning the whole of /proc costs
     /// about one small read per process on the machine; /proc/PID/task/TID/children would
     /// need CONFIG_PROC_CHILDREN and misses reparented grandchildren.
+    ///
+    /// Volley itself is left out (and so are its children): probing the shell it was started
+    /// from (`pid:$$`) or a test runner must not count the load generator as the service.
     func descendants(of pid: Int32) -> [Int32] {
+        let myself: Int32 = procRoot == "/proc" ? getpid() : -1
         var children: [Int32: [Int32]] = [:]
         for entry in ProcFS.entries(procRoot) ?? [] {
-            guard let child = Int32(entry), child != pid,
+            guard let child = Int32(entry), child != pid, child != myself,
                 let text = ProcFS.text("\(procRoot)/\(child)/stat"),
                 let parent = Self.fields(text, 2).last.flatMap({ Int32($0) })
             else { continue }

@@ -62,7 +62,12 @@ import VolleyProbes
             let cpu = try #require(reading[S.busiestCPUPercent])
             #expect(cpu >= 40 && cpu <= 115, "busiest cpu \(cpu) for one GIL")
             #expect(reading[S.busiestPython] == 1)
-            #expect(try #require(reading[S.busiestThreadsOnCPU]) >= 2)
+            // Eight threads share at most one core, 12.5 % each on average, unevenly (a thread
+            // that drops the GIL often takes it back): measured 7 of 8 at ≥ 10 % of a core when
+            // the process had 97 %, 4 at 87 %. When other builds leave it less than 80 %, two
+            // threads at 10 % are no longer a physical certainty, so the bar applies above it.
+            let onCPU = try #require(reading[S.busiestThreadsOnCPU])
+            #expect(onCPU >= 2 || cpu < 80, "\(onCPU) threads on a CPU at \(cpu) %")
             // Linux shows GIL waiters in a futex (pthread_cond_timedwait): futex_do_wait here.
             let lockWait = try #require(reading[S.threadsLockWait])
             #expect(lockWait >= 3, "lock_wait \(lockWait); \(reading); \(notes)")
@@ -148,6 +153,29 @@ import VolleyProbes
         }
     }
 
+    @Test func volleyLeavesItselfOutOfTheDescendantsItReads() async throws {
+        // This test process is a descendant of its parent: probing the parent must not count
+        // the prober (a load generator probing the shell it runs in, `pid:$$`).
+        let probe = ProcessProbe(.pid(getppid()))
+        try await probe.check()
+        let start = ContinuousClock.now
+        _ = try await probe.sample(at: 0)
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            Thread {
+                let until = ContinuousClock.now + .seconds(1)
+                var x: UInt64 = 1
+                while ContinuousClock.now < until { x = x &* 6_364_136_223_846_793_005 &+ 1 }
+                if x == 42 { print("") }
+                done.resume()
+            }.start()
+        }
+        let d = start.duration(to: .now)
+        let reading = try await probe.sample(at: Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18)
+        await probe.close()
+        #expect(reading[S.busiestPid] != Double(getpid()), "\(reading)")
+        #expect(try #require(reading[S.cpuPercent]) < 50, "the prober's own burning thread was counted: \(reading)")
+    }
+
     @Test func aHundredThreadsCostLittleToSampleAndAReadingStaysFast() async throws {
         let code = """
             import threading, time
@@ -169,21 +197,35 @@ import VolleyProbes
         try await Task.sleep(for: .milliseconds(500))
         let probe = ProcessProbe(.pid(python.processIdentifier))
         try await probe.check()
+        // A reading's own CPU, not its wall time: on a machine shared with other builds a
+        // reading can wait for a core. The process's CPU clock also counts the sampling
+        // thread (a few ms per 100 ms), which keeps the bound on the safe side.
         var slowest = Duration.zero
+        var costliest = 0.0
         for t in 0..<3 {
             try await Task.sleep(for: .seconds(1))
             let started = ContinuousClock.now
+            let cpuBefore = Self.processCPUSeconds()
             let reading = try await probe.sample(at: Double(t))
+            costliest = max(costliest, Self.processCPUSeconds() - cpuBefore)
             slowest = max(slowest, started.duration(to: .now))
             #expect(reading[S.threads] == 101)
         }
         let notes = await probe.notes()
         await probe.close()
-        #expect(slowest < .milliseconds(100), "a reading of 101 threads took \(slowest)")
+        #expect(costliest < 0.05, "a reading of 101 threads took \(costliest) s of CPU (\(slowest) of wall time)")
         let cost = try #require(notes.first { $0.hasPrefix("thread states:") })
         // "thread states: 31 snapshots of up to 101 threads, 1.23 ms of CPU each"
         let ms = try #require(Double(cost.split(separator: " ").dropLast(4).last ?? ""))
-        #expect(ms < 10, "\(cost)")
-        print("cost: \(cost); slowest reading \(slowest)")
+        // About 4 ms in a debug build on an idle machine (the kernel's share is 1 ms); a virtual
+        // machine's stolen time is counted as the thread's CPU, so the bar leaves room.
+        #expect(ms < 20, "\(cost)")
+        print("cost: \(cost); costliest reading \(costliest) s of CPU, slowest \(slowest)")
+    }
+
+    static func processCPUSeconds() -> Double {
+        var spec = timespec()
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &spec)
+        return Double(spec.tv_sec) + Double(spec.tv_nsec) / 1e9
     }
 }
