@@ -122,6 +122,7 @@ import VolleyProbes
             let lockWait = try #require(reading[S.threadsLockWait])
             #expect(sleep >= 3, "sleep \(sleep); \(notes)")
             #expect(lockWait < 1, "lock_wait \(lockWait); \(notes)")
+            print("sleep notes: \(notes)")
         }
     }
 
@@ -150,6 +151,7 @@ import VolleyProbes
             #expect(cpu >= 40, "cpu_percent \(cpu) for two spinning children")
             #expect(cpu >= busiest + 15, "cpu_percent \(cpu) vs the busiest child's \(busiest)")
             #expect(reading[S.busiestPython] == 1)
+            print("fork: count \(reading[S.count] ?? -1), cpu \(cpu), busiest \(busiest)")
         }
     }
 
