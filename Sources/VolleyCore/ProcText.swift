@@ -14,6 +14,8 @@ public enum ProcText {
         /// from the one read before.
         public var startTime: UInt64
         public var rssPages: Int64
+        /// The parent's pid: a `pid:` probe follows it down to the workers a master forked.
+        public var parentPid: Int32
 
         public init(
             comm: String,
@@ -22,7 +24,8 @@ public enum ProcText {
             stime: UInt64,
             threads: Int,
             startTime: UInt64,
-            rssPages: Int64
+            rssPages: Int64,
+            parentPid: Int32 = 0
         ) {
             self.comm = comm
             self.state = state
@@ -31,6 +34,7 @@ public enum ProcText {
             self.threads = threads
             self.startTime = startTime
             self.rssPages = rssPages
+            self.parentPid = parentPid
         }
     }
 
@@ -44,7 +48,8 @@ public enum ProcText {
         guard rest.count >= 22, let state = rest[0].first,
             let utime = UInt64(rest[11]), let stime = UInt64(rest[12]),
             let threads = Int(rest[17]), let start = UInt64(rest[19]),
-            let rss = Int64(rest[21].trimmingCharacters(in: .whitespacesAndNewlines))
+            let rss = Int64(rest[21].trimmingCharacters(in: .whitespacesAndNewlines)),
+            let parent = Int32(rest[1])
         else { return nil }
         return Stat(
             comm: comm,
@@ -53,7 +58,8 @@ public enum ProcText {
             stime: stime,
             threads: threads,
             startTime: start,
-            rssPages: rss
+            rssPages: rss,
+            parentPid: parent
         )
     }
 

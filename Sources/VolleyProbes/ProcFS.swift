@@ -57,6 +57,15 @@ enum ProcFS {
         return max(0, n - 2)
     }
 
+    /// Where a symbolic link points (`/proc/PID/exe`, `/proc/PID/fd/N` → "socket:[123]"), or
+    /// `nil` when it cannot be read.
+    static func link(_ path: String) -> String? {
+        var buffer = [CChar](repeating: 0, count: 4097)
+        let n = readlink(path, &buffer, buffer.count - 1)
+        guard n > 0 else { return nil }
+        return String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
     static func isDirectory(_ path: String) -> Bool {
         var info = stat()
         return stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR

@@ -35,22 +35,27 @@ public enum ProcessSelector: Sendable, Equatable, CustomStringConvertible {
 
 /// Reads processes from /proc once a second: CPU, memory, threads, open files and context
 /// switches, so that a run shows whether the server process (or its workers) ran out of CPU,
-/// leaked memory or descriptors, or spent the load waiting.
+/// leaked memory or descriptors, or spent the load waiting — and on what.
 ///
 /// `proc.cpu_percent` counts one core as 100; `proc.cores` is beside it, so a reader sees
-/// 195 % on a 2-core machine for what it is: the machine is full.
+/// 195 % on a 2-core machine for what it is: the machine is full. `pid:N` reads N and its
+/// descendants (a gunicorn master and the workers it forked), found again at each reading.
+/// The busiest process is reported on its own (`proc.busiest.*`): one Python process cannot
+/// use more than about one core, whatever the sum over workers says. Thread states
+/// (`proc.threads.*`) are sampled ten times a second by a `ThreadStateSampler`.
 public actor ProcessProbe: ProbeSource {
     public nonisolated let kind = "process"
     public nonisolated let displayName: String
     public nonisolated let selector: ProcessSelector
-    private let procRoot: String
-    private let ticks = ProcFS.clockTicks
+    let procRoot: String
+    let ticks = ProcFS.clockTicks
     /// Per process (pid, start time): CPU ticks and context switches at the last reading.
     private var previous: [Key: Counters] = [:]
     private var previousT: Double?
     /// The process a `pid:` probe checked, so a pid reused by another process is noticed.
     private var checkedStart: UInt64?
     private var counts: [Int] = []
+    private let threadStates: ThreadStateSampler
 
     struct Key: Hashable {
         var pid: Int32
@@ -61,6 +66,8 @@ public actor ProcessProbe: ProbeSource {
         var cpuTicks: UInt64
         var voluntary: Double?
         var involuntary: Double?
+        /// Thread id → utime + stime, for the threads that used a CPU in the interval.
+        var threadTicks: [Int32: UInt64]
     }
 
     struct Reading {
@@ -76,6 +83,7 @@ public actor ProcessProbe: ProbeSource {
         self.selector = selector
         self.displayName = selector.description
         self.procRoot = procRoot
+        self.threadStates = ThreadStateSampler(procRoot: procRoot)
     }
 
     public func check() async throws {
@@ -88,6 +96,7 @@ public actor ProcessProbe: ProbeSource {
                 throw ProbeError("\(displayName): no process with pid \(pid) (it is not running, or has exited)")
             }
             checkedStart = reading.key.start
+            threadStates.watch([pid] + descendants(of: pid))
         case .name(let name):
             let found = discover(name)
             guard !found.isEmpty else {
@@ -97,10 +106,12 @@ public actor ProcessProbe: ProbeSource {
                 )
             }
             counts.append(found.count)
+            threadStates.watch(found)
         }
     }
 
     public func sample(at t: Double) async throws -> [String: Double] {
+        typealias S = ProbeSeries.Process
         let readings: [Reading]
         switch selector {
         case .pid(let pid):
@@ -111,19 +122,25 @@ public actor ProcessProbe: ProbeSource {
                 throw ProbeError("\(displayName): process \(pid) exited and its pid now belongs to another process")
             }
             checkedStart = reading.key.start
-            readings = [reading]
+            readings = [reading] + descendants(of: pid).compactMap { read($0) }
         case .name(let name):
             readings = discover(name).compactMap { read($0) }
-            counts.append(readings.count)
         }
+        counts.append(readings.count)
+        let states = threadStates.drain()
+        threadStates.watch(readings.map(\.key.pid))
 
         var out: [String: Double] = [:]
-        if case .name = selector { out["proc.count"] = Double(readings.count) }
-        out["proc.cores"] = Double(ProcFS.onlineCPUs)
-        out["proc.rss_bytes"] = readings.reduce(0) { $0 + $1.rssBytes }
-        out["proc.threads"] = readings.reduce(0) { $0 + $1.threads }
+        out[S.count] = Double(readings.count)
+        out[S.cores] = Double(ProcFS.onlineCPUs)
+        out[S.rssBytes] = readings.reduce(0) { $0 + $1.rssBytes }
+        out[S.threads] = readings.reduce(0) { $0 + $1.threads }
         let files = readings.compactMap(\.openFiles)
-        if !files.isEmpty || readings.isEmpty { out["proc.open_files"] = files.reduce(0, +) }
+        if !files.isEmpty || readings.isEmpty { out[S.openFiles] = files.reduce(0, +) }
+        out[S.threadsSampled] = Double(states.snapshots)
+        if states.snapshots > 0 {
+            for (state, mean) in states.threads { out[state.series] = mean }
+        }
 
         // Rates over the processes seen at both readings: one that started or exited in
         // between has no interval to measure.
@@ -132,16 +149,28 @@ public actor ProcessProbe: ProbeSource {
             var cpu: UInt64 = 0
             var voluntary = 0.0
             var involuntary = 0.0
+            var busiest: (reading: Reading, ticks: UInt64, before: Counters)?
             for reading in readings {
                 guard let before = previous[reading.key] else { continue }
                 let now = reading.counters
-                cpu += now.cpuTicks >= before.cpuTicks ? now.cpuTicks - before.cpuTicks : 0
+                let used = now.cpuTicks >= before.cpuTicks ? now.cpuTicks - before.cpuTicks : 0
+                cpu += used
+                if busiest == nil || used > busiest!.ticks { busiest = (reading, used, before) }
                 if let a = now.voluntary, let b = before.voluntary { voluntary += max(0, a - b) }
                 if let a = now.involuntary, let b = before.involuntary { involuntary += max(0, a - b) }
             }
-            out["proc.cpu_percent"] = Double(cpu) / ticks / dt * 100
-            out["proc.ctx_switches_voluntary_per_s"] = voluntary / dt
-            out["proc.ctx_switches_involuntary_per_s"] = involuntary / dt
+            out[S.cpuPercent] = Double(cpu) / ticks / dt * 100
+            out[S.voluntarySwitchesPerSecond] = voluntary / dt
+            out[S.involuntarySwitchesPerSecond] = involuntary / dt
+            if let busiest {
+                out[S.busiestCPUPercent] = Double(busiest.ticks) / ticks / dt * 100
+                out[S.busiestThreads] = busiest.reading.threads
+                out[S.busiestPid] = Double(busiest.reading.key.pid)
+                out[S.busiestPython] = isPython(busiest.reading.key.pid) ? 1 : 0
+                out[S.busiestThreadsOnCPU] = Double(
+                    threadsOnCPU(now: busiest.reading.counters, before: busiest.before, seconds: dt)
+                )
+            }
         }
         previous = Dictionary(readings.map { ($0.key, $0.counters) }, uniquingKeysWith: { a, _ in a })
         previousT = t
@@ -150,59 +179,37 @@ public actor ProcessProbe: ProbeSource {
 
     public func notes() async -> [String] {
         var out = ["\(ProcFS.onlineCPUs) CPUs online; proc.cpu_percent counts one core as 100"]
-        if case .name(let name) = selector, let lo = counts.min(), let hi = counts.max() {
-            out.append(lo == hi ? "\(hi) processes named \(name)" : "\(lo)–\(hi) processes named \(name)")
-        }
-        return out
-    }
-
-    /// Pids whose comm equals `name`, or whose argv[0] basename does; zombies are left out
-    /// (they hold no CPU, memory or files).
-    private func discover(_ name: String) -> [Int32] {
-        var out: [Int32] = []
-        for entry in ProcFS.entries(procRoot) ?? [] {
-            guard let pid = Int32(entry) else { continue }
-            let base = "\(procRoot)/\(pid)"
-            let comm = ProcFS.text(base + "/comm")?.trimmingCharacters(in: .newlines)
-            var matches = comm == name
-            if !matches, let cmdline = ProcFS.bytes(base + "/cmdline", limit: 4096) {
-                matches = ProcText.argv0Name(cmdline) == name
+        if let lo = counts.min(), let hi = counts.max() {
+            let range = lo == hi ? "\(hi)" : "\(lo)–\(hi)"
+            let processes = hi == 1 ? "process" : "processes"
+            switch selector {
+            case .name(let name): out.append("\(range) \(processes) named \(name)")
+            case .pid(let pid): out.append("\(range) \(processes): \(pid) and its descendants")
             }
-            if matches { out.append(pid) }
         }
+        out += Self.threadNotes(threadStates.summary())
         return out
     }
 
-    /// Context switches summed over the process's threads: /proc/PID/status counts the main
-    /// thread's only, which in a threaded server is the one that mostly sleeps. `nil` when the
-    /// task directory cannot be read.
-    private func taskSwitches(_ base: String) -> (voluntary: Double?, involuntary: Double?)? {
-        guard let tasks = ProcFS.entries(base + "/task"), !tasks.isEmpty else { return nil }
-        var voluntary: Double?
-        var involuntary: Double?
-        for task in tasks {
-            guard let text = ProcFS.text("\(base)/task/\(task)/status") else { continue }
-            let status = ProcText.status(text)
-            if let n = status.voluntarySwitches { voluntary = (voluntary ?? 0) + n }
-            if let n = status.involuntarySwitches { involuntary = (involuntary ?? 0) + n }
-        }
-        return (voluntary, involuntary)
+    public func close() async {
+        await threadStates.stop()
     }
 
     /// One process's counters now, or `nil` when it is gone (or a zombie).
-    private func read(_ pid: Int32) -> Reading? {
+    func read(_ pid: Int32) -> Reading? {
         let base = "\(procRoot)/\(pid)"
         guard let statText = ProcFS.text(base + "/stat"), let stat = ProcText.stat(statText), stat.state != "Z" else {
             return nil
         }
         let status = ProcFS.text(base + "/status").map(ProcText.status) ?? ProcText.Status()
-        let switches = taskSwitches(base) ?? (status.voluntarySwitches, status.involuntarySwitches)
+        let tasks = self.tasks(base)
         return Reading(
             key: Key(pid: pid, start: stat.startTime),
             counters: Counters(
                 cpuTicks: stat.utime + stat.stime,
-                voluntary: switches.voluntary,
-                involuntary: switches.involuntary
+                voluntary: tasks?.voluntary ?? status.voluntarySwitches,
+                involuntary: tasks?.involuntary ?? status.involuntarySwitches,
+                threadTicks: tasks?.ticks ?? [:]
             ),
             rssBytes: status.rssBytes ?? Double(stat.rssPages) * ProcFS.pageSize,
             threads: status.threads ?? Double(stat.threads),
