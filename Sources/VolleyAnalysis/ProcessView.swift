@@ -21,7 +21,15 @@ struct ProcessView {
     /// Mean threads in each state (`lock_wait`, `sleep`, `net_wait` …), median over seconds.
     let states: [String: Double]
 
-    static let stateNames = ["running", "lock_wait", "sleep", "io_wait", "write_wait", "net_wait", "accept", "other"]
+    /// State → its series; the keys are the words evidence lines use.
+    static let stateSeries: [(String, String)] = {
+        let P = ProbeSeries.Process.self
+        return [
+            ("running", P.threadsRunning), ("lock_wait", P.threadsLockWait), ("sleep", P.threadsSleep),
+            ("io_wait", P.threadsIOWait), ("write_wait", P.threadsWriteWait), ("net_wait", P.threadsNetWait),
+            ("accept", P.threadsAccept), ("other", P.threadsOther),
+        ]
+    }()
 
     init?(_ probe: ProbeResult, _ v: RunView) {
         let P = ProbeSeries.Process.self
@@ -31,16 +39,16 @@ struct ProcessView {
         cores = probe.values(P.cores).last ?? Double(ProcessInfo.processInfo.activeProcessorCount)
         processes = v.steadyMedian(probe, P.count)
         threads = v.steadyMedian(probe, P.threads)
-        let busiest = v.steadyMedian(probe, ProcessSeriesNames.busiestCPU)
+        let busiest = v.steadyMedian(probe, P.busiestCPUPercent)
         // Without the busiest-process series (older runs), a probe of one process is its own busiest.
         busiestCPU = busiest ?? ((processes ?? 1) <= 1 ? cpu : nil)
         busiestThreads =
-            v.steadyMedian(probe, ProcessSeriesNames.busiestThreads) ?? ((processes ?? 1) <= 1 ? threads : nil)
-        python = (probe.values(ProcessSeriesNames.busiestPython).max() ?? 0) > 0
-        threadsOnCPU = v.steadyMedian(probe, ProcessSeriesNames.busiestThreadsOnCPU)
+            v.steadyMedian(probe, P.busiestThreads) ?? ((processes ?? 1) <= 1 ? threads : nil)
+        python = (probe.values(P.busiestPython).max() ?? 0) > 0
+        threadsOnCPU = v.steadyMedian(probe, P.busiestThreadsOnCPU)
         var states: [String: Double] = [:]
-        for name in Self.stateNames {
-            if let m = v.steadyMedian(probe, ProcessSeriesNames.threadState(name)) { states[name] = m }
+        for (name, series) in Self.stateSeries {
+            if let m = v.steadyMedian(probe, series) { states[name] = m }
         }
         self.states = states
     }
@@ -67,15 +75,6 @@ struct ProcessView {
     }
 
     var name: String { probe.probe }
-}
-
-/// The process probe's per-thread series, until they move to ``ProbeSeries/Process``.
-enum ProcessSeriesNames {
-    static let busiestCPU = "proc.busiest.cpu_percent"
-    static let busiestThreads = "proc.busiest.threads"
-    static let busiestPython = "proc.busiest.python"
-    static let busiestThreadsOnCPU = "proc.busiest.threads_on_cpu"
-    static func threadState(_ name: String) -> String { "proc.threads.\(name)" }
 }
 
 extension RunView {
