@@ -120,4 +120,30 @@ import VolleyCore
         )
         #expect(!healthy.contains(.databaseLockWait) && !healthy.contains(.poolSaturation), "\(describe(h))")
     }
+
+    /// Every target, pathology and twin alike, at an arrival rate well inside what it serves
+    /// (open model, a quarter or less of the measured ceilings): nothing queues, nothing
+    /// fails, and the diagnosis has nothing to say. The rules fire on evidence of a limit,
+    /// not on the shape of a service.
+    @Test(.enabled(if: fieldAppsGiven("VOLLEY_FIELD_POOL")))
+    func underALightLoadNoTargetGetsAFinding() throws {
+        let targets: [(String, String, Int, Bool, [String])] = [
+            ("VOLLEY_FIELD_POOL", "/books", 10, true, []),
+            ("VOLLEY_FIELD_WORKERS_HEALTHY", "/report", 20, true, []),
+            ("VOLLEY_FIELD_GIL", "/work", 30, false, []),
+            ("VOLLEY_FIELD_BLOCKING_LOG", "/orders", 30, false, []),
+            ("VOLLEY_FIELD_LOCK_HEALTHY", "/orders", 20, true, ["-m", "POST"]),
+        ]
+        for (variable, path, rate, database, extra) in targets {
+            let (s, ids) = try diagnose(
+                variable,
+                path: path,
+                connections: 16,
+                database: database,
+                extra: extra + ["--rate", "\(rate)/s"]
+            )
+            #expect(s.failed == 0 && s.errors == 0, "\(variable): \(s.status) \(s.transportErrors)")
+            #expect(ids.isEmpty, "\(variable) at \(rate)/s:\n\(describe(s))")
+        }
+    }
 }
