@@ -12,6 +12,23 @@ public enum Diagnosis {
     /// Findings for one run, most severe first, then in the order they began.
     public static func diagnose(_ run: RunSummary) -> [Finding] {
         let view = RunView(run)
+        var findings = rules(view)
+        explainErrors(view, &findings)
+        return ordered(findings)
+    }
+
+    /// The generator first (it invalidates the rest), then in the order the evidence began:
+    /// the cause usually precedes its symptoms.
+    static func ordered(_ findings: [Finding]) -> [Finding] {
+        findings.sorted {
+            ($0.id == .generatorBound ? 0 : 1, $0.since ?? .infinity) < (
+                $1.id == .generatorBound ? 0 : 1, $1.since ?? .infinity
+            )
+        }
+    }
+
+    /// Every rule but the errors' explanation, which needs all the findings first.
+    static func rules(_ view: RunView) -> [Finding] {
         var findings: [Finding] = []
         if let f = generatorBound(view) { findings.append(f) }
         let pools = view.pools()
@@ -55,14 +72,7 @@ public enum Diagnosis {
         findings += memoryGrowth(view)
         if let f = autovacuum(view) { findings.append(f) }
         if let f = healthWouldFail(view) { findings.append(f) }
-        explainErrors(view, &findings)
-        // The generator first (it invalidates the rest), then in the order the evidence began:
-        // the cause usually precedes its symptoms.
-        return findings.sorted {
-            ($0.id == .generatorBound ? 0 : 1, $0.since ?? .infinity) < (
-                $1.id == .generatorBound ? 0 : 1, $1.since ?? .infinity
-            )
-        }
+        return findings
     }
 
     /// A sweep or any sequence of runs, read as one stepped load: timelines and probe series
@@ -100,7 +110,29 @@ public enum Diagnosis {
         combined.latencyMs.min = runs.map(\.latencyMs.min).filter { $0 > 0 }.min() ?? 0
         combined.durationS = offset
         combined.health = health
-        return diagnose(combined)
+        // Trends read across the levels (latency rising, memory, autovacuum); the width rules
+        // need the load that saturated the service, which the quiet first levels dilute: the
+        // most loaded level is judged on its own too, and what it adds is kept.
+        let view = RunView(combined)
+        var findings = rules(view)
+        if let last = runs.last, let start = starts.last {
+            for var f in rules(RunView(last)) where !findings.contains(where: { $0.id == f.id }) {
+                f.since = f.since.map { $0 + start }
+                if !f.evidence.isEmpty {
+                    f.evidence[0] = "at the most loaded level (\(levelName(last))): " + f.evidence[0]
+                }
+                findings.append(f)
+            }
+        }
+        explainErrors(view, &findings)
+        return ordered(findings)
+    }
+
+    /// "64 connections" or "400/s": how a level of a stepped load is named in evidence.
+    static func levelName(_ run: RunSummary) -> String {
+        if let rate = run.rate { return "\(Fmt.num(rate))/s" }
+        if let c = run.connections { return "\(c) connections" }
+        return "the last run"
     }
 
 }

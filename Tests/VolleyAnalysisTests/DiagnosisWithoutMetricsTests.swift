@@ -207,4 +207,21 @@ import VolleyCore
         #expect(f.id == .unknown)
         #expect(f.severity == .warning)
     }
+
+    /// A sweep's quiet first levels dilute the width: the most loaded level is judged alone too.
+    @Test func aSweepNamesThePoolAtItsMostLoadedLevel() throws {
+        var low = queued(rps: 13, p50: 303, fastestMs: 301, inFlight: 4)
+        low.probes = [postgres(client: "app", connections: 4, active: 4)]
+        var mid = queued(rps: 45, p50: 340, fastestMs: 301, inFlight: 16)
+        mid.probes = [postgres(client: "app", connections: 15, active: 15)]
+        var high = queued(rps: 50, p50: 1250, fastestMs: 302, inFlight: 64)
+        high.probes = [postgres(client: "app", connections: 15, active: 15)]
+        high.status = ["200": 380, "500": 20]
+        let findings = Diagnosis.diagnose(runs: [low, mid, low, mid, high])
+        let pool = try #require(findings.first { $0.id == .poolSaturation }, "\(findings.map(\.title))")
+        #expect(pool.evidence[0].hasPrefix("at the most loaded level (32 connections): PostgreSQL saw 15 connections"))
+        #expect(pool.evidence.contains { $0.contains("20 × 500") })
+        #expect(!findings.contains { $0.id == .errors })
+        #expect((pool.since ?? 0) >= 32, "the level's own time, shifted to where it began in the sweep")
+    }
 }
