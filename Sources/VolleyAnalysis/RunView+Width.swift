@@ -50,7 +50,10 @@ extension RunView {
     var servedWidth: ServedWidth? {
         let seconds = steady
         let fastest = run.latencyMs.min
-        guard seconds.count >= 3, fastest > 0,
+        // Mostly failures: the fastest response may be an error answered at once (a proxy's
+        // 503), not the service's time.
+        let failed = run.errors
+        guard seconds.count >= 3, fastest > 0, Double(failed) <= 0.5 * Double(max(run.requests, 1)),
             let throughput = Stats.median(seconds.map(\.rps)), throughput > 0,
             let demand = Stats.median(seconds.map { Double($0.inFlight + $0.waiting) }),
             let p50 = Stats.median(seconds.map(\.latencyMs.p50))
