@@ -18,20 +18,27 @@ extension Diagnosis {
                 let atN = conns.filter { $0.v >= n - 0.5 }
                 guard Double(atN.count) >= 0.6 * Double(conns.count) else { continue }
                 if let maxConnections, n >= 0.9 * maxConnections { continue }  // the server's limit instead
-                let active =
-                    Stats.median(v.steadyPoints(probe, ProbeSeries.Postgres.client(client, .active)).map(\.v)) ?? 0
-                guard active >= 0.8 * n, width.demand >= 1.5 * n else { continue }
-                let dbMs = active / width.throughput * 1000
+                let PG = ProbeSeries.Postgres.self
+                let active = Stats.median(v.steadyPoints(probe, PG.client(client, .active)).map(\.v)) ?? 0
+                // A connection idle in a transaction is held by the service between its queries
+                // (work done inside the transaction): checked out of the pool all the same.
+                let idleInTransaction =
+                    Stats.median(v.steadyPoints(probe, PG.client(client, .idleInTransaction)).map(\.v)) ?? 0
+                let held = active + idleInTransaction
+                guard held >= 0.8 * n, width.demand >= 1.5 * n else { continue }
+                let dbMs = held / width.throughput * 1000
                 guard width.p50Ms >= 1.5 * dbMs else { continue }
                 // Only about N threads in the service: the workers hold the cap, not a pool.
                 let process = v.processes.first
                 if let capacity = process?.capacity, capacity <= 1.25 * n + 1 { continue }
                 var evidence = [
                     "PostgreSQL saw \(Fmt.num(n)) connections from \(client) in \(atN.count) of \(conns.count) loaded "
-                        + "seconds, \(Fmt.num(active)) of them active (median)"
+                        + "seconds, \(Fmt.num(active)) of them active"
+                        + (idleInTransaction >= 0.5 ? " and \(Fmt.num(idleInTransaction)) idle in a transaction" : "")
+                        + " (median)"
                         + (maxConnections.map { " — max_connections is \(Fmt.num($0)): the cap is the client's" } ?? ""),
                     width.evidence,
-                    "each request held a connection about \(Fmt.ms(dbMs)) (\(Fmt.num(active)) active ÷ "
+                    "each request held a connection about \(Fmt.ms(dbMs)) (\(Fmt.num(held)) held ÷ "
                         + "\(Fmt.num(width.throughput)) req/s) but took \(Fmt.ms(width.p50Ms)) (p50): about "
                         + "\(Fmt.ms(width.p50Ms - dbMs)) waiting before the database",
                 ]

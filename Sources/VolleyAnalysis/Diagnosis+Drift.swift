@@ -6,7 +6,8 @@ extension Diagnosis {
     static func memoryGrowth(_ v: RunView) -> [Finding] {
         var out: [Finding] = []
         let names = [
-            "proc.rss_bytes", "cgroup.memory_bytes", "redis.used_memory_bytes", "process_resident_memory_bytes",
+            ProbeSeries.Process.rssBytes, ProbeSeries.Cgroup.memoryBytes, ProbeSeries.Redis.usedMemoryBytes,
+            "process_resident_memory_bytes",
         ]
         for probe in v.run.probes ?? [] {
             for name in names {
@@ -45,11 +46,14 @@ extension Diagnosis {
 
     static func autovacuum(_ v: RunView) -> Finding? {
         for probe in v.probes(kind: "postgres") {
-            let workers = v.during(v.points(probe, "pg.autovacuum.workers"))
+            let workers = v.during(v.points(probe, ProbeSeries.Postgres.autovacuumWorkers))
             let active = Set(workers.filter { $0.v > 0 }.map { Int($0.t.rounded()) })
             guard active.count >= 2 else { continue }
-            let writes = ["pg.rows.inserted_per_s", "pg.rows.updated_per_s", "pg.rows.deleted_per_s"]
-                .map { Stats.median(v.during(v.points(probe, $0)).map(\.v)) ?? 0 }.reduce(0, +)
+            let writes = [
+                ProbeSeries.Postgres.rowsInsertedPerSecond, ProbeSeries.Postgres.rowsUpdatedPerSecond,
+                ProbeSeries.Postgres.rowsDeletedPerSecond,
+            ]
+            .map { Stats.median(v.during(v.points(probe, $0)).map(\.v)) ?? 0 }.reduce(0, +)
             guard writes > 0 else { continue }
             let during = v.loaded.filter { active.contains(Int($0.t.rounded())) }.map(\.latencyMs.p90)
             let outside = v.loaded.filter { !active.contains(Int($0.t.rounded())) }.map(\.latencyMs.p90)
@@ -61,7 +65,9 @@ extension Diagnosis {
                     + "\(Fmt.ms(b)) otherwise (\(String(format: "%.1f", a / b))×)",
                 "writes ran at \(Fmt.num(writes)) rows/s (median)",
             ]
-            let dead = probe.series.keys.filter { $0.hasPrefix("pg.table.") && $0.hasSuffix(".dead_tuples") }.sorted()
+            let dead = probe.series.keys.filter {
+                $0.hasPrefix(ProbeSeries.Postgres.tablePrefix) && $0.hasSuffix(ProbeSeries.Postgres.deadTuplesSuffix)
+            }.sorted()
             for name in dead.prefix(3) {
                 if let peak = probe.values(name).max(), peak > 0 {
                     evidence.append("\(name) peaked at \(Fmt.num(peak))")

@@ -45,8 +45,10 @@ extension Diagnosis {
 
     static func postgresConnections(_ v: RunView) -> Finding? {
         for probe in v.probes(kind: "postgres") {
-            let total = v.during(v.points(probe, "pg.connections.total"))
-            guard let max = probe.values("pg.max_connections").last, max > 0, total.count >= 2 else { continue }
+            let total = v.during(v.points(probe, ProbeSeries.Postgres.connectionsTotal))
+            guard let max = probe.values(ProbeSeries.Postgres.maxConnections).last, max > 0, total.count >= 2 else {
+                continue
+            }
             let near = total.filter { $0.v >= 0.9 * max }
             guard near.count >= 2 else { continue }
             return Finding(

@@ -55,9 +55,13 @@ extension Diagnosis {
     /// one call held under a lock (a synchronous log handler, a mutex around I/O) serializes
     /// them. Needs the process probe: without it the same width could be the GIL.
     static func blockingCall(_ v: RunView) -> Finding? {
-        guard let width = v.servedWidth, width.queued, width.width <= 1.6 else { return nil }
+        // About one at a time: the width is an upper bound (see `ServedWidth.matches`), so up
+        // to 2.5, with threads to spare well beyond it.
+        guard let width = v.servedWidth, width.queued, width.width <= 2.5 else { return nil }
         for p in v.processes {
-            guard let capacity = p.capacity, capacity >= 3, let busiest = p.busiestCPU, busiest <= 60 else { continue }
+            guard let capacity = p.capacity, capacity >= max(3, 2 * width.width + 1), let busiest = p.busiestCPU,
+                busiest <= 60
+            else { continue }
             // With thread states: the others must be seen waiting on a lock, and one busy in a call.
             if p.hasThreadStates {
                 guard (p.states["lock_wait"] ?? 0) >= 1 else { continue }

@@ -37,10 +37,13 @@ extension Diagnosis {
     static func cpuBound(_ v: RunView) -> Finding? {
         for probe in v.probes(kind: "process") + v.probes(kind: "cgroup") {
             let prefix = probe.kind == "cgroup" ? "cgroup" : "proc"
-            let cpu = v.during(v.points(probe, "\(prefix).cpu_percent"))
+            let cpu = v.during(
+                v.points(probe, probe.kind == "cgroup" ? ProbeSeries.Cgroup.cpuPercent : ProbeSeries.Process.cpuPercent)
+            )
             guard cpu.count >= 3 else { continue }
-            var cores = probe.values("cgroup.cpu_limit_cores").last ?? probe.values("proc.cores").last
-            if cores == nil, prefix == "cgroup" { cores = probe.values("proc.cores").last }
+            var cores =
+                probe.values(ProbeSeries.Cgroup.cpuLimitCores).last ?? probe.values(ProbeSeries.Process.cores).last
+            if cores == nil, prefix == "cgroup" { cores = probe.values(ProbeSeries.Process.cores).last }
             let median = Stats.median(cpu.map(\.v)) ?? 0
             var evidence: [String] = []
             var saturated = false

@@ -36,8 +36,12 @@ struct ServedWidth {
 
     func rounded(_ x: Double) -> Double { x >= 10 ? x.rounded() : (x * 10).rounded() / 10 }
 
-    /// Whether `n` resources (connections, threads) explain the width: within a quarter, or one.
-    func matches(_ n: Double) -> Bool { abs(width - n) <= max(1, 0.25 * n) }
+    /// Whether `n` resources (connections, threads) explain the width. The fastest response
+    /// is an upper bound of the bottleneck's time: it includes the parts served in parallel
+    /// (the round trip, parsing), and the first requests often pay a cold start (a connection
+    /// opened, a cache filled) — measured up to 1.5× on the field targets. So the width may
+    /// stand well above `n`, hardly below it.
+    func matches(_ n: Double) -> Bool { width >= 0.75 * n - 0.5 && width <= 1.6 * n + 0.5 }
 }
 
 extension RunView {
