@@ -50,4 +50,21 @@ import Testing
         let method = try refused(["time", nowhere, "-n", "3", "-r", "1", "-m", "G T"])
         #expect(method.contains("-m/--method: invalid method \"G T\""), "\(method)")
     }
+
+    @Test func matrixNamesItsFlagsNotAGeneratedPlanFile() throws {
+        let cell = ["matrix", "--counts", "1", "--offsets", "1s", "--base", "http://127.0.0.1:1"]
+        let timeout = try refused(cell + ["--route", "/", "--timeout", "0s"])
+        #expect(timeout.contains("--timeout must be above zero"), "\(timeout)")
+        #expect(!timeout.contains("cell:"), "\(timeout)")
+        let noData = try refused(cell + ["--route", "/${row.id}"])
+        #expect(noData.contains("--route \"/${row.id}\" uses ${row.id} but no --data was given"), "\(noData)")
+        let data = FileManager.default.temporaryDirectory.appendingPathComponent("ids-\(UUID().uuidString).json")
+        try #"[{"id": 1}]"#.write(to: data, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(at: data) }
+        let column = try refused(cell + ["--route", "/${row.idd}", "--data", data.path])
+        #expect(column.contains("--route \"/${row.idd}\": --data has no column \"idd\""), "\(column)")
+        #expect(column.contains("did you mean \"id\"?"), "\(column)")
+        let noBase = try refused(["matrix", "--counts", "1", "--offsets", "1s", "--route", "/"])
+        #expect(noBase.contains("--route \"/\" is a path and needs --base"), "\(noBase)")
+    }
 }
