@@ -57,6 +57,8 @@ public struct RunRequest: Sendable {
     public var connectTimeout: Duration = .seconds(10)
     /// After the duration, how long requests in flight may still finish.
     public var grace: Duration = .seconds(5)
+    /// After an interrupt (Ctrl-C, or a demo's stop), how long requests in flight may finish.
+    public var interruptGrace: Duration = .seconds(2)
     public var insecure = false
     /// Event loops; nil: one per core.
     public var threads: Int?
@@ -136,6 +138,7 @@ public struct RunRequest: Sendable {
             requestTimeout: requestTimeout,
             connectTimeout: connectTimeout,
             insecure: insecure,
+            interruptGrace: interruptGrace,
             slowestCount: slowest
         )
         if let threads { config.threads = threads }
@@ -279,7 +282,7 @@ public struct RunRequest: Sendable {
 /// A mistake in a ``RunRequest``: the fields it concerns and a message whose `{field}`
 /// placeholders the command replaces with its own flag names, so `sweep` says
 /// `--concurrency` where `run` says `-c`.
-public struct RunRequestError: Error, Equatable, Sendable {
+public struct RunRequestError: Error, Equatable, Sendable, CustomStringConvertible {
     public var fields: [RunRequest.Field]
     /// The message, with `{connections}`-style placeholders.
     public var template: String
@@ -290,6 +293,9 @@ public struct RunRequestError: Error, Equatable, Sendable {
         self.template = template
         self.hintTemplate = hint
     }
+
+    /// The error with the fields' own names, for callers without flags (the Swift API).
+    public var description: String { naming { $0.rawValue }.description }
 
     /// The error in the command's terms: every placeholder replaced by `name(field)`.
     public func naming(_ name: (RunRequest.Field) -> String) -> InputError {
