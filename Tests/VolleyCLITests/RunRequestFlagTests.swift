@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import VolleyTestSupport
 
 /// Every command that runs a load builds a typed run request from its own flags; a bad value
 /// is reported with the flag the user typed, never one of `volley run`'s that the command
@@ -66,5 +67,18 @@ import Testing
         #expect(column.contains("did you mean \"id\"?"), "\(column)")
         let noBase = try refused(["matrix", "--counts", "1", "--offsets", "1s", "--route", "/"])
         #expect(noBase.contains("--route \"/\" is a path and needs --base"), "\(noBase)")
+    }
+
+    /// A sweep's rate level reaches the engine as the number given: the text round trip
+    /// through `volley run --rate` rounded 150.5 to 151 (302 requests in 2 s, not 301).
+    @Test func sweepSendsItsRateLevelsUnrounded() async throws {
+        let server = try await TestServer.start()
+        let r = try runVolley(["sweep", server.baseURL + "/", "--rate", "150.5", "-d", "2s", "--json", "--no-save"])
+        try await server.shutdown()
+        #expect(r.status == 0, "\(r.stderr)")
+        let output = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+        let runs = try #require(output["runs"] as? [[String: Any]])
+        #expect(runs.first?["level"] as? Double == 150.5)
+        #expect(runs.first?["requests"] as? Int == 301)
     }
 }
