@@ -45,20 +45,29 @@ public struct RunRequest: Sendable {
         case plan(Plan, feeds: [String: FeedTable] = [:], files: [String: [UInt8]] = [:])
     }
 
+    /// Where the load goes: a URL, or a plan.
     public var target: Target
+    /// How much is sent and when (URL targets).
     public var load: Load
+    /// The HTTP method, any case (sent upper-cased).
     public var method: String = "GET"
+    /// Extra request headers, already parsed by the command (which names its own flag).
     public var headers: [HTTPHeader] = []
+    /// The request body, if any.
     public var body: [UInt8]?
     /// The header that carries each request's id; nil sends none.
     public var requestIDHeader: String? = "X-Request-ID"
+    /// False sends `Connection: close` and opens a connection per request.
     public var keepAlive = true
+    /// Per-request timeout, counted from the write.
     public var requestTimeout: Duration = .seconds(30)
+    /// TCP (and TLS) set-up timeout.
     public var connectTimeout: Duration = .seconds(10)
     /// After the duration, how long requests in flight may still finish.
     public var grace: Duration = .seconds(5)
     /// After an interrupt (Ctrl-C, or a demo's stop), how long requests in flight may finish.
     public var interruptGrace: Duration = .seconds(2)
+    /// Accept any TLS certificate (self-signed test servers).
     public var insecure = false
     /// Event loops; nil: one per core.
     public var threads: Int?
@@ -283,9 +292,11 @@ public struct RunRequest: Sendable {
 /// placeholders the command replaces with its own flag names, so `sweep` says
 /// `--concurrency` where `run` says `-c`.
 public struct RunRequestError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// The fields the mistake concerns, in the order the message names them.
     public var fields: [RunRequest.Field]
     /// The message, with `{connections}`-style placeholders.
     public var template: String
+    /// How to fix it, with the same placeholders.
     public var hintTemplate: String?
 
     public init(_ fields: [RunRequest.Field], _ template: String, hint: String?) {

@@ -217,6 +217,14 @@ struct RunCommand: AsyncParsableCommand {
         if let rate, rate.trimmingCharacters(in: .whitespaces).hasPrefix("-") {
             throw InputError("--rate must be a positive rate, got \(rate)", hint: "e.g. --rate 100/s")
         }
+        // Refused in either model, as before the request existed (the open model's request
+        // checks it too).
+        guard maxConnections <= 1_000_000 else {
+            throw InputError(
+                "--max-connections \(maxConnections) is more than one process holds (1,000,000)",
+                hint: "split the load over several machines"
+            )
+        }
         guard rate != nil || stages != nil else {
             return .closed(connections: connections ?? 50, requests: requests, duration: parsedDuration)
         }
