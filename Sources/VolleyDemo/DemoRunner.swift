@@ -501,14 +501,22 @@ public final class DemoRunner: Sendable {
         connections: Int,
         limit: ClosedLimit
     ) async throws -> (RunSummary, RunHistograms?) {
-        let configuration = RunConfiguration(
-            request: RequestSpec(method: "GET", url: try TargetURL(parsing: server.baseURL + Self.endpoint)),
-            model: .closed(connections: connections, limit: limit),
-            threads: options.threads ?? ProcessInfo.processInfo.activeProcessorCount,
-            requestTimeout: .seconds(10),
-            connectTimeout: .seconds(2),
-            interruptGrace: .milliseconds(300)
+        let steps: (requests: Int?, duration: Duration?)
+        switch limit {
+        case .requests(let n): steps = (n, nil)
+        case .duration(let d): steps = (nil, d)
+        case .requestsOrDuration(let n, let d): steps = (n, d)
+        }
+        // The same typed request the CLI's commands build.
+        var request = RunRequest(
+            url: try TargetURL(parsing: server.baseURL + Self.endpoint),
+            load: .closed(connections: connections, requests: steps.requests, duration: steps.duration)
         )
+        request.threads = min(256, max(1, options.threads ?? ProcessInfo.processInfo.activeProcessorCount))
+        request.requestTimeout = .seconds(10)
+        request.connectTimeout = .seconds(2)
+        request.interruptGrace = .milliseconds(300)
+        let configuration = try request.configuration()
         let engine = LoadEngine(configuration: configuration)
         current.withLock { $0 = engine }
         defer { current.withLock { $0 = nil } }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import VolleyAnalysis
 import VolleyCore
+import VolleyEngine
 import VolleyReport
 import VolleyStore
 
@@ -71,27 +72,41 @@ struct AbCommand: AsyncParsableCommand {
         }
     }
 
-    func command(for target: String, label: String) throws -> RunCommand {
-        var args = [target, "-q", "--label", label]
+    /// One side's run as a typed request: a plan with `-e`, or the URL with -d and -c or
+    /// --rate; its errors name ab's own flags.
+    func job(for target: String) throws -> RunJob {
         if RunCommand.isPlanPath(target) {
-            for e in environment { args += ["-e", e] }
+            return try RunCommand.planJob(path: target, environment: environment)
+        }
+        let url = try RunCommand.naming(target == a ? "--a" : "--b", { try TargetURL(parsing: target) })
+        let seconds = try RunCommand.positiveDuration(duration, flag: "-d/--duration")
+        let load: RunRequest.Load
+        if let rate {
+            if rate.trimmingCharacters(in: .whitespaces).hasPrefix("-") {
+                throw InputError("-r/--rate must be a positive rate, got \(rate)", hint: "e.g. --rate 100/s")
+            }
+            let perSecond = try RunCommand.naming("-r/--rate", { try RateText.parse(rate) })
+            load = .open(.rate(perSecond, duration: seconds), preconnect: connections)
         } else {
-            args += ["-d", duration]
-            if let connections { args += ["-c", String(connections)] }
-            if let rate { args += ["--rate", rate] }
+            load = .closed(connections: connections ?? 50, duration: seconds)
         }
-        do {
-            return try RunCommand.parse(args)
-        } catch {
-            throw CLIError(message: RunCommand.message(for: error), hint: nil, code: .usage)
+        var job = try RunJob(request: RunRequest(url: url, load: load))
+        job.flagName = { field in
+            switch field {
+            case .connections, .preconnect: return "-c/--connections"
+            case .duration: return "-d/--duration"
+            case .rate: return "-r/--rate"
+            default: return RunRequestError.runFlag(field)
+            }
         }
+        return job
     }
 
     func run() async throws {
         let limit = try failOnRegression.map { try CompareCommand.percent($0, flag: "fail-on-regression") }
         // Validate both sides before sending anything.
-        try command(for: a, label: labelA).validateLoad()
-        try command(for: b, label: labelB).validateLoad()
+        // (A plan is loaded, and its warnings printed, once per run.)
+        for side in [a, b] where !RunCommand.isPlanPath(side) { try job(for: side).validate() }
         var results: [Bool: [(summary: RunSummary, histograms: RunHistograms?)]] = [true: [], false: []]
         Terminal.writeOut("A/B: \(labelA) = \(a)\n     \(labelB) = \(b)\n\(rounds) rounds, order ABBA…\n\n")
         Terminal.writeOut(
@@ -107,8 +122,7 @@ struct AbCommand: AsyncParsableCommand {
             for isA in order {
                 if watcher.interrupted { break rounds }
                 let label = (isA ? labelA : labelB) + " r\(round)"
-                let command = try command(for: isA ? a : b, label: label)
-                let outcome = try await command.perform(watcher: watcher)
+                let outcome = try await LoadRunner.perform(job(for: isA ? a : b), watcher: watcher)
                 let id = HistorySaver.saveQuietly(outcome, kind: outcome.kind, label: label)
                 if !outcome.interrupted { results[isA]!.append((outcome.summary, outcome.histograms)) }
                 let s = outcome.summary

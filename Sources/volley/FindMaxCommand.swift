@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import VolleyAnalysis
 import VolleyCore
+import VolleyEngine
 import VolleyReport
 import VolleyStore
 
@@ -54,21 +55,29 @@ struct FindMaxCommand: AsyncParsableCommand {
     @Flag(help: "Do not save the steps to the history.")
     var noSave = false
 
-    func command(rate: Double) throws -> RunCommand {
-        let text = rate == rate.rounded() ? String(Int(rate)) : String(rate)
-        var args = [target, "-q", "--label", "find-max \(text)/s"]
-        if noSave { args.append("--no-save") }
+    /// The history label of the step at `rate`.
+    static func stepLabel(_ rate: Double) -> String {
+        "find-max \(rate == rate.rounded() ? String(Int(rate)) : String(rate))/s"
+    }
+
+    /// One step as a typed request: the rate itself (no text round trip), or a plan with
+    /// the rate as `--rate-var`; its errors name find-max's own flags.
+    func job(rate: Double) throws -> RunJob {
         if RunCommand.isPlanPath(target) {
-            args += ["-e", "\(rateVar)=\(text)"]
-            for e in environment { args += ["-e", e] }
-        } else {
-            args += ["--rate", text, "-d", duration]
+            let text = rate == rate.rounded() ? String(Int(rate)) : String(rate)
+            return try RunCommand.planJob(path: target, environment: ["\(rateVar)=\(text)"] + environment)
         }
-        do {
-            return try RunCommand.parse(args)
-        } catch {
-            throw CLIError(message: RunCommand.message(for: error), hint: nil, code: .usage)
+        let url = try RunCommand.naming("the target", { try TargetURL(parsing: target) })
+        let seconds = try RunCommand.positiveDuration(duration, flag: "-d/--duration")
+        var job = try RunJob(request: RunRequest(url: url, load: .open(.rate(rate, duration: seconds))))
+        job.flagName = { field in
+            switch field {
+            case .rate: return "the step rate \(Self.stepLabel(rate).dropFirst(9)) (from --start)"
+            case .duration: return "-d/--duration"
+            default: return RunRequestError.runFlag(field)
+            }
         }
+        return job
     }
 
     func run() async throws {
@@ -77,7 +86,7 @@ struct FindMaxCommand: AsyncParsableCommand {
         guard start > 0, ceiling >= start else {
             throw CLIError(message: "--start must be above 0 and at most --ceiling", hint: nil, code: .usage)
         }
-        try command(rate: start).validateLoad()
+        if !RunCommand.isPlanPath(target) { try job(rate: start).validate() }
         var search = MaxRateSearch(start: start, ceiling: ceiling, precision: max(0.01, tolerance))
         Terminal.writeOut(
             "Searching the highest rate of \(target) that meets \(objective) (steps of \(duration))\n\n"
@@ -92,12 +101,11 @@ struct FindMaxCommand: AsyncParsableCommand {
         watcher.start()
         defer { watcher.stop() }
         while !watcher.interrupted, let rate = search.next() {
-            let command = try command(rate: rate)
-            let outcome = try await command.perform(watcher: watcher)
+            let outcome = try await LoadRunner.perform(job(rate: rate), watcher: watcher)
             let s = outcome.summary
             var runID: Int64?
             if !noSave {
-                runID = HistorySaver.saveQuietly(outcome, kind: "find-max", label: command.label)
+                runID = HistorySaver.saveQuietly(outcome, kind: "find-max", label: Self.stepLabel(rate))
             }
             if outcome.interrupted {
                 Terminal.writeOut(

@@ -64,6 +64,14 @@ struct MatrixCommand: AsyncParsableCommand {
 
     typealias Cell = MatrixCell
 
+    /// One cell's plan, and its YAML rendering kept with the run in the history.
+    struct CellPlan {
+        var count: Int
+        var offset: String
+        var plan: Plan
+        var yaml: String
+    }
+
     static var categories: [String] { MatrixCell.categories }
 
     /// Outcome percentages of a run (or one request name's share of it).
@@ -88,36 +96,6 @@ struct MatrixCommand: AsyncParsableCommand {
         return (total, counts.mapValues { total > 0 ? Double($0) / Double(total) * 100 : 0 })
     }
 
-    func plan(count: Int, offset: Duration, offsetText: String, dataPath: String?) -> String {
-        let millis = offset.seconds * 1000
-        let durationMs = Int((Double(count) * millis).rounded(.up))
-        let vus = max(2, min(1000, Int((2000 / max(millis, 1)).rounded(.up))))
-        var yaml = "name: matrix-\(count)-\(offsetText)\n"
-        if let base { yaml += "base_url: \(quote(base))\n" }
-        yaml += "defaults:\n  timeout: \(quote(timeout))\n"
-        if let dataPath { yaml += "feeds:\n  row:\n    file: \(quote(dataPath))\n    order: random\n" }
-        yaml += "scenarios:\n"
-        for (i, r) in route.enumerated() {
-            yaml += """
-                  route\(i + 1):
-                    executor: constant-arrival-rate
-                    rate: "1/\(offsetText)"
-                    duration: \(durationMs)ms
-                    pre_allocated_vus: \(vus)
-                    max_vus: \(max(vus, 1000))
-                    steps:
-                      - request: \(quote("GET " + r))
-                        name: "route \(i + 1)"
-
-                """
-        }
-        return yaml
-    }
-
-    private func quote(_ text: String) -> String {
-        "\"" + text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
-    }
-
     func run() async throws {
         let countList = try RunCommand.countList(counts, flag: "--counts", maximum: 100_000, example: "100,200,500")
         var offsetList: [(String, Duration)] = []
@@ -132,30 +110,19 @@ struct MatrixCommand: AsyncParsableCommand {
             )
         }
         let startedAt = Date()
-        let dataPath = data.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
-            "volley-matrix-\(UUID().uuidString)"
-        )
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
-
-        // Validate every cell's plan before sending anything.
-        var plans: [(count: Int, offset: String, yaml: String, loaded: LoadedPlan)] = []
-        for count in countList.compactMap({ $0 }) {
+        // Every flag that goes into a cell's plan is checked before anything is sent.
+        let builder = try MatrixPlan(routes: route, base: base, timeout: timeout, data: data)
+        var plans: [CellPlan] = []
+        for count in countList {
             for (text, offset) in offsetList {
-                let path = directory.appendingPathComponent("cell-\(count)-\(plans.count).yaml").path
-                let yaml = plan(count: count, offset: offset, offsetText: text, dataPath: dataPath)
-                try yaml.write(toFile: path, atomically: true, encoding: .utf8)
-                do {
-                    plans.append((count, text, yaml, try PlanLoader.load(path: path, environment: [:])))
-                } catch {
-                    throw CLIError(
-                        message: "the matrix cannot run: "
-                            + error.description.replacingOccurrences(of: path, with: "cell"),
-                        hint: "check the routes, --base and --data",
-                        code: .usage
+                plans.append(
+                    CellPlan(
+                        count: count,
+                        offset: text,
+                        plan: try builder.plan(count: count, offset: offset, offsetText: text),
+                        yaml: builder.yaml(count: count, offset: offset, offsetText: text)
                     )
-                }
+                )
             }
         }
         let write = { (text: String) in json ? Terminal.writeError(text) : Terminal.writeOut(text) }
@@ -181,26 +148,16 @@ struct MatrixCommand: AsyncParsableCommand {
                         + renderer.header("offset", runColumn: !noSave)
                 )
             }
-            Terminal.raiseFileLimit()
-            let engine = PlanEngine(plan: cellPlan.loaded.plan, feeds: cellPlan.loaded.feeds)
             let cellStart = Date()
-            let probes = try await probing.start()
-            watcher.setTarget { engine.interrupt() }
-            var summary: RunSummary
-            do {
-                summary = try await engine.run()
-            } catch {
-                watcher.setTarget(nil)
-                await probes.discard()
-                throw CLIError(message: "the matrix could not run a cell: \(error)", hint: nil, code: .failure)
-            }
-            watcher.setTarget(nil)
-            await probes.stop(into: &summary)
-            // Each cell's own findings, saved with it, as `volley run` saves a run's.
-            summary.findings = Diagnosis.diagnose(summary)
+            let job = try RunJob(
+                request: RunRequest(target: .plan(cellPlan.plan, feeds: builder.feeds)),
+                probing: probing
+            )
+            let outcome = try await LoadRunner.perform(job, watcher: watcher)
+            let summary = outcome.summary
             // Every cell is a run of its own in the history, the interrupted one included.
-            let runID = noSave ? nil : save(cellPlan, summary: summary, histograms: engine.histograms, at: cellStart)
-            if summary.interrupted {
+            let runID = noSave ? nil : save(cellPlan, summary: summary, histograms: outcome.histograms, at: cellStart)
+            if outcome.interrupted {
                 write("  (interrupted: this cell is saved but left out of the tables)\n")
                 break
             }
@@ -220,7 +177,7 @@ struct MatrixCommand: AsyncParsableCommand {
             cells.append(cell)
             summaries.append(summary)
             write(renderer.row(cellPlan.offset, cell))
-            tally.add(offset: cellPlan.offset, summary: summary, histograms: engine.histograms)
+            tally.add(offset: cellPlan.offset, summary: summary, histograms: outcome.histograms)
         }
         // The cells read as one stepped load, as a sweep's levels are.
         let findings = Diagnosis.diagnose(runs: summaries)
@@ -246,7 +203,7 @@ struct MatrixCommand: AsyncParsableCommand {
 
     /// Saves one cell as a run (with the plan it ran), quietly: the cell's row shows its id.
     func save(
-        _ cell: (count: Int, offset: String, yaml: String, loaded: LoadedPlan),
+        _ cell: CellPlan,
         summary: RunSummary,
         histograms: RunHistograms?,
         at startedAt: Date

@@ -55,13 +55,6 @@ enum OutputPath {
 }
 
 extension RunCommand {
-    /// An experiment's check of one level before any load: a URL target's flags and load
-    /// model (`-c -1`, `-d -5s`), and the output paths. Plans are validated when loaded.
-    func validateLoad() throws {
-        if !Self.isPlanPath(url) { _ = try makeConfiguration() }
-        try checkOutputPaths()
-    }
-
     /// Every file this run writes at its end, checked before any load (`--out` is opened
     /// before the load already: a bad path fails there).
     func checkOutputPaths() throws {

@@ -3,8 +3,8 @@ import Foundation
 import VolleyCore
 import VolleyProbes
 
-/// `--probe`, `--watch-health` and their settings: one definition for `run` and `sweep`, so
-/// that a sweep passes exactly what `run` accepts to every level.
+/// `--probe`, `--watch-health` and their settings: one definition for `run`, `sweep` and
+/// `matrix`, handed to ``LoadRunner`` as typed values (a sweep's levels share its options).
 struct ProbeOptions: ParsableArguments {
     @Option(
         help: ArgumentHelp(
@@ -39,20 +39,6 @@ struct ProbeOptions: ParsableArguments {
 
     @Flag(help: "Refuse to run when a probe cannot be reached at start.")
     var requireProbes = false
-
-    /// The same options as `volley run` arguments (a sweep's levels).
-    var passThrough: [String] {
-        var args: [String] = []
-        for p in probe { args += ["--probe", p] }
-        for q in redisQueue { args += ["--redis-queue", q] }
-        for p in probeSeries { args += ["--probe-series", p] }
-        if requireProbes { args.append("--require-probes") }
-        if let watchHealth {
-            args += ["--watch-health", watchHealth, "--health-period", healthPeriod, "--health-timeout", healthTimeout]
-            args += ["--failure-threshold", String(failureThreshold), "--success-threshold", String(successThreshold)]
-        }
-        return args
-    }
 
     /// Whether anything of the server side is read (a quiet diagnosis is then worth a line).
     var isActive: Bool { !probe.isEmpty || watchHealth != nil }

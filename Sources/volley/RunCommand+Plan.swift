@@ -32,70 +32,35 @@ extension RunCommand {
 
     func performPlan(watcher shared: InterruptWatcher? = nil) async throws -> Outcome {
         try rejectURLOnlyFlags()
+        var job = try Self.planJob(path: url, environment: environment, probing: probing)
+        try fillCommon(&job.request)
+        job.quiet = quiet
+        job.samplesPath = out
+        try job.validate()
+        try checkOutputPaths()
+        return try await LoadRunner.perform(job, watcher: shared)
+    }
+
+    /// Loads the plan at `path` with `-e` overrides (printing its warnings; a plan error is
+    /// printed with its file:line:column and exits 2) as a job with a plan target, for `run`
+    /// and for the experiments that take plan targets.
+    static func planJob(path: String, environment: [String], probing: ProbeOptions? = nil) throws -> RunJob {
         let env = try PlanEnvironment.make(overrides: environment)
         let loaded: LoadedPlan
         do {
-            loaded = try PlanLoader.load(path: url, environment: env)
+            loaded = try PlanLoader.load(path: path, environment: env)
         } catch {
             Terminal.writeError(error.description + "\n")
             throw ExitCode(VolleyExit.usage.rawValue)
         }
         for w in loaded.warnings { Terminal.writeError(w.description + "\n") }
-        Terminal.raiseFileLimit()
-        let files = try Self.fileBodies(loaded.plan, relativeTo: (url as NSString).deletingLastPathComponent)
-        try checkOutputPaths()
-        let samples = try openSamples()
-        defer { samples?.close() }
-        let engine = PlanEngine(
-            plan: loaded.plan,
-            feeds: loaded.feeds,
-            files: files,
-            threads: threads ?? PlanEngine.defaultThreads,
-            insecure: insecure,
-            requestIDHeader: noRequestId ? nil : requestIdHeader,
-            slowestCount: slowest,
-            samples: samples
+        let files = try fileBodies(loaded.plan, relativeTo: (path as NSString).deletingLastPathComponent)
+        var job = try RunJob(
+            request: RunRequest(target: .plan(loaded.plan, feeds: loaded.feeds, files: files)),
+            probing: probing
         )
-        let (watcher, unwatch) = InterruptWatcher.watching(shared) { engine.interrupt() }
-        defer { unwatch() }
-        let progress = ProgressBox(
-            ProgressRenderer(
-                style: Style(enabled: Terminal.colorEnabled(fd: STDERR_FILENO)),
-                isTTY: Terminal.isTTY(STDERR_FILENO),
-                expectedRequests: nil,
-                expectedSeconds: Self.progressSeconds(loaded.plan)
-            ),
-            enabled: !quiet
-        )
-        var summary: RunSummary
-        let startedAt = Date()
-        let probes = try await probing.start(planProbes: loaded.plan.probes)
-        let aborts = probes.watchAborts(loaded.plan.thresholds.filter { $0.isProbeThreshold && $0.abortOnFail }) {
-            engine.abort(because: $0)
-        }
-        defer { aborts?.cancel() }
-        do {
-            summary = try await engine.run { entry in progress.update(entry) }
-            aborts?.cancel()
-            await probes.stop(into: &summary, thresholds: loaded.plan.thresholds.filter(\.isProbeThreshold))
-            summary.findings = Diagnosis.diagnose(summary)
-        } catch let error as InputError {
-            await probes.discard()
-            throw error
-        } catch {
-            await probes.discard()
-            throw CLIError(message: "the plan could not run: \(error)", hint: nil, code: .failure)
-        }
-        progress.finish()
-        return Outcome(
-            summary: summary,
-            samplesPath: samples?.path,
-            histograms: engine.histograms,
-            kind: "plan",
-            startedAt: startedAt,
-            stoppedBy: watcher.stoppedBy,
-            planSecrets: loaded.plan.literalSecrets
-        )
+        job.planSecrets = loaded.plan.literalSecrets
+        return job
     }
 
     /// The planned length for the progress bar, when every scenario is time-bound

@@ -164,60 +164,41 @@ struct RunCommand: AsyncParsableCommand {
 
     /// Turns the flags into a run configuration; every mistake is an `InputError` with a hint.
     func makeConfiguration() throws -> RunConfiguration {
+        do {
+            return try makeRequest().configuration()
+        } catch let error as RunRequestError {
+            throw error.naming(RunRequestError.runFlag)
+        }
+    }
+
+    /// The flags as a typed request (URL target): text is parsed here, with this command's
+    /// flag names; what the values mean together is checked by the request.
+    func makeRequest() throws -> RunRequest {
         let target = try TargetURL(parsing: url)
         var parsedHeaders: [HTTPHeader] = []
         for h in headers { parsedHeaders.append(try Self.naming("-H/--header", { try HTTPHeader(parsing: h) })) }
         if body != nil && bodyFile != nil {
             throw InputError("--body and --body-file both given", hint: "use one of them")
         }
-        var bodyBytes: [UInt8]?
-        if let body { bodyBytes = Array(body.utf8) }
-        if let bodyFile { bodyBytes = try Self.readFile(bodyFile) }
-        let methodName = method.uppercased()
-        guard !methodName.isEmpty, methodName.allSatisfy({ $0.isLetter || $0 == "-" || $0 == "_" }) else {
-            throw InputError("invalid method \"\(method)\"", hint: "e.g. GET, POST, PUT, DELETE")
-        }
-        var idHeader: String? = noRequestId ? nil : requestIdHeader
-        if let h = idHeader {
-            _ = try HTTPHeader(parsing: h + ": x")
-            if h.isEmpty { idHeader = nil }
-        }
-        let spec = RequestSpec(
-            method: methodName,
-            url: target,
-            headers: parsedHeaders,
-            body: bodyBytes,
-            requestIDHeader: idHeader,
-            keepAlive: !noKeepalive
-        )
-        let requestTimeout = try Self.positiveDuration(timeout, flag: "--timeout")
-        let connectTimeoutValue = try Self.positiveDuration(connectTimeout, flag: "--connect-timeout")
-        if let threads, threads < 1 || threads > 256 {
-            throw InputError(
-                "--threads must be between 1 and 256, got \(threads)",
-                hint: "default: one per core"
-            )
-        }
-        guard maxConnections <= 1_000_000 else {
-            throw InputError(
-                "--max-connections \(maxConnections) is more than one process holds (1,000,000)",
-                hint: "split the load over several machines"
-            )
-        }
-        guard slowest >= 0 && slowest <= 1000 else {
-            throw InputError("--slowest must be between 0 and 1000, got \(slowest)", hint: "e.g. --slowest 10")
-        }
-        var config = RunConfiguration(
-            request: spec,
-            model: try makeModel(),
-            requestTimeout: requestTimeout,
-            connectTimeout: connectTimeoutValue,
-            insecure: insecure,
-            slowestCount: slowest
-        )
-        if let threads { config.threads = threads }
-        config.endGrace = try Self.positiveDuration(grace, flag: "--grace")
-        return config
+        var request = RunRequest(url: target, load: try makeLoad())
+        try fillCommon(&request)
+        request.method = method
+        request.headers = parsedHeaders
+        if let body { request.body = Array(body.utf8) }
+        if let bodyFile { request.body = try Self.readFile(bodyFile) }
+        request.keepAlive = !noKeepalive
+        return request
+    }
+
+    /// The settings a URL and a plan target share: timeouts, threads, TLS, request ids.
+    func fillCommon(_ request: inout RunRequest) throws {
+        request.requestIDHeader = noRequestId ? nil : requestIdHeader
+        request.requestTimeout = try Self.positiveDuration(timeout, flag: "--timeout")
+        request.connectTimeout = try Self.positiveDuration(connectTimeout, flag: "--connect-timeout")
+        request.grace = try Self.positiveDuration(grace, flag: "--grace")
+        request.insecure = insecure
+        request.threads = threads
+        request.slowest = slowest
     }
 
     /// Runs `parse`, prefixing an `InputError` with the flag or argument it came from, so a
@@ -230,91 +211,36 @@ struct RunCommand: AsyncParsableCommand {
         }
     }
 
-    func makeModel() throws -> LoadModel {
+    /// The load flags as a load model; conflicts between flags are this command's to name.
+    func makeLoad() throws -> RunRequest.Load {
         let parsedDuration = try duration.map { try Self.positiveDuration($0, flag: "-d/--duration") }
-        if let c = connections, c < 1, c != 0 || (rate == nil && stages == nil) {
-            throw InputError("-c must be a positive number of connections, got \(c)", hint: "e.g. -c 50")
-        }
-        if let requests, requests < 1 {
-            throw InputError(
-                "-n must be a positive number of requests, got \(requests)",
-                hint: "e.g. -n 1000, or use -d for a duration"
-            )
-        }
         if let rate, rate.trimmingCharacters(in: .whitespaces).hasPrefix("-") {
             throw InputError("--rate must be a positive rate, got \(rate)", hint: "e.g. --rate 100/s")
         }
-        if rate != nil || stages != nil {
-            if rate != nil && stages != nil {
-                throw InputError("--rate and --stages both given", hint: "--stages already sets the rate over time")
-            }
-            guard maxConnections >= 1 else {
-                throw InputError(
-                    "--max-connections must be a positive number of connections, got \(maxConnections)",
-                    hint: "e.g. --max-connections 1000"
-                )
-            }
-            if let c = connections, c < 0 || c > maxConnections {
-                throw InputError(
-                    "-c \(c) is more than --max-connections \(maxConnections)",
-                    hint: "in the open model -c only pre-opens connections; raise --max-connections"
-                )
-            }
-            let schedule: ArrivalSchedule
-            if let stages {
-                if parsedDuration != nil || requests != nil {
-                    throw InputError("--stages sets the duration itself", hint: "drop -d and -n when using --stages")
-                }
-                schedule = ArrivalSchedule(stages: try RateStage.parseList(stages))
-            } else {
-                let r = try RateText.parse(rate!)
-                guard r > 0 else { throw InputError("--rate must be above zero", hint: "e.g. --rate 100/s") }
-                let d: Duration
-                if let requests {
-                    if parsedDuration != nil {
-                        throw InputError(
-                            "-n and -d both given with --rate",
-                            hint: "with --rate, -n sets the duration as n/rate"
-                        )
-                    }
-                    d = .nanoseconds(Int64((Double(requests) / r * 1e9).rounded()))
-                } else {
-                    d = parsedDuration ?? .seconds(10)
-                }
-                schedule = ArrivalSchedule(rate: r, duration: d)
-            }
-            guard schedule.scheduledCount > 0 else {
-                throw InputError("the schedule sends no request", hint: "raise the rate or the duration")
-            }
-            return .open(
-                schedule: schedule,
-                maxConnections: maxConnections,
-                preconnect: connections ?? Self.defaultPreconnect(schedule, maxConnections: maxConnections)
+        // Refused in either model, as before the request existed (the open model's request
+        // checks it too).
+        guard maxConnections <= 1_000_000 else {
+            throw InputError(
+                "--max-connections \(maxConnections) is more than one process holds (1,000,000)",
+                hint: "split the load over several machines"
             )
         }
-        let c = connections ?? 50
-        guard c >= 1 && c <= 1_000_000 else {
-            throw InputError("-c/--connections must be between 1 and 1,000,000, got \(c)", hint: "e.g. -c 50")
+        guard rate != nil || stages != nil else {
+            return .closed(connections: connections ?? 50, requests: requests, duration: parsedDuration)
         }
-        let limit: ClosedLimit
-        switch (requests, parsedDuration) {
-        case (let n?, let d?): limit = .requestsOrDuration(n, d)
-        case (let n?, nil): limit = .requests(n)
-        case (nil, let d?): limit = .duration(d)
-        case (nil, nil): limit = .duration(.seconds(10))
+        if rate != nil && stages != nil {
+            throw InputError("--rate and --stages both given", hint: "--stages already sets the rate over time")
         }
-        if let n = requests, n < c {
-            return .closed(connections: n, limit: limit)
+        let arrivals: RunRequest.Arrivals
+        if let stages {
+            if parsedDuration != nil || requests != nil {
+                throw InputError("--stages sets the duration itself", hint: "drop -d and -n when using --stages")
+            }
+            arrivals = .stages(try RateStage.parseList(stages))
+        } else {
+            arrivals = .rate(try RateText.parse(rate!), requests: requests, duration: parsedDuration)
         }
-        return .closed(connections: c, limit: limit)
-    }
-
-    /// Open model without -c: one pre-opened connection per 1,000 req/s of peak rate (at
-    /// least one), so a fast schedule does not start by measuring Volley's own handshakes;
-    /// more connections open on demand.
-    static func defaultPreconnect(_ schedule: ArrivalSchedule, maxConnections: Int) -> Int {
-        let peak = schedule.stages.map { max($0.startRate, $0.endRate) }.max() ?? 0
-        return min(maxConnections, max(1, Int((peak / 1000).rounded(.up))))
+        return .open(arrivals, maxConnections: maxConnections, preconnect: connections)
     }
 
     /// `1,2,4,8`: whole numbers from 1 to `maximum` (connections, VUs, burst sizes), so that a
@@ -385,62 +311,16 @@ struct RunCommand: AsyncParsableCommand {
         try finish(outcome, humanFD: json ? STDERR_FILENO : STDOUT_FILENO, baseline: base)
     }
 
-    /// Runs the load (URL or plan) with live progress; `volley run` and the experiments share
-    /// it. An experiment passes its own `watcher`, which outlives every level, so that a signal
-    /// between two levels still stops the next one.
+    /// Runs the load (URL or plan) with live progress; experiments build their own
+    /// ``RunJob`` and call ``LoadRunner`` directly.
     func perform(watcher shared: InterruptWatcher? = nil) async throws -> Outcome {
         if Self.isPlanPath(url) { return try await performPlan(watcher: shared) }
-        var config = try makeConfiguration()
+        var job = try RunJob(request: makeRequest(), probing: probing)
+        job.quiet = quiet
+        job.samplesPath = out
+        try job.validate()
         try checkOutputPaths()
-        let samples = try openSamples()
-        defer { samples?.close() }
-        config.samples = samples
-        Terminal.raiseFileLimit()
-        let engine = LoadEngine(configuration: config)
-        let (watcher, unwatch) = InterruptWatcher.watching(shared) { engine.interrupt() }
-        defer { unwatch() }
-
-        let progressStyle = Style(enabled: Terminal.colorEnabled(fd: STDERR_FILENO))
-        let expected = Self.expectations(config.model)
-        let progress = ProgressBox(
-            ProgressRenderer(
-                style: progressStyle,
-                isTTY: Terminal.isTTY(STDERR_FILENO),
-                expectedRequests: expected.requests,
-                expectedSeconds: expected.seconds
-            ),
-            enabled: !quiet
-        )
-        var summary: RunSummary
-        let startedAt = Date()
-        let probes = try await probing.start()
-        do {
-            summary = try await engine.run { entry in progress.update(entry) }
-        } catch let error as EngineError {
-            await probes.discard()
-            throw CLIError(message: error.message, hint: error.hint, code: .failure)
-        }
-        await probes.stop(into: &summary)
-        summary.findings = Diagnosis.diagnose(summary)
-        progress.finish()
-        return Outcome(
-            summary: summary,
-            samplesPath: samples?.path,
-            histograms: engine.histograms,
-            kind: "url",
-            startedAt: startedAt,
-            stoppedBy: watcher.stoppedBy
-        )
-    }
-
-    /// Opens `--out` before any load is sent, so that a bad path costs nothing.
-    func openSamples() throws -> SampleFile? {
-        guard let out else { return nil }
-        do {
-            return try SampleFile(path: out)
-        } catch {
-            throw CLIError(message: error.message, hint: error.hint, code: .usage)
-        }
+        return try await LoadRunner.perform(job, watcher: shared)
     }
 
     /// Prints the summary (human and JSON), saves the run unless `--no-save`, and maps the

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import VolleyAnalysis
 import VolleyCore
+import VolleyEngine
 import VolleyReport
 import VolleyStore
 
@@ -93,32 +94,56 @@ struct SweepCommand: AsyncParsableCommand {
         return (values.compactMap { $0 }, false)
     }
 
-    func command(level: Double, closed: Bool, repeatIndex: Int) throws -> RunCommand {
+    /// The history label of one run of a level.
+    func runLabel(level: Double, closed: Bool, repeatIndex: Int) -> String {
         let levelText = closed ? String(Int(level)) : SweepAnalysis.format(level)
         var name = "sweep"
         if let label { name += " \(label)" }
-        name += (closed ? " c" : " r") + levelText + " r\(repeatIndex + 1)"
-        var args = [target, "-q", "--label", name]
-        if noSave { args.append("--no-save") }
-        args += probing.passThrough
+        return name + (closed ? " c" : " r") + levelText + " r\(repeatIndex + 1)"
+    }
+
+    /// One level's run, built as a typed request (a plan gets the level as `--vus-var`);
+    /// its errors name this command's flags and the level.
+    func job(level: Double, closed: Bool) throws -> RunJob {
+        let levelText = closed ? String(Int(level)) : SweepAnalysis.format(level)
         if RunCommand.isPlanPath(target) {
-            args += ["-e", "\(vusVar)=\(levelText)"]
-            for e in environment { args += ["-e", e] }
-        } else if closed {
-            args += ["-c", levelText]
+            return try RunCommand.planJob(
+                path: target,
+                environment: ["\(vusVar)=\(levelText)"] + environment,
+                probing: probing
+            )
+        }
+        let url = try RunCommand.naming("the target", { try TargetURL(parsing: target) })
+        let seconds = try duration.map { try RunCommand.positiveDuration($0, flag: "-d/--duration") }
+        let load: RunRequest.Load
+        if closed {
             if let requestsPerConnection {
-                args += ["-n", String(Int(level) * requestsPerConnection)]
+                let (total, overflow) = Int(level).multipliedReportingOverflow(by: requestsPerConnection)
+                guard !overflow else {
+                    throw CLIError(
+                        message:
+                            "--requests-per-connection \(requestsPerConnection) at --concurrency \(levelText) is too many requests",
+                        hint: "e.g. --requests-per-connection 100",
+                        code: .usage
+                    )
+                }
+                load = .closed(connections: Int(level), requests: total)
             } else {
-                args += ["-d", duration ?? "10s"]
+                load = .closed(connections: Int(level), duration: seconds ?? .seconds(10))
             }
         } else {
-            args += ["--rate", levelText, "-d", duration ?? "10s"]
+            load = .open(.rate(level, duration: seconds ?? .seconds(10)))
         }
-        do {
-            return try RunCommand.parse(args)
-        } catch {
-            throw CLIError(message: RunCommand.message(for: error), hint: nil, code: .usage)
+        var job = try RunJob(request: RunRequest(url: url, load: load), probing: probing)
+        job.flagName = { field in
+            switch field {
+            case .connections: return "--concurrency level \(levelText)"
+            case .requests: return "--requests-per-connection"
+            case .rate: return "--rate level \(level == level.rounded() ? String(Int(level)) : String(level))"
+            default: return RunRequestError.runFlag(field)
+            }
         }
+        return job
     }
 
     func run() async throws {
@@ -134,7 +159,10 @@ struct SweepCommand: AsyncParsableCommand {
         }
         let (values, closed) = try levels()
         // Validate every level (flags and load model) before sending anything.
-        for level in values { try command(level: level, closed: closed, repeatIndex: 0).validateLoad() }
+        for level in values where !RunCommand.isPlanPath(target) {
+            // A plan is loaded (and its warnings printed) once per run, as before.
+            try job(level: level, closed: closed).validate()
+        }
         let out = json ? STDERR_FILENO : STDOUT_FILENO
         let write = { (text: String) in out == STDOUT_FILENO ? Terminal.writeOut(text) : Terminal.writeError(text) }
         let renderer = SweepRenderer(
@@ -158,11 +186,11 @@ struct SweepCommand: AsyncParsableCommand {
             var atLevel: [SweepRun] = []
             for index in 0..<`repeat` {
                 if watcher.interrupted { break levels }
-                let command = try command(level: level, closed: closed, repeatIndex: index)
-                let outcome = try await command.perform(watcher: watcher)
+                let outcome = try await LoadRunner.perform(job(level: level, closed: closed), watcher: watcher)
                 var id: Int64?
                 if !noSave {
-                    id = HistorySaver.saveQuietly(outcome, kind: "sweep", label: command.label)
+                    let name = runLabel(level: level, closed: closed, repeatIndex: index)
+                    id = HistorySaver.saveQuietly(outcome, kind: "sweep", label: name)
                 }
                 let run = SweepRun(level: level, repeatIndex: index, summary: outcome.summary, runID: id)
                 write(renderer.row(run))

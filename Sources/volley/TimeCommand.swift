@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import VolleyAnalysis
 import VolleyCore
+import VolleyEngine
 import VolleyReport
 import VolleyStore
 
@@ -40,6 +41,25 @@ struct TimeCommand: AsyncParsableCommand {
     @Flag(help: "Do not save the repeats to the history.")
     var noSave = false
 
+    /// Every repeat's run: one connection, `-n` requests, this command's method and headers;
+    /// errors name time's own flags.
+    func job() throws -> RunJob {
+        let target = try RunCommand.naming("the URL", { try TargetURL(parsing: url) })
+        var request = RunRequest(url: target, load: .closed(connections: 1, requests: number))
+        request.method = method
+        request.headers = try headers.map { h in try RunCommand.naming("-H/--header", { try HTTPHeader(parsing: h) }) }
+        var job = try RunJob(request: request)
+        job.flagName = { field in
+            switch field {
+            case .requests: return "-n/--number"
+            case .method: return "-m/--method"
+            default: return RunRequestError.runFlag(field)
+            }
+        }
+        try job.validate()
+        return job
+    }
+
     func run() async throws {
         guard number > 0, (1...100).contains(repeats) else {
             throw CLIError(
@@ -48,6 +68,7 @@ struct TimeCommand: AsyncParsableCommand {
                 code: .usage
             )
         }
+        let job = try self.job()
         var totals: [Double] = []
         var timed: [TimingResult.Repeat] = []
         let startedAt = Date()
@@ -58,20 +79,11 @@ struct TimeCommand: AsyncParsableCommand {
         watcher.start()
         defer { watcher.stop() }
         for index in 0..<repeats where !watcher.interrupted {
-            var args = [url, "-c", "1", "-n", String(number), "-q", "-m", method, "--label", "time r\(index + 1)"]
-            for h in headers { args += ["-H", h] }
-            if noSave { args.append("--no-save") }
-            let command: RunCommand
-            do {
-                command = try RunCommand.parse(args)
-            } catch {
-                throw CLIError(message: RunCommand.message(for: error), hint: nil, code: .usage)
-            }
-            let outcome = try await command.perform(watcher: watcher)
+            let outcome = try await LoadRunner.perform(job, watcher: watcher)
             let s = outcome.summary
             var runID: Int64?
             if !noSave {
-                runID = HistorySaver.saveQuietly(outcome, kind: "time", label: command.label)
+                runID = HistorySaver.saveQuietly(outcome, kind: "time", label: "time r\(index + 1)")
             }
             if outcome.interrupted {
                 Terminal.writeOut(

@@ -43,7 +43,7 @@ import VolleyTestSupport
         #expect(sweep.stderr.contains("-d/--duration must be a positive duration, got -2s"), "\(sweep.stderr)")
         let ab = try runVolley(["ab", "--a", "http://127.0.0.1:1/", "--b", "http://127.0.0.1:1/", "-c", "-4"])
         #expect(ab.status == 2)
-        #expect(ab.stderr.contains("-c must be a positive number of connections, got -4"), "\(ab.stderr)")
+        #expect(ab.stderr.contains("-c/--connections must be a positive number of connections, got -4"), "\(ab.stderr)")
         let time = try runVolley(["time", "http://127.0.0.1:1/", "-n", "-5"])
         #expect(time.status == 2)
     }

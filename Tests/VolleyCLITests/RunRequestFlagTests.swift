@@ -1,0 +1,84 @@
+import Foundation
+import Testing
+import VolleyTestSupport
+
+/// Every command that runs a load builds a typed run request from its own flags; a bad value
+/// is reported with the flag the user typed, never one of `volley run`'s that the command
+/// used to write for itself (nothing is sent: the targets here listen nowhere).
+@Suite(.serialized) struct RunRequestFlagTests {
+    private let nowhere = "http://127.0.0.1:1/"
+
+    private func refused(_ args: [String]) throws -> String {
+        let r = try runVolley(args)
+        #expect(r.status == 2, "\(args): \(r.stderr)")
+        return r.stderr
+    }
+
+    @Test func runNamesItsFlagsInLoadAndRequestErrors() throws {
+        let zero = try refused(["run", nowhere, "--rate", "0", "-d", "1s"])
+        #expect(zero.contains("--rate must be above zero"), "\(zero)")
+        #expect(zero.contains("hint: e.g. --rate 100/s"), "\(zero)")
+        let method = try refused(["run", nowhere, "-n", "1", "-m", "G T"])
+        #expect(method.contains("-m/--method: invalid method \"G T\""), "\(method)")
+    }
+
+    @Test func sweepNamesConcurrencyAndItsRateLevels() throws {
+        let zero = try refused(["sweep", nowhere, "--concurrency", "0,4", "-d", "1s"])
+        #expect(zero.contains("--concurrency"), "\(zero)")
+        #expect(!zero.contains("-c "), "\(zero)")
+        // Levels × requests per connection beyond Int: refused (it used to trap).
+        let overflow = try refused([
+            "sweep", nowhere, "--concurrency", "4", "--requests-per-connection", String(Int.max),
+        ])
+        #expect(overflow.contains("--requests-per-connection"), "\(overflow)")
+    }
+
+    @Test func abNamesItsOwnConnectionsAndRate() throws {
+        let zero = try refused(["ab", "--a", nowhere, "--b", nowhere, "-c", "0"])
+        #expect(zero.contains("-c/--connections must be a positive number of connections, got 0"), "\(zero)")
+        let rate = try refused(["ab", "--a", nowhere, "--b", nowhere, "-r", "0", "-d", "1s"])
+        #expect(rate.contains("-r/--rate must be above zero"), "\(rate)")
+    }
+
+    @Test func findMaxNamesItsStartRate() throws {
+        let fast = try refused([
+            "find-max", nowhere, "--slo", "p99<1s", "--start", "20000000", "--ceiling", "30000000", "-d", "1s",
+        ])
+        #expect(fast.contains("the step rate 20000000/s (from --start) is more than 10,000,000 per second"), "\(fast)")
+    }
+
+    @Test func timeNamesItsMethodFlag() throws {
+        let method = try refused(["time", nowhere, "-n", "3", "-r", "1", "-m", "G T"])
+        #expect(method.contains("-m/--method: invalid method \"G T\""), "\(method)")
+    }
+
+    @Test func matrixNamesItsFlagsNotAGeneratedPlanFile() throws {
+        let cell = ["matrix", "--counts", "1", "--offsets", "1s", "--base", "http://127.0.0.1:1"]
+        let timeout = try refused(cell + ["--route", "/", "--timeout", "0s"])
+        #expect(timeout.contains("--timeout must be above zero"), "\(timeout)")
+        #expect(!timeout.contains("cell:"), "\(timeout)")
+        let noData = try refused(cell + ["--route", "/${row.id}"])
+        #expect(noData.contains("--route \"/${row.id}\" uses ${row.id} but no --data was given"), "\(noData)")
+        let data = FileManager.default.temporaryDirectory.appendingPathComponent("ids-\(UUID().uuidString).json")
+        try #"[{"id": 1}]"#.write(to: data, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(at: data) }
+        let column = try refused(cell + ["--route", "/${row.idd}", "--data", data.path])
+        #expect(column.contains("--route \"/${row.idd}\": --data has no column \"idd\""), "\(column)")
+        #expect(column.contains("did you mean \"id\"?"), "\(column)")
+        let noBase = try refused(["matrix", "--counts", "1", "--offsets", "1s", "--route", "/"])
+        #expect(noBase.contains("--route \"/\" is a path and needs --base"), "\(noBase)")
+    }
+
+    /// A sweep's rate level reaches the engine as the number given: the text round trip
+    /// through `volley run --rate` rounded 150.5 to 151 (302 requests in 2 s, not 301).
+    @Test func sweepSendsItsRateLevelsUnrounded() async throws {
+        let server = try await TestServer.start()
+        let r = try runVolley(["sweep", server.baseURL + "/", "--rate", "150.5", "-d", "2s", "--json", "--no-save"])
+        try await server.shutdown()
+        #expect(r.status == 0, "\(r.stderr)")
+        let output = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+        let runs = try #require(output["runs"] as? [[String: Any]])
+        #expect(runs.first?["level"] as? Double == 150.5)
+        #expect(runs.first?["requests"] as? Int == 301)
+    }
+}
