@@ -359,11 +359,14 @@ enum HTMLWriter {
 struct CompareCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "compare",
-        abstract: "Compare saved runs: did it help? Each difference with a 95% interval and a verdict.",
+        abstract: "Compare saved runs: each change with its interval; a verdict when the drift between runs is known.",
         discussion: """
-            Runs after the first are each compared with the first. Whole-run metrics use a bootstrap \
-            over per-second values; per-request-name metrics use the HDR histograms (docs/compare.md). \
-            --fail-on-regression 5% exits 98 when anything got significantly worse by more than 5%.
+            Runs after the first are each compared with the first. One run each cannot separate a change \
+            from the machine's drift between runs: the verdict is "cannot tell" unless an A/A experiment \
+            (volley ab --a X --b X, 3+ rounds) of the baseline's target and load is in the history; its \
+            between-run spread is then the noise floor. The within-run intervals (bootstrap over seconds, \
+            HDR histograms) describe each run's own spread (docs/history.md). Differing load shapes are \
+            warned about. --fail-on-regression 5% exits 98 when a metric is called worse by more than 5%.
             """
     )
 
@@ -376,7 +379,7 @@ struct CompareCommand: ParsableCommand {
     )
     var references: [String]
 
-    @Option(help: "Exit 98 when a metric got significantly worse by more than this, e.g. 5%.")
+    @Option(help: "Exit 98 when a metric is called worse by more than this, e.g. 5% (never from \"cannot tell\").")
     var failOnRegression: String?
 
     @Option(help: "Smallest change called better or worse, e.g. 2%.")
@@ -400,12 +403,19 @@ struct CompareCommand: ParsableCommand {
         var regressed = false
         var jsonOut: [ComparisonOutput] = []
         for other in runs.dropFirst() {
-            let comparison = RunComparator.compare(
+            var comparison = Self.comparePair(
                 runs[0].record.summary,
                 other.record.summary,
                 histogramsA: runs[0].histograms,
                 histogramsB: other.histograms,
-                minimumEffect: effect
+                minimumEffect: effect,
+                store: store
+            )
+            comparison.warnings = RunComparator.loadShapeWarnings(
+                runs[0].record.summary,
+                other.record.summary,
+                planSourceA: runs[0].record.planSource,
+                planSourceB: other.record.planSource
             )
             let (a, b) = (Self.name(runs[0].record), Self.name(other.record))
             switch format {
@@ -447,6 +457,28 @@ struct CompareCommand: ParsableCommand {
         var a: String
         var b: String
         var comparison: RunComparison
+    }
+
+    /// Two single runs: the within-run comparison, judged against the newest A/A `ab` of the
+    /// baseline's target and load (or "cannot tell" without one) — one pair cannot separate a
+    /// change from the machine's drift between runs.
+    static func comparePair(
+        _ a: RunSummary,
+        _ b: RunSummary,
+        histogramsA: RunHistograms?,
+        histogramsB: RunHistograms?,
+        minimumEffect: Double = 0.02,
+        store: HistoryStore? = nil
+    ) -> RunComparison {
+        let within = RunComparator.compare(
+            a,
+            b,
+            histogramsA: histogramsA,
+            histogramsB: histogramsB,
+            minimumEffect: minimumEffect
+        )
+        let store = store ?? (try? HistoryStore(directory: HistoryStore.defaultDirectory()))
+        return RunComparator.singlePair(within, calibration: store.flatMap { AbReport.calibration(for: a, in: $0) })
     }
 
     static func name(_ record: RunRecord) -> String {
