@@ -41,13 +41,16 @@ extension RunComparator {
     public static func singlePair(_ within: RunComparison, calibration: NoiseCalibration?) -> RunComparison {
         var out = within
         out.calibration = calibration
-        let judge = { (m: MetricComparison) -> MetricComparison in
-            judgePair(m, calibration: calibration, minimumEffect: within.minimumEffect)
+        // Whole-run values exist even when a run has too few full seconds for the bootstrap;
+        // per-name metrics without an interval (few samples, no series) stay without a verdict.
+        out.overall = within.overall.map {
+            judgePair($0, calibration: calibration, minimumEffect: within.minimumEffect, wholeRun: true)
         }
-        out.overall = within.overall.map(judge)
         out.byName = within.byName.map { named in
             var named = named
-            named.metrics = named.metrics.map(judge)
+            named.metrics = named.metrics.map {
+                judgePair($0, calibration: calibration, minimumEffect: within.minimumEffect, wholeRun: false)
+            }
             return named
         }
         return out
@@ -56,10 +59,11 @@ extension RunComparator {
     static func judgePair(
         _ m: MetricComparison,
         calibration: NoiseCalibration?,
-        minimumEffect: Double
+        minimumEffect: Double,
+        wholeRun: Bool
     ) -> MetricComparison {
         var m = m
-        guard m.verdict != .insufficient else { return m }
+        guard m.verdict != .insufficient || (wholeRun && calibration != nil) else { return m }
         guard let calibration, let spread = calibration.spread[m.metric], calibration.rounds >= 3 else {
             m.verdict = .cannotTell
             m.method += "; within-run spread only: one run each, drift between runs is not measured (use volley ab)"

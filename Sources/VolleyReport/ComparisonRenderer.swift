@@ -66,12 +66,14 @@ public struct ComparisonRenderer: Sendable {
         warnings: [String]
     ) -> String {
         var out = style.bold("Comparing \(a) → \(b)") + "\n\n"
+        let oneRunEach = sections.contains { $0.1.contains { $0.verdict == .cannotTell } }
+        let intervalHeader = oneRunEach ? "within-run 95% interval" : "95% interval"
         if !warnings.isEmpty {
             out += warningLines(["the load shapes differ; the change measures the load too:"] + warnings) + "\n"
         }
         out +=
             "  " + Fmt.pad("", 12, right: false) + Fmt.pad(short(a), 15) + Fmt.pad(short(b), 15)
-            + Fmt.pad("change", 12) + "   " + Fmt.pad("95% interval", 27, right: false) + "verdict\n"
+            + Fmt.pad("change", 12) + "   " + Fmt.pad(intervalHeader, 27, right: false) + "verdict\n"
         for (name, metrics) in sections {
             out += "  " + style.bold(name) + "\n"
             if let (sides, reason) = skipped[name] {
@@ -106,7 +108,9 @@ public struct ComparisonRenderer: Sendable {
         var out = "### Volley: \(a) → \(b)\n\n"
         for w in warnings { out += "> ⚠️ load shape differs: \(w)\n" }
         if !warnings.isEmpty { out += "\n" }
-        out += "| requests | metric | \(a) | \(b) | change | 95% interval | verdict |\n"
+        let oneRunEach = sections.contains { $0.1.contains { $0.verdict == .cannotTell } }
+        out +=
+            "| requests | metric | \(a) | \(b) | change | \(oneRunEach ? "within-run " : "")95% interval | verdict |\n"
         out += "|---|---|---:|---:|---:|---|---|\n"
         for (name, metrics) in sections {
             if let (sides, reason) = skipped[name] {

@@ -153,6 +153,16 @@ import VolleyCore
         let (c, _) = syntheticRun(seconds: 10, rps: 220, latencyMs: 11, seed: 5)
         let small = RunComparator.singlePair(RunComparator.compare(a, c), calibration: calibration)
         #expect(small.overall.first { $0.metric == "p50 ms" }?.verdict == .noChange)
+        // Runs too short for the per-second bootstrap still have whole-run values to judge.
+        let (short, _) = syntheticRun(seconds: 2, rps: 100, latencyMs: 10, seed: 6)
+        let (shortB, _) = syntheticRun(seconds: 2, rps: 100, latencyMs: 30, seed: 7)
+        let shortWithin = RunComparator.compare(short, shortB)
+        #expect(shortWithin.overall.first { $0.metric == "p50 ms" }?.verdict == .insufficient)
+        let shortJudged = RunComparator.singlePair(shortWithin, calibration: calibration)
+        #expect(shortJudged.overall.first { $0.metric == "p50 ms" }?.verdict == .worse)
+        #expect(
+            RunComparator.singlePair(shortWithin, calibration: nil).overall.allSatisfy { $0.verdict == .insufficient }
+        )
     }
 
     @Test func differentLoadShapesAreNamed() {
