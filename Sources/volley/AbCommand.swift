@@ -145,12 +145,16 @@ struct AbCommand: AsyncParsableCommand {
             "\n" + RoundComparisonRenderer(style: style).render(decision, a: "\(labelA) (A)", b: "\(labelB) (B)")
         )
         if let id = report.experiment {
-            Terminal.writeOut(
-                "\nSaved as experiment E\(id)"
-                    + (report.sameTarget
-                        ? "; an A/A experiment: `volley compare` uses its spread as the noise floor of single runs "
-                            + "of this target.\n" : ".\n")
-            )
+            let note: String
+            switch (report.sameTarget, decision.rounds >= 3) {
+            case (true, true):
+                note =
+                    "; an A/A experiment: `volley compare` uses its spread as the noise floor of single runs of "
+                    + "this target.\n"
+            case (true, false): note = "; an A/A experiment needs 3 rounds or more to be compare's noise floor.\n"
+            default: note = ".\n"
+            }
+            Terminal.writeOut("\nSaved as experiment E\(id)" + note)
         }
         if let jsonFD { JSONStdout.write(try ExperimentJSON.encode(report) + "\n", to: jsonFD) }
         if let stop = watcher.stoppedBy { throw ExitCode(stop.exit.rawValue) }

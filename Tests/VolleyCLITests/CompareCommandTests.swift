@@ -127,29 +127,30 @@ import VolleyTestSupport
         defer { try? FileManager.default.removeItem(atPath: home) }
         let r = try runVolley(
             [
-                "ab", "--a", server.baseURL + "/delay/20", "--b", server.baseURL + "/delay/5", "--rounds", "3", "-d",
-                "2s", "-c", "2", "--label-a", "slow", "--label-b", "fast",
+                "ab", "--a", server.baseURL + "/delay/5", "--b", server.baseURL + "/delay/20", "--rounds", "3", "-d",
+                "2s", "-c", "2", "--label-a", "fast", "--label-b", "slow", "--fail-on-regression", "5%",
             ],
             limit: 60,
             home: home
         )
-        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.status == 98, "\(r.stderr)")
+        #expect(r.stderr.contains("regression: p50 ms fast → slow"), "\(r.stderr)")
         let rows = r.stdout.split(separator: "\n").filter {
             $0.contains(" r1 ") || $0.contains(" r2 ") || $0.contains(" r3 ")
         }
         #expect(rows.count == 6)
         // ABBA: round 1 runs A first, round 2 runs B first.
-        #expect(rows.map { $0.contains("slow") } == [true, false, false, true, true, false])
+        #expect(rows.map { $0.contains("slow") } == [false, true, true, false, false, true])
         let p50 = try #require(r.stdout.split(separator: "\n").first { $0.hasPrefix("    p50 ms") })
-        #expect(p50.contains("better"), "\(r.stdout)")
+        #expect(p50.contains("worse"), "\(r.stdout)")
         #expect(r.stdout.contains("rounds for ±5% / ±10%"))
         let history = try runVolley(["history"], home: home)
         #expect(history.stdout.contains("slow r2") && history.stdout.contains("fast r1"))
 
-        // Two rounds cannot decide; --json prints only the decision on stdout.
+        // Two rounds cannot decide, so no regression exit; --json prints only the decision on stdout.
         let two = try runVolley(
             [
-                "ab", "--a", server.baseURL + "/delay/20", "--b", server.baseURL + "/delay/5", "--rounds", "2", "-d",
+                "ab", "--a", server.baseURL + "/delay/5", "--b", server.baseURL + "/delay/20", "--rounds", "2", "-d",
                 "1s", "-c", "2", "--json", "--fail-on-regression", "1%",
             ],
             limit: 60,
