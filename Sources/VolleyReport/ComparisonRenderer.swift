@@ -16,10 +16,8 @@ public struct ComparisonRenderer: Sendable {
     public func render(_ c: RunComparison, a: String, b: String) -> String {
         var sections: [(String, [MetricComparison])] = [("all requests", c.overall)]
         sections += c.byName.map { ($0.name, $0.metrics) }
-        let skipped = Dictionary(c.byName.compactMap { n in n.skippedIn.map { (n.name, ($0, n.skipReason)) } }) {
-            x,
-            _ in x
-        }
+        var skipped: [String: ([String], String?)] = [:]
+        for n in c.byName { if let sides = n.skippedIn { skipped[n.name] = (sides, n.skipReason) } }
         let method = Self.method(c)
         switch format {
         case .markdown:
