@@ -7,6 +7,9 @@ public enum Verdict: String, Sendable, Codable {
     case worse
     case noChange = "no significant change"
     case insufficient = "not enough data"
+    /// One run each and no A/A figure: the change cannot be told from the machine's drift
+    /// between runs (use `volley ab`, whose rounds measure it).
+    case cannotTell = "cannot tell"
 }
 
 /// One metric of run B against run A.
@@ -37,6 +40,11 @@ public struct RunComparison: Sendable, Codable, Equatable {
     /// Differences smaller than this (relative, or points for error rates) are called noise.
     public var minimumEffect: Double
     public var confidence: Double
+    /// The A/A figure the verdicts of a single pair were judged against; nil when there was
+    /// none (then they are "cannot tell") or when this is a within-run comparison.
+    public var calibration: NoiseCalibration? = nil
+    /// The two runs' load shapes differ (connections, rate, plan, duration …).
+    public var warnings: [String] = []
 
     /// Metrics that got worse by more than `limit` (relative; a quarter of it in points for
     /// error rates, as for the noise threshold).
@@ -50,6 +58,11 @@ public struct RunComparison: Sendable, Codable, Equatable {
 public struct NamedComparison: Sendable, Codable, Equatable {
     public var name: String
     public var metrics: [MetricComparison]
+    /// The sides ("a", "b") where this request name did not run (absent, or every step
+    /// skipped): it has no latency there, so nothing is compared.
+    public var skippedIn: [String]? = nil
+    /// Why it was skipped (the plan's skip reason), when known.
+    public var skipReason: String? = nil
 }
 
 /// Compares runs with statistics rather than by eye.
@@ -123,8 +136,24 @@ public enum RunComparator {
         )
 
         var byName: [NamedComparison] = []
-        for named in a.requestsByName ?? [] {
-            guard let other = b.requestsByName?.first(where: { $0.name == named.name }) else { continue }
+        var names = (a.requestsByName ?? []).map(\.name)
+        for other in b.requestsByName ?? [] where !names.contains(other.name) { names.append(other.name) }
+        for name in names {
+            let inA = a.requestsByName?.first { $0.name == name }
+            let inB = b.requestsByName?.first { $0.name == name }
+            guard let named = inA, let other = inB, named.requests > 0, other.requests > 0 else {
+                // Never a latency for a step that did not run: a skipped step's 0 ms is no value.
+                let skipped = [("a", inA), ("b", inB)].filter { ($0.1?.requests ?? 0) == 0 }.map(\.0)
+                byName.append(
+                    NamedComparison(
+                        name: name,
+                        metrics: [],
+                        skippedIn: skipped,
+                        skipReason: (inA?.requests == 0 ? inA : inB)?.skipReason
+                    )
+                )
+                continue
+            }
             var metricsByName: [MetricComparison] = [
                 MetricComparison(
                     metric: "req/s",
@@ -379,50 +408,5 @@ public enum RunComparator {
             verdict: v,
             method: method
         )
-    }
-}
-
-extension RunComparator {
-    /// Several runs of the same side of an A/B experiment as one: their full seconds in a row,
-    /// counts added, percentiles from the merged histograms (when every run has them).
-    /// Per-request-name tables are not pooled.
-    public static func pool(_ runs: [(summary: RunSummary, histograms: RunHistograms?)]) -> (RunSummary, RunHistograms?)
-    {
-        guard var pooled = runs.first?.summary else {
-            preconditionFailure("pool needs at least one run")
-        }
-        var timeline: [TimelineEntry] = []
-        var t = 0.0
-        for run in runs {
-            for var entry in fullSeconds(run.summary.timeline) {
-                t += 1
-                entry.t = t
-                timeline.append(entry)
-            }
-        }
-        let sum = { (key: (RunSummary) -> Int) in runs.reduce(0) { $0 + key($1.summary) } }
-        pooled.timeline = timeline
-        pooled.completed = sum(\.completed)
-        pooled.failed = sum(\.failed)
-        pooled.requests = sum(\.requests)
-        pooled.errors = sum(\.errors)
-        pooled.unsent = sum(\.unsent)
-        pooled.scheduled = sum(\.scheduled)
-        pooled.durationS = runs.reduce(0) { $0 + $1.summary.durationS }
-        pooled.rps = pooled.durationS > 0 ? Double(pooled.completed) / pooled.durationS : 0
-        pooled.errorRate = pooled.requests > 0 ? Double(pooled.errors) / Double(pooled.requests) : 0
-        pooled.requestsByName = nil
-        var histograms: RunHistograms?
-        if runs.allSatisfy({ $0.histograms != nil }) {
-            var latency = LatencyHistogram.make()
-            var service = LatencyHistogram.make()
-            for run in runs {
-                latency.add(run.histograms!.latency)
-                service.add(run.histograms!.serviceTime)
-            }
-            pooled.latencyMs = LatencyStats(latency)
-            histograms = RunHistograms(latency: latency, serviceTime: service)
-        }
-        return (pooled, histograms)
     }
 }

@@ -16,25 +16,67 @@ public struct ComparisonRenderer: Sendable {
     public func render(_ c: RunComparison, a: String, b: String) -> String {
         var sections: [(String, [MetricComparison])] = [("all requests", c.overall)]
         sections += c.byName.map { ($0.name, $0.metrics) }
-        let effect = Fmt.fixed(c.minimumEffect * 100, 0)
-        let method =
-            "95% intervals: whole-run metrics by bootstrap over per-second values (2000 resamples); "
-            + "per-name latency by order-statistic intervals from the HDR histograms, per-name errors by a "
-            + "two-proportion z-test. Changes under \(effect)% (\(Fmt.fixed(c.minimumEffect * 25, 1)) points for "
-            + "error rates), or whose interval includes 0, are called noise."
+        var skipped: [String: ([String], String?)] = [:]
+        for n in c.byName { if let sides = n.skippedIn { skipped[n.name] = (sides, n.skipReason) } }
+        let method = Self.method(c)
         switch format {
-        case .markdown: return markdown(sections, a: a, b: b, method: method)
-        case .terminal: return terminal(sections, a: a, b: b, method: method)
+        case .markdown:
+            return markdown(sections, a: a, b: b, method: method, skipped: skipped, warnings: c.warnings)
+        case .terminal:
+            return terminal(sections, a: a, b: b, method: method, skipped: skipped, warnings: c.warnings)
         }
     }
 
-    private func terminal(_ sections: [(String, [MetricComparison])], a: String, b: String, method: String) -> String {
+    /// How the intervals were made and what decides: the A/A figure for a single pair when
+    /// there is one, else a plain statement that one pair cannot separate change from drift.
+    static func method(_ c: RunComparison) -> String {
+        let effect = Fmt.fixed(c.minimumEffect * 100, 0)
+        let within =
+            "whole-run metrics by bootstrap over per-second values (2000 resamples); "
+            + "per-name latency by order-statistic intervals from the HDR histograms, per-name errors by a "
+            + "two-proportion z-test"
+        let oneRunEach = c.overall.contains { $0.verdict == .cannotTell }
+        if let calibration = c.calibration {
+            let source = calibration.experiment.map { "E\($0)" } ?? "an A/A experiment"
+            return "95% intervals from the between-run noise of the A/A experiment \(source) "
+                + "(\(calibration.rounds) rounds, same target): one pair's change ± t × that spread; "
+                + "a change whose interval includes 0 is noise."
+        }
+        if oneRunEach {
+            return "One run each: drift between runs is not measured, so no verdict (use volley ab, "
+                + "or an A/A ab of this target for a noise floor). The intervals describe each run's own "
+                + "spread only: \(within)."
+        }
+        return "95% intervals: \(within). Changes under \(effect)% (\(Fmt.fixed(c.minimumEffect * 25, 1)) "
+            + "points for error rates), or whose interval includes 0, are called noise."
+    }
+
+    private func warningLines(_ warnings: [String]) -> String {
+        warnings.map { "  " + style.yellow("warning:") + " \($0)\n" }.joined()
+    }
+
+    private func terminal(
+        _ sections: [(String, [MetricComparison])],
+        a: String,
+        b: String,
+        method: String,
+        skipped: [String: ([String], String?)],
+        warnings: [String]
+    ) -> String {
         var out = style.bold("Comparing \(a) → \(b)") + "\n\n"
+        let oneRunEach = sections.contains { $0.1.contains { $0.verdict == .cannotTell } }
+        let intervalHeader = oneRunEach ? "within-run 95% interval" : "95% interval"
+        if !warnings.isEmpty {
+            out += warningLines(["the load shapes differ; the change measures the load too:"] + warnings) + "\n"
+        }
         out +=
             "  " + Fmt.pad("", 12, right: false) + Fmt.pad(short(a), 15) + Fmt.pad(short(b), 15)
-            + Fmt.pad("change", 12) + "   " + Fmt.pad("95% interval", 27, right: false) + "verdict\n"
+            + Fmt.pad("change", 12) + "   " + Fmt.pad(intervalHeader, 27, right: false) + "verdict\n"
         for (name, metrics) in sections {
             out += "  " + style.bold(name) + "\n"
+            if let (sides, reason) = skipped[name] {
+                out += "    " + style.dim(skippedText(sides, a: a, b: b, reason: reason)) + "\n"
+            }
             for m in metrics {
                 let verdict: String
                 switch m.verdict {
@@ -42,6 +84,7 @@ public struct ComparisonRenderer: Sendable {
                 case .worse: verdict = style.red("worse")
                 case .noChange: verdict = style.dim("no significant change")
                 case .insufficient: verdict = style.dim("not enough data")
+                case .cannotTell: verdict = style.dim("cannot tell (one run each)")
                 }
                 out +=
                     "    " + Fmt.pad(m.metric, 10, right: false) + Fmt.pad(value(m, m.a), 15)
@@ -52,11 +95,25 @@ public struct ComparisonRenderer: Sendable {
         return out + "\n" + style.dim(method) + "\n"
     }
 
-    private func markdown(_ sections: [(String, [MetricComparison])], a: String, b: String, method: String) -> String {
+    private func markdown(
+        _ sections: [(String, [MetricComparison])],
+        a: String,
+        b: String,
+        method: String,
+        skipped: [String: ([String], String?)],
+        warnings: [String]
+    ) -> String {
         var out = "### Volley: \(a) → \(b)\n\n"
-        out += "| requests | metric | \(a) | \(b) | change | 95% interval | verdict |\n"
+        for w in warnings { out += "> ⚠️ load shape differs: \(w)\n" }
+        if !warnings.isEmpty { out += "\n" }
+        let oneRunEach = sections.contains { $0.1.contains { $0.verdict == .cannotTell } }
+        out +=
+            "| requests | metric | \(a) | \(b) | change | \(oneRunEach ? "within-run " : "")95% interval | verdict |\n"
         out += "|---|---|---:|---:|---:|---|---|\n"
         for (name, metrics) in sections {
+            if let (sides, reason) = skipped[name] {
+                out += "| \(escape(name)) | — | | | | | \(escape(skippedText(sides, a: a, b: b, reason: reason))) |\n"
+            }
             for m in metrics {
                 let verdict: String
                 switch m.verdict {
@@ -64,6 +121,7 @@ public struct ComparisonRenderer: Sendable {
                 case .worse: verdict = "❌ worse"
                 case .noChange: verdict = "no significant change"
                 case .insufficient: verdict = "not enough data"
+                case .cannotTell: verdict = "cannot tell (one run each)"
                 }
                 out +=
                     "| \(escape(name)) | \(m.metric) | \(value(m, m.a)) | \(value(m, m.b)) | \(change(m)) | "
@@ -71,6 +129,11 @@ public struct ComparisonRenderer: Sendable {
             }
         }
         return out + "\n_\(method)_\n"
+    }
+
+    private func skippedText(_ sides: [String], a: String, b: String, reason: String?) -> String {
+        let names = sides.map { $0 == "a" ? a : b }.joined(separator: " and ")
+        return "skipped in \(names)" + (reason.map { " (\($0))" } ?? "") + ": no latency to compare"
     }
 
     private func short(_ label: String) -> String { label.count <= 14 ? label : String(label.prefix(13)) + "…" }

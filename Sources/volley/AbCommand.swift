@@ -7,15 +7,17 @@ import VolleyReport
 import VolleyStore
 
 /// `volley ab`: the "cache on vs off" experiment done properly — A and B alternate (ABBA),
-/// so that drift of the machine or the service hits both alike, then the pooled rounds are
+/// so that drift of the machine or the service hits both alike, then the rounds are
 /// compared with statistics.
 struct AbCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ab",
         abstract: "A/B experiment: alternate two targets (URLs or plans) over rounds, then compare.",
         discussion: """
-            Rounds run A,B then B,A (and so on), each for -d. Every run is saved (labels "<label> r<N>"); \
-            the comparison pools each side's full seconds. For URL targets, -c or --rate shape the load \
+            Rounds run A,B then B,A (and so on), each for -d. Every run is saved (labels "<label> r<N>"). \
+            Each round gives one value per side; the decision is a paired t-interval on the per-round ratios \
+            (3 rounds at least), with the rounds a ±5%/±10% change needs at the spread seen. \
+            --a and --b the same is an A/A experiment: compare then uses its spread as the noise floor. For URL targets, -c or --rate shape the load \
             of both; plans carry their own load (use -e to set variables).
 
             Example:
@@ -63,8 +65,11 @@ struct AbCommand: AsyncParsableCommand {
     @Option(help: "Label of side B.")
     var labelB: String = "B"
 
-    @Option(help: "Exit 98 when B is significantly worse than A by more than this, e.g. 5%.")
+    @Option(help: "Exit 98 when the rounds call B worse than A by more than this, e.g. 5%.")
     var failOnRegression: String?
+
+    @Flag(help: "Print the decision as JSON on stdout (the progress lines go to stderr; docs/json-summary.md).")
+    var json = false
 
     func validate() throws {
         guard (1...50).contains(rounds) else {
@@ -103,6 +108,7 @@ struct AbCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        let (jsonFD, startedAt) = (json ? JSONStdout.divert() : nil, Date())
         let limit = try failOnRegression.map { try CompareCommand.percent($0, flag: "fail-on-regression") }
         // Validate both sides before sending anything.
         // (A plan is loaded, and its warnings printed, once per run.)
@@ -139,15 +145,39 @@ struct AbCommand: AsyncParsableCommand {
             // Comparing needs a finished run on each side.
             if results[true]!.isEmpty || results[false]!.isEmpty { throw ExitCode(stop.exit.rawValue) }
         }
-        let (pooledA, histogramsA) = RunComparator.pool(results[true]!)
-        let (pooledB, histogramsB) = RunComparator.pool(results[false]!)
-        let comparison = RunComparator.compare(pooledA, pooledB, histogramsA: histogramsA, histogramsB: histogramsB)
+        // The decision comes from the rounds: one value per side and round, paired by round.
+        let decision = RoundComparator.compare(a: results[true]!.map(\.summary), b: results[false]!.map(\.summary))
+        var report = AbReport(
+            a: AbReport.Side(label: labelA, target: a),
+            b: AbReport.Side(label: labelB, target: b),
+            first: results[true]![0].summary,
+            decision: decision
+        )
+        report.experiment = report.save(startedAt: startedAt)
         let style = Style(enabled: Terminal.colorEnabled(fd: STDOUT_FILENO))
         Terminal.writeOut(
-            "\n" + ComparisonRenderer(style: style).render(comparison, a: "\(labelA) (A)", b: "\(labelB) (B)")
+            "\n" + RoundComparisonRenderer(style: style).render(decision, a: "\(labelA) (A)", b: "\(labelB) (B)")
         )
+        if let id = report.experiment {
+            let note: String
+            switch (report.sameTarget, decision.rounds >= 3) {
+            case (true, true):
+                note =
+                    "; an A/A experiment: `volley compare` uses its spread as the noise floor of single runs of "
+                    + "this target.\n"
+            case (true, false): note = "; an A/A experiment needs 3 rounds or more to be compare's noise floor.\n"
+            default: note = ".\n"
+            }
+            Terminal.writeOut("\nSaved as experiment E\(id)" + note)
+        }
+        if let jsonFD { JSONStdout.write(try ExperimentJSON.encode(report) + "\n", to: jsonFD) }
         if let stop = watcher.stoppedBy { throw ExitCode(stop.exit.rawValue) }
-        if let limit, !comparison.regressions(beyond: limit).isEmpty {
+        if let limit, !decision.regressions(beyond: limit).isEmpty {
+            for m in decision.regressions(beyond: limit) {
+                Terminal.writeError(
+                    "volley: regression: \(m.metric) \(labelA) → \(labelB) beyond \(Fmt.fixed(limit * 100, 1))%\n"
+                )
+            }
             throw ExitCode(VolleyExit.regression.rawValue)
         }
     }

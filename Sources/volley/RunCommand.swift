@@ -360,7 +360,7 @@ struct RunCommand: AsyncParsableCommand {
         let stored = StoredRun(record: record, histograms: outcome.histograms)
         if let html { try HTMLWriter.write(stored, to: html) }
         if let base {
-            let comparison = RunComparator.compare(
+            let comparison = CompareCommand.comparePair(
                 base.record.summary,
                 summary,
                 histogramsA: base.histograms,

@@ -40,7 +40,7 @@ enum VolleyExit: Int32 {
     case failure = 1
     /// Bad flags or input.
     case usage = 2
-    /// `compare --fail-on-regression`: a metric got significantly worse beyond the limit.
+    /// `compare`/`ab --fail-on-regression`: a metric was called worse (same rule as the verdict) beyond the limit.
     case regression = 98
     /// A plan's threshold failed (k6's code).
     case thresholdsFailed = 99
