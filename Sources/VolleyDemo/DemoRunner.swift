@@ -175,30 +175,39 @@ public final class DemoRunner: Sendable {
             journey = try await journeyAct(number: 4 + knobs.count, before: lab, after: cached)
         }
 
-        // Did it help? With statistics, not by eye.
+        // Did it help? With statistics, not by eye: one run each cannot separate the change from
+        // the machine's drift (`volley compare` says so), so the two labs alternate over rounds
+        // (ABBA), judged as `volley ab` judges them — from the variation between rounds.
         let reports = try writeReports(comparisonLevels.last)
-        if let top = comparisonLevels.last, !isStopped,
-            let before = kept.withLock({ $0["baseline/\(top)"] }),
-            let after = kept.withLock({ $0["cache-on/\(top)"] })
-        {
+        if let top = comparisonLevels.last, !isStopped {
             say("")
-            say(style.bold("\(5 + knobs.count). Did it help? Not by eye") + " — the statistics of `volley compare`")
-            let comparison = RunComparator.compare(
-                before.record.summary,
-                after.record.summary,
-                histogramsA: before.histograms,
-                histogramsB: after.histograms
+            say(
+                style.bold("\(5 + knobs.count). Did it help? Not by eye")
+                    + " — as `volley ab` decides: before and cache on alternate over \(Self.abRounds) rounds (ABBA)"
             )
-            let name = { (run: StoredRun, text: String) in run.record.id.map { "#\($0) \(text)" } ?? text }
-            write(
-                ComparisonRenderer(style: style).render(
-                    comparison,
-                    a: name(before, "before"),
-                    b: name(after, "cache on")
-                )
-            )
-            if let a = before.record.id, let b = after.record.id {
-                say("Every step is in the history: `volley history --label demo`, `volley compare \(a) \(b)`.")
+            var sides: [Bool: [RunSummary]] = [true: [], false: []]
+            rounds: for round in 1...Self.abRounds {
+                for isBefore in round % 2 == 1 ? [true, false] : [false, true] {
+                    if isStopped { break rounds }
+                    let server = try await LabServer.start(isBefore ? lab : cached)
+                    if !isBefore { _ = try await load(server, connections: 1, limit: .requests(1)) }  // warm the cache
+                    let (summary, _) = try await load(server, connections: top, limit: .duration(Self.abRoundDuration))
+                    await server.stop()
+                    sides[isBefore]!.append(summary)
+                }
+            }
+            if !isStopped {
+                let decision = RoundComparator.compare(a: sides[true]!, b: sides[false]!)
+                write(RoundComparisonRenderer(style: style).render(decision, a: "before", b: "cache on"))
+                if let before = kept.withLock({ $0["baseline/\(top)"] })?.record.id,
+                    let after = kept.withLock({ $0["cache-on/\(top)"] })?.record.id
+                {
+                    say(
+                        "Every step is in the history: `volley history --label demo`; `volley compare \(before) \(after)` "
+                            + "of one run each says what a single pair cannot know; `volley ab --a URL --b URL` runs these rounds "
+                            + "on any two targets."
+                    )
+                }
             }
         }
 
@@ -491,6 +500,10 @@ public final class DemoRunner: Sendable {
 
         """
     }
+
+    /// Rounds of the closing A/B: three is the fewest a paired t-interval decides from.
+    static let abRounds = 3
+    static let abRoundDuration: Duration = .seconds(2)
 
     private func say(_ line: String) { write(line + "\n") }
 
