@@ -35,8 +35,10 @@ struct ProcessView {
         let P = ProbeSeries.Process.self
         self.probe = probe
         cpu = v.steadyMedian(probe, P.cpuPercent)
-        guard cpu != nil else { return nil }
-        cores = probe.values(P.cores).last ?? Double(ProcessInfo.processInfo.activeProcessorCount)
+        // The cores of the machine the probe ran on, from its own series: never the cores of
+        // the machine that reads the saved run later.
+        guard cpu != nil, let cores = probe.values(P.cores).last else { return nil }
+        self.cores = cores
         processes = v.steadyMedian(probe, P.count)
         threads = v.steadyMedian(probe, P.threads)
         let busiest = v.steadyMedian(probe, P.busiestCPUPercent)
