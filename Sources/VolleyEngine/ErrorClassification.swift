@@ -16,6 +16,7 @@ enum ErrorClassifier {
     static func classify(_ error: any Error, connecting: Bool) -> TransportErrorClass {
         if error is HandshakeTimeout { return .connectTimeout }
         if error is HandshakeClosed { return .tls }
+        if error is HostResolutionError { return .dns }
         if error is NIOSSLError || error is BoringSSLError || error is NIOSSLCloseTimedOutError
             || error is NIOSSLExtraError
         {

@@ -68,13 +68,8 @@ public final class LoadEngine: Sendable {
         }
         var tls: TLSSetup?
         if url.isTLS {
-            var tlsConfig = TLSConfiguration.makeClientConfiguration()
-            if config.insecure { tlsConfig.certificateVerification = .none }
-            tlsConfig.applicationProtocols = ["http/1.1"]
             do {
-                let context = try NIOSSLContext(configuration: tlsConfig)
-                let isAddress = (try? SocketAddress(ipAddress: url.host, port: 0)) != nil
-                tls = TLSSetup(context: context, serverHostname: isAddress ? nil : url.host)
+                tls = TLSSetup(context: try TLSContextSource(insecure: config.insecure).context(), host: url.host)
             } catch {
                 throw EngineError(errorClass: .tls, message: "cannot set up TLS: \(error)", hint: nil)
             }

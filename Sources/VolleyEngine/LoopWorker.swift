@@ -1,18 +1,6 @@
 import NIOCore
 import NIOPosix
-import NIOSSL
 import VolleyCore
-
-#if canImport(Glibc)
-import Glibc
-#endif
-
-/// TLS settings shared by every connection of a run.
-struct TLSSetup: Sendable {
-    let context: NIOSSLContext
-    /// The SNI name; nil when the target is an IP address.
-    let serverHostname: String?
-}
 
 /// The load one event loop generates: its connections, its share of the schedule and its
 /// recorder (wrk's per-thread state).
@@ -32,7 +20,6 @@ final class LoopWorker: @unchecked Sendable {
     /// The run's time zero on the monotonic clock, set by `begin` (after the warm-up).
     private(set) var startNanos: UInt64 = 0
     private let requestTimeoutNanos: UInt64
-    private let connectTimeout: TimeAmount
     /// After the duration, how long requests in flight may still finish.
     private let endGrace: Duration
     /// Requests failed on a reused connection and waiting to be sent again (carried by a
@@ -42,13 +29,19 @@ final class LoopWorker: @unchecked Sendable {
     private var interrupting = false
     private let address: SocketAddress
     private let tls: TLSSetup?
+    private let factory: ConnectionFactory
     private let donePromise: EventLoopPromise<Void>
+    /// Copied from the encoder so a send touches no shared struct.
+    private let stampOffset: Int?
+    private let isHEAD: Bool
+    private let isReplayable: Bool
+    private let largeBody: ByteBuffer?
 
     var recorder: Recorder
     /// Per-request samples (`--out`), when asked for.
     private let samples: SampleWriter?
-    private var connections = SlotList<ConnectionHandler>()
-    private var idle: [ConnectionHandler] = []
+    private var connections = SlotList<Connection>()
+    private var idle: [Connection] = []
     private var connecting = 0
     private var inFlight = 0
     private var sequence: UInt64 = 0
@@ -67,18 +60,12 @@ final class LoopWorker: @unchecked Sendable {
 
     // Open model.
     private let schedule: ArrivalSchedule?
-    private var nextIndex: Int
     private let loopCount: Int
-    private var nextDue: UInt64?
+    private var ticker: ArrivalTicker?
     private var pending = DueQueue()
     private var maxConnections = 0
     private var preconnect = 0
     private var warmup: EventLoopPromise<Void>?
-
-    /// Connects sockets itself when their requests are to be written with `send(2)`
-    /// (plain HTTP on Linux); nil when NIO connects and writes.
-    private let connector: DirectConnector?
-    private let directSendLimit: Int
 
     init(
         index: Int,
@@ -96,7 +83,6 @@ final class LoopWorker: @unchecked Sendable {
         self.encoder = encoder
         self.keepAlive = configuration.request.keepAlive
         self.requestTimeoutNanos = configuration.requestTimeout.nanosecondsClamped
-        self.connectTimeout = .nanoseconds(Int64(configuration.connectTimeout.nanosecondsClamped))
         self.endGrace = configuration.endGrace
         self.address = address
         self.tls = tls
@@ -104,10 +90,16 @@ final class LoopWorker: @unchecked Sendable {
         self.recorder = Recorder(slowestCapacity: configuration.slowestCount)
         self.donePromise = loop.makePromise(of: Void.self)
         self.samples = configuration.samples.map { SampleWriter(file: $0) }
-        self.nextIndex = index
-        self.directSendLimit = configuration.directSendLimit
-        let direct = DirectConnector.isSupported && tls == nil && configuration.directSockets
-        self.connector = direct ? DirectConnector(loop: loop) : nil
+        self.factory = ConnectionFactory(
+            loop: loop,
+            connectTimeout: .nanoseconds(Int64(configuration.connectTimeout.nanosecondsClamped)),
+            directSockets: configuration.directSockets,
+            directSendLimit: configuration.directSendLimit
+        )
+        self.stampOffset = encoder.hasRequestID ? encoder.sequenceOffset : nil
+        self.isHEAD = encoder.isHEAD
+        self.isReplayable = encoder.isReplayable
+        self.largeBody = encoder.largeBody
         switch configuration.model {
         case .closed(let connections, let limit):
             isOpenModel = false
@@ -125,9 +117,6 @@ final class LoopWorker: @unchecked Sendable {
     static func share(_ total: Int, index: Int, of count: Int) -> Int {
         total / count + (index < total % count ? 1 : 0)
     }
-
-    var isTLS: Bool { tls != nil }
-    var connectTimeoutSeconds: Double { Double(connectTimeout.nanoseconds) / 1e9 }
 
     /// Completes when this loop has nothing left to send and nothing in flight.
     var done: EventLoopFuture<Void> { donePromise.futureResult }
@@ -180,7 +169,7 @@ final class LoopWorker: @unchecked Sendable {
             ) {
                 [self] in end()
             }
-            nextDue = due(ofRequest: nextIndex)
+            ticker = ArrivalTicker(schedule: schedule, first: index, stride: loopCount, startNanos: startNanos)
             tick()
         } else {
             if let d = closedDuration {
@@ -279,82 +268,43 @@ final class LoopWorker: @unchecked Sendable {
     /// fails, to be counted as that request's failure).
     private func openConnection(withTicket: Bool = false, carrying: CarriedRequest? = nil, failures: Int = 0) {
         connecting += 1
-        let handler = ConnectionHandler(worker: self)
-        handler.holdsTicket = withTicket
-        handler.carried = carrying
-        handler.connectFailures = failures
-        handler.connectDeadline = now() &+ UInt64(max(0, connectTimeout.nanoseconds))
+        var data = RunConnectionData(template: encoder.makeTemplate(loop: index))
+        data.holdsTicket = withTicket
+        data.carried = carrying
+        data.connectFailures = failures
+        let c = Connection(owner: self, data: data, tls: tls != nil)
+        c.keepAlive = keepAlive
+        // Twice the excerpt, so that the redaction sees a secret cut at the excerpt's end.
+        c.parser.errorBodyLimit = 2 * ResponseSamples.excerptBytes
         if withTicket { ticketsHeld += 1 }
-        connections.insert(handler)
-        if let connector {
-            openDirect(handler, connector)
-            return
-        }
-        let bound = NIOLoopBound(handler, eventLoop: loop)
-        let tls = self.tls
-        let bootstrap = ClientBootstrap(group: loop)
-            .channelOption(.tcpOption(.tcp_nodelay), value: 1)
-            .connectTimeout(connectTimeout)
-            .channelInitializer { channel in
-                do {
-                    if let tls {
-                        let ssl = try NIOSSLClientHandler(context: tls.context, serverHostname: tls.serverHostname)
-                        try channel.pipeline.syncOperations.addHandler(ssl)
-                    }
-                    try channel.pipeline.syncOperations.addHandler(bound.value)
-                    return channel.eventLoop.makeSucceededVoidFuture()
-                } catch {
-                    return channel.eventLoop.makeFailedFuture(error)
-                }
-            }
-        bootstrap.connect(to: address).whenFailure { [self] error in
-            connectFailed(bound.value, error: error)
-        }
+        connections.insert(c)
+        factory.open(c, to: address, tls: tls)
     }
 
-    /// Plain HTTP on Linux: Volley connects the socket itself and keeps its descriptor, so
-    /// the connection writes its requests with `send(2)` (see ``DirectConnector``).
-    private func openDirect(_ handler: ConnectionHandler, _ connector: DirectConnector) {
-        let abandoned = { handler.state != .connecting }
-        connector.connect(to: address, timeout: connectTimeout, isAbandoned: abandoned) { [self] result in
-            switch result {
-            case .success(let fd):
-                handler.direct = DirectWriter(fd: fd, limit: directSendLimit)
-                DirectConnector.adopt(fd, on: loop, handler: handler).assumeIsolated().whenFailure { [self] error in
-                    // Reached only if NIO cannot register the socket; it then owns the fd.
-                    connectFailed(handler, error: error)
-                }
-            case .failure(let error):
-                connectFailed(handler, error: error)
-            }
-        }
-    }
-
-    private func remove(_ h: ConnectionHandler) {
+    private func remove(_ h: Connection) {
         guard h.slot >= 0 else { return }
         connections.remove(h)
         if let i = idle.firstIndex(where: { $0 === h }) { idle.remove(at: i) }
     }
 
-    func connectionReady(_ h: ConnectionHandler) {
+    func connectionReady(_ h: Connection) {
         connecting -= 1
         recorder.connectionsOpened += 1
-        if h.state == .idle { dispatch(h) }
+        if h.isReady { dispatch(h) }
         if isOpenModel && !stopped { openForPending() }
         settleWarmup()
     }
 
-    func connectFailed(_ h: ConnectionHandler, error: any Error) {
-        guard h.connectFailed() else { return }
+    func connectFailed(_ h: Connection, error: any Error) {
         connecting -= 1
         remove(h)
         settleWarmup()
         let cls = interrupting ? .interrupted : ErrorClassifier.classify(error, connecting: true)
         let message =
             interrupting ? "the run was stopped before the retried request was sent" : ErrorClassifier.message(error)
-        if h.carried != nil {
+        if h.data.carried != nil {
             // The retry of a request that was already written once: it fails with this connect.
-            h.carried = nil
+            h.data.carried = nil
             retriesPending -= 1
             recorder.recordFailure(cls, message: message)
             sampleUnsentFailure(cls)
@@ -386,7 +336,7 @@ final class LoopWorker: @unchecked Sendable {
             // connects in 2 s on 4 connections), and a run that only ever failed to connect
             // must not look like a load test. Never recursive: a refused connect may complete
             // synchronously.
-            let failures = h.connectFailures + 1
+            let failures = h.data.connectFailures + 1
             loop.scheduleTask(in: ReconnectBackoff.delay(afterFailures: failures)) { [self] in
                 replaceConnection(failures: failures)
                 checkFinished()
@@ -396,21 +346,21 @@ final class LoopWorker: @unchecked Sendable {
     }
 
     /// The server closed an idle keep-alive connection without announcing it.
-    func connectionDroppedWhileIdle(_ h: ConnectionHandler) {
+    func connectionDroppedWhileIdle(_ h: Connection) {
         recorder.reconnects += 1
     }
 
-    func connectionClosed(_ h: ConnectionHandler) {
+    func connectionClosed(_ h: Connection) {
         remove(h)
-        if h.carried != nil {
+        if h.data.carried != nil {
             // Closed by the peer before the retried request could be written again.
-            h.carried = nil
+            h.data.carried = nil
             retriesPending -= 1
             recorder.recordFailure(.noResponse, message: "connection closed before the retried request was sent")
             sampleUnsentFailure(.noResponse)
         }
-        if let retry = h.retryAfterClose {
-            h.retryAfterClose = nil
+        if let retry = h.data.retryAfterClose {
+            h.data.retryAfterClose = nil
             if interrupting {
                 retriesPending -= 1
                 recorder.recordFailure(.interrupted, message: "the run was stopped before the request could be retried")
@@ -456,14 +406,14 @@ final class LoopWorker: @unchecked Sendable {
 
     /// Gives an idle connection its next request. `now`, when the caller just read the
     /// clock (a response completed), is reused as the send time.
-    private func dispatch(_ h: ConnectionHandler, now known: UInt64? = nil) {
-        if let retry = h.carried {
+    private func dispatch(_ h: Connection, now known: UInt64? = nil) {
+        if let retry = h.data.carried {
             // A request already under way: sent even after the duration ended (the end
             // grace bounds it), like any request in flight.
-            h.carried = nil
+            h.data.carried = nil
             retriesPending -= 1
             inFlight += 1
-            h.resend(retry, now: known ?? now())
+            write(h, sequence: retry.sequence, dueAt: retry.dueAt, now: known ?? now(), firstSentAt: retry.sentAt)
             return
         }
         if isOpenModel {
@@ -491,40 +441,70 @@ final class LoopWorker: @unchecked Sendable {
     }
 
     @inline(__always)
-    private func send(_ h: ConnectionHandler, dueAt: UInt64?, now known: UInt64? = nil) {
+    private func send(_ h: Connection, dueAt: UInt64?, now known: UInt64? = nil) {
         let t = known ?? now()
         sequence &+= 1
         inFlight += 1
-        h.send(sequence: sequence, dueAt: dueAt ?? t, now: t)
+        write(h, sequence: sequence, dueAt: dueAt ?? t, now: t)
     }
 
-    func responseCompleted(
-        _ h: ConnectionHandler,
-        status: Int,
-        bytesIn: Int,
-        sentAt: UInt64,
-        dueAt: UInt64,
-        sequence: UInt64,
-        keepAlive: Bool
-    ) {
-        let t = now()
+    /// Writes request `sequence` on `h`. `dueAt` is its intended start (open model) or now
+    /// (closed); `firstSentAt`, for a second attempt (``RetryPolicy``), when it was first
+    /// written: its latency and timeout still count from its first attempt.
+    @inline(__always)
+    private func write(_ h: Connection, sequence: UInt64, dueAt: UInt64, now: UInt64, firstSentAt: UInt64? = nil) {
+        let firstWrite = firstSentAt ?? now
+        h.data.sequence = sequence
+        h.data.dueAt = dueAt
+        h.data.firstSentAt = firstWrite
+        h.deadline = firstWrite &+ requestTimeoutNanos
+        if let stampOffset {
+            RequestEncoder.stamp(&h.data.template, at: stampOffset, loop: index, sequence: sequence)
+        }
+        let bytes = h.data.template.readableBytes + (largeBody?.readableBytes ?? 0)
+        h.send(
+            h.data.template,
+            body: largeBody,
+            isHEAD: isHEAD,
+            replayable: isReplayable,
+            isRetry: firstSentAt != nil,
+            now: now
+        )
+        if firstSentAt != nil {
+            // The bytes went out again, but it is not another request, nor a late one.
+            recorder.recordResend(bytes: bytes)
+        } else {
+            recorder.recordSend(bytes: bytes, lagNanos: isOpenModel ? now &- dueAt : nil)
+        }
+    }
+
+    func responseCompleted(_ h: Connection, at t: UInt64, keepAlive: Bool) {
         inFlight -= 1
+        let status = h.parser.status
+        let bytesIn = h.parser.bytesReceived
+        let dueAt = h.data.dueAt
+        let latency = t &- dueAt
+        let service = isOpenModel ? t &- h.data.firstSentAt : nil
         recorder.recordResponse(
             status: status,
-            latencyNanos: t &- dueAt,
-            serviceNanos: isOpenModel ? t &- sentAt : nil,
+            latencyNanos: latency,
+            serviceNanos: service,
             bytesIn: bytesIn,
-            requestID: encoder.requestID(loop: index, sequence: sequence),
+            requestID: encoder.requestID(loop: index, sequence: h.data.sequence),
             completedAtNanos: t &- startNanos
         )
+        recorder.recordPhases(h.phases(completedAt: t))
+        if status >= 400 && recorder.responseSamples.wants(status: status) {
+            recorder.responseSamples.recordError(status: status, body: h.parser.body, totalBytes: h.parser.bodyBytes)
+        }
         samples?.record(
             atNanos: t &- startNanos,
             name: nil,
             status: status,
             error: nil,
-            latencyNanos: t &- dueAt,
-            serviceNanos: isOpenModel ? t &- sentAt : nil,
-            requestID: encoder.requestID(loop: index, sequence: sequence),
+            latencyNanos: latency,
+            serviceNanos: service,
+            requestID: encoder.requestID(loop: index, sequence: h.data.sequence),
             bytesIn: bytesIn
         )
         if keepAlive {
@@ -549,21 +529,25 @@ final class LoopWorker: @unchecked Sendable {
     }
 
     func requestFailed(
-        _ h: ConnectionHandler,
+        _ h: Connection,
         _ error: TransportErrorClass,
         message: String,
         bytesIn: Int,
-        retryable: Bool = false
+        retry: Bool
     ) {
         inFlight -= 1
-        if retryable && !interrupting {
+        if retry && !interrupting {
             // A reused connection closed before answering: a reconnect, and the request goes
             // out again once the close has been handled (`connectionClosed`).
             recorder.reconnects += 1
             retriesPending += 1
+            h.data.retryAfterClose = CarriedRequest(
+                sequence: h.data.sequence,
+                dueAt: h.data.dueAt,
+                sentAt: h.data.firstSentAt
+            )
             return
         }
-        if retryable { h.retryAfterClose = nil }
         recorder.recordFailure(error, bytesIn: bytesIn, message: message)
         if let samples {
             let t = now()
@@ -572,8 +556,8 @@ final class LoopWorker: @unchecked Sendable {
                 name: nil,
                 status: nil,
                 error: error,
-                latencyNanos: t &- h.dueAt,
-                serviceNanos: isOpenModel ? t &- h.sentAt : nil,
+                latencyNanos: t &- h.data.dueAt,
+                serviceNanos: isOpenModel ? t &- h.data.firstSentAt : nil,
                 requestID: nil,
                 bytesIn: bytesIn
             )
@@ -583,36 +567,24 @@ final class LoopWorker: @unchecked Sendable {
 
     private func sweepTimeouts() {
         let t = now()
-        for h in connections where h.state == .busy && t &- h.sentAt > requestTimeoutNanos {
+        for h in connections where h.deadline < t {
             h.fail(.timeout, message: "no complete response within \(Double(requestTimeoutNanos) / 1e9)s")
         }
     }
 
     // MARK: - Open model
 
-    private func due(ofRequest i: Int) -> UInt64? {
-        guard let t = schedule?.dueTime(ofRequest: i) else { return nil }
-        return startNanos + UInt64((t * 1e9).rounded())
-    }
-
     private func tick() {
-        guard !stopped else { return }
+        guard !stopped, var ticker else { return }
         let t = now()
-        while let d = nextDue, d <= t {
-            pending.append(d)
-            nextIndex += loopCount
-            nextDue = due(ofRequest: nextIndex)
-        }
+        ticker.release(upTo: t) { pending.append($0) }
+        self.ticker = ticker
         while !pending.isEmpty, let h = idle.popLast() {
             send(h, dueAt: pending.popFirst()!)
         }
         openForPending()
-        if let d = nextDue {
-            // Arrivals closer together than `tickCoalescingNanos` are released by one timer
-            // firing: one wake-up per request made the loop timer-bound near 50,000 req/s.
-            // The few microseconds a request may wait for its batch count in its latency.
-            let deadline = max(d, t &+ Self.tickCoalescingNanos)
-            tickTask = loop.scheduleTask(deadline: .uptimeNanoseconds(deadline)) { [self] in tick() }
+        if let wake = ticker.wakeUp(after: t) {
+            tickTask = loop.scheduleTask(deadline: .uptimeNanoseconds(wake)) { [self] in tick() }
         }
     }
 
@@ -632,5 +604,47 @@ final class LoopWorker: @unchecked Sendable {
     }
 
     static let maxConnectsInFlight = 8
-    static let tickCoalescingNanos: UInt64 = 20_000
+}
+
+extension LoopWorker: ConnectionOwner {
+    typealias ConnectionData = RunConnectionData
+    typealias Connection = HTTPConnection<LoopWorker>
+}
+
+/// What a URL run keeps on each connection.
+struct RunConnectionData {
+    /// The request, encoded once per connection and re-stamped with each request's id.
+    var template: ByteBuffer
+    /// Closed model: a request ticket taken when the connection was opened.
+    var holdsTicket = false
+    /// Consecutive failed connects of the connection this one replaces (reconnect backoff).
+    var connectFailures = 0
+    /// The outstanding request: its id, its intended start and its first write.
+    var sequence: UInt64 = 0
+    var dueAt: UInt64 = 0
+    var firstSentAt: UInt64 = 0
+    /// A request that failed on another connection and is to be sent again on this new one.
+    var carried: CarriedRequest?
+    /// Set when this connection's request is to be retried after the close is reported.
+    var retryAfterClose: CarriedRequest?
+
+    init(template: ByteBuffer) {
+        self.template = template
+    }
+}
+
+/// A request to be sent again on a new connection: the same id, due time and first write.
+struct CarriedRequest {
+    let sequence: UInt64
+    let dueAt: UInt64
+    let sentAt: UInt64
+}
+
+extension HTTPConnection where Owner == LoopWorker {
+    /// Uses the ticket taken at open time, if any.
+    func spendTicket() -> Bool {
+        guard data.holdsTicket else { return false }
+        data.holdsTicket = false
+        return true
+    }
 }

@@ -1,0 +1,182 @@
+import NIOCore
+import NIOPosix
+import NIOSSL
+import Synchronization
+import VolleyCore
+
+/// TLS settings for the connections to one authority: the run's context and the SNI name
+/// (nil when the host is an IP address).
+struct TLSSetup: Sendable {
+    let context: NIOSSLContext
+    let serverHostname: String?
+
+    init(context: NIOSSLContext, host: String) {
+        self.context = context
+        let isAddress = (try? SocketAddress(ipAddress: host, port: 0)) != nil
+        self.serverHostname = isAddress ? nil : host
+    }
+}
+
+/// The run's TLS context, made on first use: a plan that never speaks HTTPS builds none
+/// (each context loads the system's trust store), and both engines configure it alike.
+final class TLSContextSource: Sendable {
+    private let insecure: Bool
+    private let made = Mutex<Result<NIOSSLContext, any Error>?>(nil)
+
+    init(insecure: Bool) {
+        self.insecure = insecure
+    }
+
+    /// The context, made once (its error, if it could not be made, is the same every time).
+    func context() throws -> NIOSSLContext {
+        try made.withLock { slot in
+            if let slot { return try slot.get() }
+            var configuration = TLSConfiguration.makeClientConfiguration()
+            if insecure { configuration.certificateVerification = .none }
+            configuration.applicationProtocols = ["http/1.1"]
+            let result = Result { try NIOSSLContext(configuration: configuration) }
+            slot = result
+            return try result.get()
+        }
+    }
+}
+
+/// Opens the connections of one event loop, for both engines: a socket Volley connects
+/// itself for plain HTTP on Linux (its requests then go out with `send(2)`, see
+/// ``DirectConnector``), NIO's bootstrap otherwise, with TLS when asked. The connect timeout
+/// bounds TCP and the TLS handshake together on every path.
+final class ConnectionFactory {
+    let loop: any EventLoop
+    let connectTimeout: TimeAmount
+    /// Nil when NIO connects and writes (TLS, other platforms, or `directSockets` off).
+    private let connector: DirectConnector?
+    private let directSendLimit: Int
+
+    init(loop: any EventLoop, connectTimeout: TimeAmount, directSockets: Bool, directSendLimit: Int = .max) {
+        self.loop = loop
+        self.connectTimeout = connectTimeout
+        self.connector = directSockets && DirectConnector.isSupported ? DirectConnector(loop: loop) : nil
+        self.directSendLimit = directSendLimit
+    }
+
+    /// Connects `connection` to `address`. The outcome reaches its owner as
+    /// `connectionReady` or `connectFailed`, never both, on this loop.
+    func open<Owner: ConnectionOwner>(_ connection: HTTPConnection<Owner>, to address: SocketAddress, tls: TLSSetup?) {
+        let start = NIODeadline.now().uptimeNanoseconds
+        connection.connectStartedAt = start
+        connection.connectDeadline = start &+ UInt64(max(0, connectTimeout.nanoseconds))
+        connection.connectTimeoutSeconds = Double(connectTimeout.nanoseconds) / 1e9
+        if tls == nil, let connector {
+            openDirect(connection, to: address, connector)
+            return
+        }
+        let bound = NIOLoopBound(connection, eventLoop: loop)
+        ClientBootstrap(group: loop)
+            .channelOption(.tcpOption(.tcp_nodelay), value: 1)
+            .connectTimeout(connectTimeout)
+            .channelInitializer { channel in
+                do {
+                    if let tls {
+                        let ssl = try NIOSSLClientHandler(context: tls.context, serverHostname: tls.serverHostname)
+                        try channel.pipeline.syncOperations.addHandler(ssl)
+                    }
+                    try channel.pipeline.syncOperations.addHandler(bound.value)
+                    return channel.eventLoop.makeSucceededVoidFuture()
+                } catch {
+                    return channel.eventLoop.makeFailedFuture(error)
+                }
+            }
+            .connect(to: address)
+            .assumeIsolated()
+            .whenFailure { error in bound.value.connectAttemptFailed(error) }
+    }
+
+    private func openDirect<Owner: ConnectionOwner>(
+        _ connection: HTTPConnection<Owner>,
+        to address: SocketAddress,
+        _ connector: DirectConnector
+    ) {
+        let abandoned = { connection.state != .connecting }
+        let loop = self.loop
+        let limit = directSendLimit
+        connector.connect(to: address, timeout: connectTimeout, isAbandoned: abandoned) { result in
+            switch result {
+            case .success(let fd):
+                connection.direct = DirectWriter(fd: fd, limit: limit)
+                DirectConnector.adopt(fd, on: loop, handler: connection).assumeIsolated().whenFailure { error in
+                    // Reached only if NIO cannot register the socket; it then owns the fd.
+                    connection.connectAttemptFailed(error)
+                }
+            case .failure(let error):
+                connection.connectAttemptFailed(error)
+            }
+        }
+    }
+}
+
+/// A host name that did not resolve.
+struct HostResolutionError: Error, CustomStringConvertible {
+    let host: String
+    let reason: String
+    var description: String { "cannot resolve host \"\(host)\": \(reason)" }
+}
+
+/// The addresses one event loop connects to, by authority: an IP address is parsed, a host
+/// name resolved once (off the loop, on NIO's thread pool) and kept for the run, like k6's
+/// DNS cache; connections asked for meanwhile wait for that lookup rather than each
+/// resolving the name. The time a connection waited for its lookup is its DNS phase.
+final class AddressBook {
+    private enum Entry {
+        case known(SocketAddress)
+        case resolving([(Result<SocketAddress, any Error>, UInt64) -> Void])
+    }
+
+    private let loop: any EventLoop
+    private var entries: [Authority: Entry] = [:]
+
+    init(loop: any EventLoop, known: [Authority: SocketAddress] = [:]) {
+        self.loop = loop
+        for (authority, address) in known { entries[authority] = .known(address) }
+    }
+
+    /// Calls `done` with the address of `authority` and how long the lookup took this
+    /// caller (nil when no lookup was needed) — at once when known, else on this loop when
+    /// the lookup ends. A failed lookup is forgotten: the next connection tries again.
+    func lookup(_ authority: Authority, _ done: @escaping (Result<SocketAddress, any Error>, UInt64?) -> Void) {
+        switch entries[authority] {
+        case .known(let address):
+            done(.success(address), nil)
+        case .resolving(var waiters):
+            let asked = NIODeadline.now().uptimeNanoseconds
+            waiters.append { result, end in done(result, end &- asked) }
+            entries[authority] = .resolving(waiters)
+        case nil:
+            if let address = try? SocketAddress(ipAddress: authority.host, port: authority.port) {
+                entries[authority] = .known(address)
+                done(.success(address), nil)
+                return
+            }
+            let asked = NIODeadline.now().uptimeNanoseconds
+            entries[authority] = .resolving([{ result, end in done(result, end &- asked) }])
+            let host = authority.host
+            let port = authority.port
+            NIOThreadPool.singleton.runIfActive(eventLoop: loop) {
+                do {
+                    return try AddressChoice.resolve(host: host, port: port, timeout: .seconds(1))
+                } catch {
+                    throw HostResolutionError(host: host, reason: String(describing: error))
+                }
+            }
+            .assumeIsolated()
+            .whenComplete { [self] result in
+                let end = NIODeadline.now().uptimeNanoseconds
+                guard case .resolving(let waiters) = entries[authority] else { return }
+                switch result {
+                case .success(let address): entries[authority] = .known(address)
+                case .failure: entries[authority] = nil
+                }
+                for w in waiters { w(result, end) }
+            }
+        }
+    }
+}
