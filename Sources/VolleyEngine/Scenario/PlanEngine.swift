@@ -161,11 +161,6 @@ public final class PlanEngine: Sendable {
     public func run(onInterval: @escaping @Sendable (TimelineEntry) -> Void = { _ in }) async throws -> RunSummary {
         var base: TargetURL?
         if let b = plan.baseURL { base = try TargetURL(parsing: b) }
-        var tls: NIOSSLContext?
-        var tlsConfig = TLSConfiguration.makeClientConfiguration()
-        if insecure { tlsConfig.certificateVerification = .none }
-        tlsConfig.applicationProtocols = ["http/1.1"]
-        tls = try NIOSSLContext(configuration: tlsConfig)
         let prefix = String(
             decoding: RequestEncoder.hex(UInt64(UInt32.random(in: 0...UInt32.max)), digits: 8),
             as: UTF8.self
@@ -184,19 +179,17 @@ public final class PlanEngine: Sendable {
             variables: plan.variables,
             feeds: feeds,
             feedOrders: orders,
-            tlsContext: tls,
+            tls: TLSContextSource(insecure: insecure),
             bodyLimit: 1 << 20,
             runPrefix: prefix,
             slowestCount: slowestCount,
             samples: samples,
             directSockets: directSockets
         )
-        if directSockets, let base, !base.isTLS,
-            let address = try? AddressChoice.resolve(host: base.host, port: base.port)
-        {
+        if let base, let address = try? AddressChoice.resolve(host: base.host, port: base.port) {
             // Resolved once before the load, as `volley run` does; a name that does not resolve
             // is left to the connections, which report it per request.
-            context.addresses[Authority(host: base.host, port: base.port, isTLS: false)] = address
+            context.addresses[Authority(host: base.host, port: base.port, isTLS: base.isTLS)] = address
         }
         let group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
         let loops = Array(group.makeIterator())

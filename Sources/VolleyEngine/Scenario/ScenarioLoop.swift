@@ -31,7 +31,8 @@ struct ScenarioRunContext: Sendable {
     var variables: [String: Template]
     var feeds: [String: FeedTable]
     var feedOrders: [String: DataFeed.Order]
-    var tlsContext: NIOSSLContext?
+    /// The run's TLS context, made when the first HTTPS connection needs it.
+    var tls: TLSContextSource
     var bodyLimit: Int
     var runPrefix: String
     var slowestCount: Int
@@ -42,6 +43,8 @@ struct ScenarioRunContext: Sendable {
     /// Addresses resolved before the run (the base URL's host), so that no VU waits for a
     /// first connection to resolve them.
     var addresses: [Authority: SocketAddress] = [:]
+    /// How long a connect (TCP and TLS together) may take.
+    var connectTimeout: TimeAmount = .seconds(10)
 }
 
 /// One scenario's VUs on one event loop, and the executor that starts and stops them.
@@ -69,14 +72,14 @@ final class ScenarioLoop: @unchecked Sendable {
     var inFlight = 0
     /// Connections with a request outstanding, swept for timeouts. An array with each
     /// connection's position stored in it: a dictionary cost two hashes per request.
-    private var busy = SlotList<VUConnectionHandler>()
+    private var busy = SlotList<VirtualUser.Connection>()
     private var sweep: RepeatedTask?
 
-    func track(_ c: VUConnectionHandler) {
+    func track(_ c: VirtualUser.Connection) {
         busy.insert(c)
     }
 
-    func untrack(_ c: VUConnectionHandler) {
+    func untrack(_ c: VirtualUser.Connection) {
         busy.remove(c)
     }
 
@@ -84,7 +87,7 @@ final class ScenarioLoop: @unchecked Sendable {
         let t = now()
         for c in busy where c.deadline <= t {
             untrack(c)
-            c.abort(.timeout, "no complete response within the step's timeout")
+            c.fail(.timeout, message: "no complete response within the step's timeout")
         }
     }
 
@@ -125,7 +128,7 @@ final class ScenarioLoop: @unchecked Sendable {
 
     // Arrival-rate executors.
     private var schedule: ArrivalSchedule?
-    private var nextIndex: Int
+    private var ticker: ArrivalTicker?
     private var maxVUs = 0
 
     /// Stored, not computed from `run`: a computed copy of these structs retained their
@@ -133,7 +136,6 @@ final class ScenarioLoop: @unchecked Sendable {
     let defaults: PlanDefaults
     let builder: RequestBuilder
     let bodyLimit: Int
-    var tlsContext: NIOSSLContext? { run.tlsContext }
     var done: EventLoopFuture<Void> { donePromise.futureResult }
 
     init(
@@ -160,59 +162,28 @@ final class ScenarioLoop: @unchecked Sendable {
         self.samples = run.samples.map { SampleWriter(file: $0) }
         self.requestNames = names.requests
         self.donePromise = loop.makePromise(of: Void.self)
-        self.nextIndex = index
-        self.connector = run.directSockets && DirectConnector.isSupported ? DirectConnector(loop: loop) : nil
-        for (authority, address) in run.addresses { addresses[authority] = .known(address) }
+        self.factory = ConnectionFactory(
+            loop: loop,
+            connectTimeout: run.connectTimeout,
+            directSockets: run.directSockets
+        )
+        self.addresses = AddressBook(loop: loop, known: run.addresses)
     }
 
-    // MARK: - Addresses for direct connections
+    // MARK: - Connections
 
-    /// Connects VUs' plain-HTTP sockets itself (nil: NIO connects and writes).
-    let connector: DirectConnector?
-    private enum AddressState {
-        case known(SocketAddress)
-        /// A connection through NIO is finding the address; these wait for it.
-        case resolving([(SocketAddress?) -> Void])
-    }
-    private var addresses: [Authority: AddressState] = [:]
+    /// Opens every VU connection of this loop (direct sockets for plain HTTP on Linux).
+    let factory: ConnectionFactory
+    /// The addresses VUs connect to, each host name resolved once per loop.
+    let addresses: AddressBook
+    private var tlsSetups: [String: TLSSetup] = [:]
 
-    enum AddressLookup {
-        case known(SocketAddress)
-        /// Connect through NIO (its resolver and Happy Eyeballs), then call `resolved`.
-        case resolveThroughNIO
-        /// Another connection is resolving it; the callback gets the address (or nil).
-        case waiting
-    }
-
-    /// Where a direct connection to `authority` goes. An IP address is parsed; a host name
-    /// is resolved once per loop by the first connection to it, which goes through NIO, and
-    /// the address it reached serves every later connection (like k6, which caches DNS
-    /// answers; Volley keeps them for the whole run). Connections asked for meanwhile wait
-    /// for that one, rather than each resolving the name.
-    func address(for authority: Authority, whenResolved: @escaping (SocketAddress?) -> Void) -> AddressLookup {
-        switch addresses[authority] {
-        case .known(let address):
-            return .known(address)
-        case .resolving(var waiters):
-            waiters.append(whenResolved)
-            addresses[authority] = .resolving(waiters)
-            return .waiting
-        case nil:
-            if let address = try? SocketAddress(ipAddress: authority.host, port: authority.port) {
-                addresses[authority] = .known(address)
-                return .known(address)
-            }
-            addresses[authority] = .resolving([])
-            return .resolveThroughNIO
-        }
-    }
-
-    /// The address the resolving connection reached, or nil if it failed (the next
-    /// connection then resolves again).
-    func resolved(_ authority: Authority, _ address: SocketAddress?) {
-        guard case .resolving(let waiters) = addresses[authority] else { return }
-        addresses[authority] = address.map { .known($0) }
-        for w in waiters { w(address) }
+    /// The TLS settings for connections to `host` (the context is made on first use).
+    func tlsSetup(for host: String) throws -> TLSSetup {
+        if let known = tlsSetups[host] { return known }
+        let setup = TLSSetup(context: try run.tls.context(), host: host)
+        tlsSetups[host] = setup
+        return setup
     }
 
     func now() -> UInt64 { NIODeadline.now().uptimeNanoseconds }
@@ -227,8 +198,7 @@ final class ScenarioLoop: @unchecked Sendable {
 
     /// The id a request of this loop carried, spelled out only when it is shown.
     func requestID(_ sequence: UInt64) -> String {
-        let value = UInt64(index & 0xFF) << 56 | (sequence & 0x00FF_FFFF_FFFF_FFFF)
-        return run.runPrefix + "-" + String(decoding: RequestEncoder.hex(value, digits: 16), as: UTF8.self)
+        RequestID.text(prefix: run.runPrefix.utf8, loop: index, sequence: sequence)
     }
 
     /// Picks this iteration's row of every feed; false when a unique feed is exhausted.
@@ -441,6 +411,7 @@ final class ScenarioLoop: @unchecked Sendable {
 
     private func startArrivals(_ t0: UInt64, _ schedule: ArrivalSchedule, pre: Int, max: Int) {
         self.schedule = schedule
+        ticker = ArrivalTicker(schedule: schedule, first: index, stride: loopCount, startNanos: t0)
         maxVUs = Swift.max(share(max), share(pre))
         for _ in 0..<share(pre) { idle.append(makeVU()) }
         at(t0 + schedule.totalDuration.nanosecondsClamped) { [self] in
@@ -451,14 +422,12 @@ final class ScenarioLoop: @unchecked Sendable {
     }
 
     private func arrive(_ t0: UInt64) {
-        guard let schedule, !stopped else { return }
+        guard var ticker, !stopped else { return }
         let t = now()
-        while let due = schedule.dueTime(ofRequest: nextIndex).map({ t0 + UInt64(($0 * 1e9).rounded()) }), due <= t {
-            nextIndex += loopCount
-            startArrival(due: due)
-        }
-        if let due = schedule.dueTime(ofRequest: nextIndex).map({ t0 + UInt64(($0 * 1e9).rounded()) }) {
-            arrivalTimer = loop.assumeIsolated().scheduleTask(deadline: .uptimeNanoseconds(due)) { [self] in
+        ticker.release(upTo: t) { startArrival(due: $0) }
+        self.ticker = ticker
+        if let wake = ticker.wakeUp(after: t) {
+            arrivalTimer = loop.assumeIsolated().scheduleTask(deadline: .uptimeNanoseconds(wake)) { [self] in
                 arrive(t0)
             }
         }

@@ -15,7 +15,7 @@ final class VirtualUser: Slotted {
     /// event loops have shut down, so no VU code runs after its loop is gone.
     unowned(unsafe) let runner: ScenarioLoop
     var context: VUContext
-    private var connections: [Authority: VUConnectionHandler] = [:]
+    private var connections: [Authority: Connection] = [:]
     /// The steps being walked; a group pushes a frame that remembers its name and start.
     private var stack: [(steps: [CompiledStep], index: Int, group: Int?, started: UInt64)] = []
     private var thinkTask: Scheduled<Void>?
@@ -79,8 +79,8 @@ final class VirtualUser: Slotted {
     /// flight is aborted and counted as interrupted.
     func interrupt() {
         requestStop()
-        for c in connections.values where c.isBusy {
-            c.abort(.interrupted, "the run was stopped before the response arrived")
+        for c in connections.values where c.state == .busy {
+            c.fail(.interrupted, message: "the run was stopped before the response arrived")
         }
     }
 
@@ -91,8 +91,13 @@ final class VirtualUser: Slotted {
         return n
     }
 
+    /// Closes every connection and lets go of it: what they report afterwards (their close,
+    /// a connect that completes later) no longer concerns this VU.
     func closeConnections() {
-        for c in connections.values { c.close() }
+        for c in connections.values {
+            c.owner = nil
+            c.close()
+        }
         connections.removeAll()
     }
 
@@ -173,32 +178,50 @@ final class VirtualUser: Slotted {
             return
         }
         reachedNetwork = true
-        // The common case (an open connection) without allocating a callback.
-        if let c = connections[built.authority], c.isOpen {
+        if let c = connections[built.authority], c.isReady {
             send(compiled, built, on: c, hops: hops)
             return
         }
         sendOnNewConnection(compiled, built, hops: hops)
     }
 
-    /// Opens the VU's connection to the request's authority and sends on it; a failed
-    /// connect is the request's failure.
+    /// Opens the VU's connection to the request's authority; the request goes out when it is
+    /// ready (`connectionReady`), or fails with the connect (`connectFailed`).
     private func sendOnNewConnection(
         _ compiled: CompiledRequest,
         _ built: BuiltRequest,
         hops: Int,
         retryOf latencyStart: UInt64? = nil
     ) {
-        connection(for: built.authority) { [self] result in
+        opening = (compiled, built, latencyStart, hops)
+        let authority = built.authority
+        if let old = connections[authority] {
+            old.owner = nil
+            old.close()
+        }
+        let c = Connection(owner: self, data: authority, tls: authority.isTLS)
+        c.parser.keepsHeaders = .all
+        c.parser.bodyLimit = runner.bodyLimit
+        connections[authority] = c
+        let runner = self.runner
+        runner.addresses.lookup(authority) { result, dnsNanos in
             switch result {
-            case .failure(let cls, let message):
-                record(compiled, failure: cls, message: message, bytesIn: 0)
-                next()
-            case .success(let conn):
-                send(compiled, built, on: conn, hops: hops, retryOf: latencyStart)
+            case .success(let address):
+                c.dnsNanos = dnsNanos
+                do {
+                    let tls = authority.isTLS ? try runner.tlsSetup(for: authority.host) : nil
+                    runner.factory.open(c, to: address, tls: tls)
+                } catch {
+                    c.connectAttemptFailed(error)
+                }
+            case .failure(let error):
+                c.connectAttemptFailed(error)
             }
         }
     }
+
+    /// The request waiting for its connection to open.
+    private var opening: (request: CompiledRequest, built: BuiltRequest, latencyStart: UInt64?, hops: Int)?
 
     /// Where the builder writes a request's bytes, kept so its capacity is reused.
     private var scratch: [UInt8] = []
@@ -210,7 +233,7 @@ final class VirtualUser: Slotted {
     private func send(
         _ compiled: CompiledRequest,
         _ built: BuiltRequest,
-        on conn: VUConnectionHandler,
+        on conn: Connection,
         hops: Int,
         retryOf latencyStart: UInt64? = nil
     ) {
@@ -233,36 +256,14 @@ final class VirtualUser: Slotted {
         runner.track(conn)
         runner.inFlight += 1
         current = (compiled, built, start, hops)
-        conn.keepsHeaders = compiled.prepared.readsHeaders ? .all : .cookiesAndLocation
+        conn.parser.keepsHeaders = compiled.prepared.readsHeaders ? .all : .cookiesAndLocation
         conn.send(
             built.bytes,
             isHEAD: built.isHEAD,
             replayable: latencyStart == nil && compiled.prepared.isReplayable,
-            now: sentAt,
-            owner: self
+            isRetry: latencyStart != nil,
+            now: sentAt
         )
-    }
-
-    /// The connection's answer to the request in `current`.
-    func requestEnded(_ conn: VUConnectionHandler, _ outcome: VUConnectionHandler.Outcome) {
-        runner.untrack(conn)
-        runner.inFlight -= 1
-        let t = runner.now()
-        guard let (compiled, built, latencyStart, hops) = current else { return }
-        current = nil
-        switch outcome {
-        case .failure(let cls, let message, let bytesIn):
-            record(compiled, failure: cls, message: message, bytesIn: bytesIn)
-            next()
-        case .retry:
-            // The server closed a reused connection before answering: a reconnect, and the
-            // same request (same id) goes out once more on a new connection.
-            runner.recorder.overall.reconnects += 1
-            connections[built.authority] = nil
-            sendOnNewConnection(compiled, built, hops: hops, retryOf: latencyStart)
-        case .response(let response):
-            handle(compiled, response, latency: t &- latencyStart, completedAt: t, sequence: built.sequence, hops: hops)
-        }
     }
 
     private func handle(
@@ -271,7 +272,8 @@ final class VirtualUser: Slotted {
         latency: UInt64,
         completedAt: UInt64,
         sequence: UInt64,
-        hops: Int
+        hops: Int,
+        phases: PhaseSample
     ) {
         let step = compiled.step
         let at = completedAt &- runner.startNanos
@@ -288,6 +290,8 @@ final class VirtualUser: Slotted {
         }
         record(&runner.recorder.overall)
         runner.recorder.withName(compiled.nameID, record)
+        runner.recorder.overall.recordPhases(phases)
+        runner.recorder.withName(compiled.nameID) { $0.recordPhases(phases) }
         if response.status >= 400 {
             runner.recorder.overall.responseSamples.recordError(status: response.status, body: response.body)
             runner.recorder.withName(compiled.nameID) {
@@ -447,138 +451,88 @@ final class VirtualUser: Slotted {
         return next
     }
 
-    // MARK: - Connections
+    // MARK: - Connections (ConnectionOwner)
 
-    enum ConnectionResult {
-        case success(VUConnectionHandler)
-        case failure(TransportErrorClass, String)
+    func connectionReady(_ c: Connection) {
+        guard c.isReady, connections[c.data] === c, let o = opening else { return }
+        opening = nil
+        connectFailures = 0
+        // Counted once established (TCP, and TLS's handshake): an attempt is not a connection.
+        runner.recorder.overall.connectionsOpened += 1
+        send(o.request, o.built, on: c, hops: o.hops, retryOf: o.latencyStart)
     }
 
-    /// The VU's open connection to `authority`, opened on first use (and after a close).
-    private func connection(for authority: Authority, _ done: @escaping (ConnectionResult) -> Void) {
-        if let c = connections[authority], c.isOpen {
-            done(.success(c))
-            return
-        }
-        connections[authority] = nil
-        guard !authority.isTLS, let connector = runner.connector else {
-            connectThroughNIO(authority, resolving: false, done)
-            return
-        }
-        let lookup = runner.address(for: authority) { [self] address in
-            if let address {
-                connectDirectly(authority, address, connector, done)
-            } else {
-                connectThroughNIO(authority, resolving: false, done)
-            }
-        }
-        switch lookup {
-        case .known(let address): connectDirectly(authority, address, connector, done)
-        case .resolveThroughNIO: connectThroughNIO(authority, resolving: true, done)
-        case .waiting: break
+    func connectFailed(_ c: Connection, error: any Error) {
+        if connections[c.data] === c { connections[c.data] = nil }
+        guard let o = opening else { return }
+        opening = nil
+        // The VU waits before going on, as `volley run`'s connections do: a refusing
+        // target must not be hammered by VUs looping through failed iterations.
+        connectFailures += 1
+        let cls = ErrorClassifier.classify(error, connecting: true)
+        let message = ErrorClassifier.message(error)
+        runner.loop.assumeIsolated().scheduleTask(in: ReconnectBackoff.delay(afterFailures: connectFailures)) {
+            [self] in
+            record(o.request, failure: cls, message: message, bytesIn: 0)
+            next()
         }
     }
 
-    /// Plain HTTP on Linux: a socket Volley connects itself, so requests go out with one
-    /// `send(2)` each (see ``DirectConnector``).
-    private func connectDirectly(
-        _ authority: Authority,
-        _ address: SocketAddress,
-        _ connector: DirectConnector,
-        _ done: @escaping (ConnectionResult) -> Void
-    ) {
-        let handler = VUConnectionHandler(bodyLimit: runner.bodyLimit)
-        connector.connect(to: address, timeout: Self.connectTimeout) { [self] result in
-            switch result {
-            case .success(let fd):
-                handler.direct = DirectWriter(fd: fd)
-                DirectConnector.adopt(fd, on: runner.loop, handler: handler)
-                    .assumeIsolated()
-                    .whenComplete { [self] result in opened(authority, handler, result.map { _ in () }, done) }
-            case .failure(let error):
-                opened(authority, handler, .failure(error), done)
-            }
+    func responseCompleted(_ c: Connection, at t: UInt64, keepAlive: Bool) {
+        runner.untrack(c)
+        runner.inFlight -= 1
+        guard let (compiled, built, latencyStart, hops) = current else { return }
+        current = nil
+        let response = VUResponse(
+            status: c.parser.status,
+            headers: c.parser.headers,
+            body: c.parser.body,
+            bytesIn: c.parser.bytesReceived,
+            keepAlive: keepAlive
+        )
+        handle(
+            compiled,
+            response,
+            latency: t &- latencyStart,
+            completedAt: t,
+            sequence: built.sequence,
+            hops: hops,
+            phases: c.phases(completedAt: t)
+        )
+    }
+
+    func requestFailed(_ c: Connection, _ error: TransportErrorClass, message: String, bytesIn: Int, retry: Bool) {
+        runner.untrack(c)
+        runner.inFlight -= 1
+        guard let (compiled, built, latencyStart, hops) = current else { return }
+        current = nil
+        if retry {
+            // The server closed a reused connection before answering: a reconnect, and the
+            // same request (same id) goes out once more on a new connection.
+            runner.recorder.overall.reconnects += 1
+            sendOnNewConnection(compiled, built, hops: hops, retryOf: latencyStart)
+        } else {
+            record(compiled, failure: error, message: message, bytesIn: bytesIn)
+            next()
         }
     }
 
-    private func connectThroughNIO(
-        _ authority: Authority,
-        resolving: Bool,
-        _ done: @escaping (ConnectionResult) -> Void
-    ) {
-        let handler = VUConnectionHandler(bodyLimit: runner.bodyLimit)
-        let bound = NIOLoopBound(handler, eventLoop: runner.loop)
-        let tls = authority.isTLS ? runner.tlsContext : nil
-        let host = authority.host
-        ClientBootstrap(group: runner.loop)
-            .channelOption(.tcpOption(.tcp_nodelay), value: 1)
-            .connectTimeout(Self.connectTimeout)
-            .channelInitializer { channel in
-                do {
-                    if let tls {
-                        let isAddress = (try? SocketAddress(ipAddress: host, port: 0)) != nil
-                        let ssl = try NIOSSLClientHandler(context: tls, serverHostname: isAddress ? nil : host)
-                        try channel.pipeline.syncOperations.addHandler(ssl)
-                        // The connect timeout bounds TCP and the handshake together.
-                        bound.value.handshakeDone = bound.value.awaitHandshake(
-                            on: channel.eventLoop,
-                            timeout: Self.connectTimeout
-                        )
-                    }
-                    try channel.pipeline.syncOperations.addHandler(bound.value)
-                    return channel.eventLoop.makeSucceededVoidFuture()
-                } catch {
-                    return channel.eventLoop.makeFailedFuture(error)
-                }
-            }
-            .connect(host: authority.host, port: authority.port)
-            .assumeIsolated()
-            .whenComplete { [self] result in
-                if resolving {
-                    runner.resolved(authority, (try? result.get())?.remoteAddress)
-                }
-                guard case .success = result, let handshake = bound.value.handshakeDone else {
-                    opened(authority, bound.value, result.map { _ in () }, done)
-                    return
-                }
-                handshake.assumeIsolated().whenComplete { [self] handshakeResult in
-                    opened(authority, bound.value, handshakeResult, done)
-                }
-            }
+    func connectionDroppedWhileIdle(_ c: Connection) {
+        // The server closed a keep-alive connection it had not said it would close.
+        if c.served > 0 { runner.recorder.overall.reconnects += 1 }
     }
 
-    private func opened(
-        _ authority: Authority,
-        _ handler: VUConnectionHandler,
-        _ result: Result<Void, any Error>,
-        _ done: @escaping (ConnectionResult) -> Void
-    ) {
-        switch result {
-        case .success:
-            connectFailures = 0
-            // Counted once established (TCP, and TLS's handshake): an attempt is not a connection.
-            runner.recorder.overall.connectionsOpened += 1
-            handler.connected()
-            let runner = self.runner
-            handler.onSilentClose = { runner.recorder.overall.reconnects += 1 }
-            connections[authority] = handler
-            done(.success(handler))
-        case .failure(let error):
-            // The VU waits before going on, as `volley run`'s connections do: a refusing
-            // target must not be hammered by VUs looping through failed iterations.
-            connectFailures += 1
-            let failure = ConnectionResult.failure(
-                ErrorClassifier.classify(error, connecting: true),
-                ErrorClassifier.message(error)
-            )
-            runner.loop.assumeIsolated().scheduleTask(in: ReconnectBackoff.delay(afterFailures: connectFailures)) {
-                done(failure)
-            }
-        }
+    func connectionClosed(_ c: Connection) {
+        if connections[c.data] === c { connections[c.data] = nil }
     }
 
     /// Consecutive failed connects of this VU, for the reconnect backoff.
     private var connectFailures = 0
 
-    static let connectTimeout: TimeAmount = .seconds(10)
+}
+
+extension VirtualUser: ConnectionOwner {
+    /// A VU's connection knows the authority it was opened to.
+    typealias ConnectionData = Authority
+    typealias Connection = HTTPConnection<VirtualUser>
 }
