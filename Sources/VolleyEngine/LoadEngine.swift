@@ -76,14 +76,14 @@ public final class LoadEngine: Sendable {
         }
 
         let threads = config.threads
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
+        let host = EngineHost(threads: threads)
         let encoder = RequestEncoder(spec: config.request, runPrefix: UInt32.random(in: 0...UInt32.max))
         var budget: RequestBudget?
         if case .closed(_, let limit) = config.model, let n = limit.requestCount {
             budget = RequestBudget(n)
         }
         var workers: [LoopWorker] = []
-        for (i, loop) in group.makeIterator().enumerated() {
+        for (i, loop) in host.loops.enumerated() {
             workers.append(
                 LoopWorker(
                     index: i,
@@ -103,32 +103,21 @@ public final class LoadEngine: Sendable {
         }
         // Warm-up (open model pre-connects), then one shared time zero for every loop.
         let warmups = workers.map { w in w.loop.flatSubmit { w.prepare() } }
-        try await EventLoopFuture.andAllSucceed(warmups, on: group.next()).get()
+        try await EventLoopFuture.andAllSucceed(warmups, on: host.group.next()).get()
         let startNanos = NIODeadline.now().uptimeNanoseconds
         for w in workers { w.loop.execute { w.begin(startNanos: startNanos) } }
         if alreadyInterrupted { interrupt() }
 
-        let allDone = EventLoopFuture.andAllSucceed(workers.map(\.done), on: group.next())
-        let monitor = await GeneratorMonitor.start(loops: workers.map(\.loop))
-        let timeline = await collectTimeline(
-            gather: { [workers] in await Self.gather(workers) },
-            startNanos: startNanos,
-            until: allDone,
-            monitor: monitor,
-            onInterval: onInterval
-        )
+        let timeline = await host.drive(workers, startNanos: startNanos, onInterval: onInterval)
         let endNanos = NIODeadline.now().uptimeNanoseconds
 
         var merged = Recorder(slowestCapacity: config.slowestCount)
-        for w in workers {
-            let r = try await w.loop.submit { w.recorder }.get()
-            merged.merge(r)
-        }
+        for r in try await host.collect(workers, { $0.recorder }) { merged.merge(r) }
         state.withLock {
             $0.workers = []
             $0.histograms = RunHistograms(latency: merged.latency, serviceTime: merged.serviceTime)
         }
-        try await group.shutdownGracefully()
+        try await host.shutdown()
         let interrupted = state.withLock { $0.interrupted }
         return RunSummary(
             target: url.description,
@@ -184,18 +173,6 @@ func collectTimeline(
         if isDone { break }
     }
     return entries
-}
-
-extension LoadEngine {
-    fileprivate static func gather(_ workers: [LoopWorker]) async -> IntervalStats {
-        var merged = IntervalStats()
-        for w in workers {
-            if let s = try? await w.loop.submit(measuringLag { w.takeInterval() }).get() {
-                merged.merge(s)
-            }
-        }
-        return merged
-    }
 }
 
 /// Wraps a loop's `takeInterval` so that the stats carry how long the task waited in the

@@ -7,7 +7,7 @@ import VolleyCore
 ///
 /// Every method runs on `loop`; nothing is shared with other loops except the closed
 /// model's atomic `RequestBudget`. That is what keeps locks off the hot path.
-final class LoopWorker: @unchecked Sendable {
+final class LoopWorker: HostedLoad, @unchecked Sendable {
     // Safety of @unchecked Sendable: the worker is handed between threads only to be called
     // through `loop.execute`/`submit`/`scheduleTask`; all mutable state is touched on `loop`
     // alone (entry points from other threads hop there first).

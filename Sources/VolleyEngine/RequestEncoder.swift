@@ -72,7 +72,7 @@ public struct RequestEncoder: Sendable {
         if hasRequestID {
             buffer.writeBytes(runPrefix)
             buffer.writeInteger(UInt8(ascii: "-"))
-            Self.writeHex(UInt64(loop & 0xFF) << 56 | (sequence & 0x00FF_FFFF_FFFF_FFFF), into: &buffer)
+            Self.writeHex(RequestID.value(loop: loop, sequence: sequence), into: &buffer)
         }
         buffer.writeBytes(tail)
     }
@@ -102,7 +102,7 @@ public struct RequestEncoder: Sendable {
     /// not copy (and retain) the encoder's arrays for every request.
     @inlinable
     public static func stamp(_ buffer: inout ByteBuffer, at sequenceOffset: Int, loop: Int, sequence: UInt64) {
-        var value = UInt64(loop & 0xFF) << 56 | (sequence & 0x00FF_FFFF_FFFF_FFFF)
+        var value = RequestID.value(loop: loop, sequence: sequence)
         let offset = buffer.readerIndex + sequenceOffset
         buffer.withUnsafeMutableReadableBytes { out in
             var i = offset + 15
@@ -123,11 +123,7 @@ public struct RequestEncoder: Sendable {
 
     /// The id string for `sequence` on `loop`, identical to the bytes `encode` writes.
     public func requestID(loop: Int, sequence: UInt64) -> String {
-        var buffer = ByteBuffer()
-        buffer.writeBytes(runPrefix)
-        buffer.writeInteger(UInt8(ascii: "-"))
-        Self.writeHex(UInt64(loop & 0xFF) << 56 | (sequence & 0x00FF_FFFF_FFFF_FFFF), into: &buffer)
-        return String(buffer: buffer)
+        RequestID.text(prefix: runPrefix, loop: loop, sequence: sequence)
     }
 
     @inlinable

@@ -5,10 +5,10 @@
 /// Both engines stamp it in the `X-Request-ID` header and spell it out in the slowest
 /// requests and the samples; one function keeps the id a server logged equal to the id
 /// Volley reports, whichever engine sent it (there were five copies of this expression).
-enum RequestID {
+public enum RequestID {
     /// The 64-bit value of the id of `sequence` on loop `loop` (0–255).
-    @inline(__always)
-    static func value(loop: Int, sequence: UInt64) -> UInt64 {
+    @inlinable
+    public static func value(loop: Int, sequence: UInt64) -> UInt64 {
         UInt64(loop & 0xFF) << 56 | (sequence & 0x00FF_FFFF_FFFF_FFFF)
     }
 

@@ -191,8 +191,8 @@ public final class PlanEngine: Sendable {
             // is left to the connections, which report it per request.
             context.addresses[Authority(host: base.host, port: base.port, isTLS: base.isTLS)] = address
         }
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
-        let loops = Array(group.makeIterator())
+        let host = EngineHost(threads: threads)
+        let loops = host.loops
         var names = NameTable()
         let setupSteps = names.compile(plan.setup, defaults: plan.defaults)
         let teardownSteps = names.compile(plan.teardown, defaults: plan.defaults)
@@ -242,32 +242,22 @@ public final class PlanEngine: Sendable {
             // Aborted before the scenarios existed (a probe threshold failed at once).
             for r in runners { r.loop.execute { r.stop() } }
         }
-        let allDone = EventLoopFuture.andAllSucceed(runners.map(\.done), on: group.next())
         let abortThresholds = plan.thresholds.filter { $0.abortOnFail && !$0.isProbeThreshold }
-        let monitor = await GeneratorMonitor.start(loops: runners.map(\.loop))
-        let timeline = await collectTimeline(
-            gather: { [runners] in
-                var merged = IntervalStats()
-                for r in runners {
-                    if let s = try? await r.loop.submit(measuringLag { r.takeInterval() }).get() {
-                        merged.merge(s)
-                    }
-                }
-                if !abortThresholds.isEmpty {
-                    await self.checkAbort(abortThresholds, runners: runners, names: table, startNanos: startNanos)
-                }
-                return merged
-            },
+        var eachSecond: (@Sendable () async -> Void)?
+        if !abortThresholds.isEmpty {
+            eachSecond = { [runners] in
+                await self.checkAbort(abortThresholds, runners: runners, names: table, startNanos: startNanos)
+            }
+        }
+        let timeline = await host.drive(
+            runners,
             startNanos: startNanos,
-            until: allDone,
-            monitor: monitor,
+            eachSecond: eachSecond,
             onInterval: onInterval
         )
         let endNanos = NIODeadline.now().uptimeNanoseconds
         var merged = phases
-        for r in runners {
-            merged.merge(try await r.loop.submit { r.recorder }.get())
-        }
+        for r in try await host.collect(runners, { $0.recorder }) { merged.merge(r) }
         if !plan.teardown.isEmpty {
             let (recorder, _) = try await Self.runOnce(
                 "teardown",
@@ -280,7 +270,7 @@ public final class PlanEngine: Sendable {
             merged.merge(recorder)
         }
         state.withLock { $0 = [] }
-        try await group.shutdownGracefully()
+        try await host.shutdown()
         // VUs reach their loop through an unowned(unsafe) reference: the loops must outlive
         // every task that could still run on the group.
         withExtendedLifetime(runners) {}

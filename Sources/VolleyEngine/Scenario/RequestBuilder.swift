@@ -233,7 +233,7 @@ final class RequestBuilder: Sendable {
             out.append(UInt8(ascii: " "))
             out.append(contentsOf: runPrefix)
             out.append(UInt8(ascii: "-"))
-            var value = UInt64(loop & 0xFF) << 56 | (sequence & 0x00FF_FFFF_FFFF_FFFF)
+            var value = RequestID.value(loop: loop, sequence: sequence)
             let digitsAt = out.count
             out.append(contentsOf: Self.sixteenZeros)
             for i in stride(from: digitsAt + 15, through: digitsAt, by: -1) {

@@ -51,7 +51,7 @@ struct ScenarioRunContext: Sendable {
 ///
 /// All methods run on `loop`; VUs of a scenario are spread over the loops (VU `n` lives on
 /// loop `n mod loops`), so each loop runs its share of the executor's schedule.
-final class ScenarioLoop: @unchecked Sendable {
+final class ScenarioLoop: HostedLoad, @unchecked Sendable {
     // Safety of @unchecked Sendable: handed between threads only to be called through
     // `loop.execute`/`submit`; all mutable state is touched on `loop` alone.
 
