@@ -6,7 +6,9 @@ import VolleyCore
 /// recorder (wrk's per-thread state).
 ///
 /// Every method runs on `loop`; nothing is shared with other loops except the closed
-/// model's atomic `RequestBudget`. That is what keeps locks off the hot path.
+/// model's atomic `RequestBudget`. That is what keeps locks off the hot path. The counts
+/// that make the totals exact live in ``LoopAccounting``; this type carries out what it
+/// decides.
 final class LoopWorker: HostedLoad, @unchecked Sendable {
     // Safety of @unchecked Sendable: the worker is handed between threads only to be called
     // through `loop.execute`/`submit`/`scheduleTask`; all mutable state is touched on `loop`
@@ -22,11 +24,6 @@ final class LoopWorker: HostedLoad, @unchecked Sendable {
     private let requestTimeoutNanos: UInt64
     /// After the duration, how long requests in flight may still finish.
     private let endGrace: Duration
-    /// Requests failed on a reused connection and waiting to be sent again (carried by a
-    /// connection being opened, or by one about to close): work the loop must finish.
-    private var retriesPending = 0
-    /// Ctrl-C (or the end grace) has begun: nothing is retried any more.
-    private var interrupting = false
     private let address: SocketAddress
     private let tls: TLSSetup?
     private let factory: ConnectionFactory
@@ -40,12 +37,10 @@ final class LoopWorker: HostedLoad, @unchecked Sendable {
     var recorder: Recorder
     /// Per-request samples (`--out`), when asked for.
     private let samples: SampleWriter?
+    private var accounting: LoopAccounting
     private var connections = SlotList<Connection>()
     private var idle: [Connection] = []
-    private var connecting = 0
-    private var inFlight = 0
     private var sequence: UInt64 = 0
-    private var stopped = false
     private var finished = false
     private var sweepTask: RepeatedTask?
     private var tickTask: Scheduled<Void>?
@@ -53,17 +48,12 @@ final class LoopWorker: HostedLoad, @unchecked Sendable {
 
     // Closed model.
     private var slots = 0
-    /// Tickets taken for connections still connecting (each becomes a request or a failure).
-    private var ticketsHeld = 0
-    private let budget: RequestBudget?
     private var closedDuration: Duration?
 
     // Open model.
     private let schedule: ArrivalSchedule?
     private let loopCount: Int
     private var ticker: ArrivalTicker?
-    private var pending = DueQueue()
-    private var maxConnections = 0
     private var preconnect = 0
     private var warmup: EventLoopPromise<Void>?
 
@@ -86,7 +76,6 @@ final class LoopWorker: HostedLoad, @unchecked Sendable {
         self.endGrace = configuration.endGrace
         self.address = address
         self.tls = tls
-        self.budget = budget
         self.recorder = Recorder(slowestCapacity: configuration.slowestCount)
         self.donePromise = loop.makePromise(of: Void.self)
         self.samples = configuration.samples.map { SampleWriter(file: $0) }
@@ -104,13 +93,15 @@ final class LoopWorker: HostedLoad, @unchecked Sendable {
         case .closed(let connections, let limit):
             isOpenModel = false
             schedule = nil
-            slots = connections / loopCount + (index < connections % loopCount ? 1 : 0)
+            slots = Self.share(connections, index: index, of: loopCount)
             closedDuration = limit.duration
+            accounting = LoopAccounting(model: .closed(slots: slots), budget: budget)
         case .open(let schedule, let maxConnections, let preconnect):
             isOpenModel = true
             self.schedule = schedule
-            self.maxConnections = max(1, Self.share(maxConnections, index: index, of: loopCount))
             self.preconnect = Self.share(preconnect, index: index, of: loopCount)
+            let limit = max(1, Self.share(maxConnections, index: index, of: loopCount))
+            accounting = LoopAccounting(model: .open(maxConnections: limit), budget: nil)
         }
     }
 
@@ -143,7 +134,7 @@ final class LoopWorker: HostedLoad, @unchecked Sendable {
     }
 
     private func settleWarmup() {
-        if connecting == 0, let promise = warmup {
+        if accounting.connecting == 0, let promise = warmup {
             warmup = nil
             promise.succeed()
         }
@@ -154,7 +145,7 @@ final class LoopWorker: HostedLoad, @unchecked Sendable {
         loop.preconditionInEventLoop()
         self.startNanos = startNanos
         guard !finished else { return }
-        guard !stopped else {
+        guard !accounting.stopped else {
             // Interrupted during the warm-up: nothing is sent.
             checkFinished()
             return
@@ -177,8 +168,7 @@ final class LoopWorker: HostedLoad, @unchecked Sendable {
                     [self] in end()
                 }
             }
-            for _ in 0..<slots {
-                guard takeTicket() else { break }
+            while accounting.ticketForNewConnection() {
                 openConnection(withTicket: true)
             }
         }
@@ -187,10 +177,9 @@ final class LoopWorker: HostedLoad, @unchecked Sendable {
 
     /// No new requests: the duration ended (or the run was interrupted).
     func stop() {
-        guard !stopped else { return }
-        stopped = true
+        guard !accounting.stopped else { return }
         tickTask?.cancel()
-        recorder.unsent += pending.removeAll()
+        recorder.unsent += accounting.stop()
         let idleNow = idle
         idle.removeAll()
         for h in idleNow { h.close() }
@@ -224,7 +213,7 @@ final class LoopWorker: HostedLoad, @unchecked Sendable {
     private func expireInFlight(after grace: Duration, message text: String) {
         loop.scheduleTask(in: .nanoseconds(Int64(grace.nanosecondsClamped))) { [self] in
             guard !finished else { return }
-            interrupting = true
+            accounting.interrupt()
             for h in connections { h.fail(.interrupted, message: text) }
             for h in connections { h.close() }
         }
@@ -233,31 +222,26 @@ final class LoopWorker: HostedLoad, @unchecked Sendable {
     /// The interval so far; called once a second by the engine.
     func takeInterval() -> IntervalStats {
         recorder.takeInterval(
-            inFlight: inFlight,
-            openConnections: connections.count - connecting,
-            waiting: pending.count
+            inFlight: accounting.inFlight,
+            openConnections: connections.count - accounting.connecting,
+            waiting: accounting.pending.count
         )
     }
 
     private func checkFinished() {
         guard !finished else { return }
-        var moreWork: Bool
-        if isOpenModel {
-            moreWork = !stopped
-        } else {
-            moreWork = ticketsHeld > 0 || (!stopped && (budget?.hasRemaining ?? true) && slots > 0)
-        }
-        moreWork = moreWork || retriesPending > 0
-        guard !moreWork, inFlight == 0 else { return }
-        if connections.isEmpty {
+        switch accounting.finish() {
+        case .notYet:
+            return
+        case .closeConnections:
+            for h in connections { h.close() }
+        case .done:
             finished = true
             sweepTask?.cancel()
             tickTask?.cancel()
             endTask?.cancel()
             samples?.flush()
             donePromise.succeed()
-        } else {
-            for h in connections { h.close() }
         }
     }
 
@@ -267,7 +251,7 @@ final class LoopWorker: HostedLoad, @unchecked Sendable {
     /// connection is opened only when a request is certain to use it (or, if the connect
     /// fails, to be counted as that request's failure).
     private func openConnection(withTicket: Bool = false, carrying: CarriedRequest? = nil, failures: Int = 0) {
-        connecting += 1
+        accounting.opening(withTicket: withTicket)
         var data = RunConnectionData(template: encoder.makeTemplate(loop: index))
         data.holdsTicket = withTicket
         data.carried = carrying
@@ -276,7 +260,6 @@ final class LoopWorker: HostedLoad, @unchecked Sendable {
         c.keepAlive = keepAlive
         // Twice the excerpt, so that the redaction sees a secret cut at the excerpt's end.
         c.parser.errorBodyLimit = 2 * ResponseSamples.excerptBytes
-        if withTicket { ticketsHeld += 1 }
         connections.insert(c)
         factory.open(c, to: address, tls: tls)
     }
@@ -288,59 +271,49 @@ final class LoopWorker: HostedLoad, @unchecked Sendable {
     }
 
     func connectionReady(_ h: Connection) {
-        connecting -= 1
+        accounting.connected()
         recorder.connectionsOpened += 1
         if h.isReady { dispatch(h) }
-        if isOpenModel && !stopped { openForPending() }
+        if isOpenModel { openForPending() }
         settleWarmup()
     }
 
     func connectFailed(_ h: Connection, error: any Error) {
-        connecting -= 1
         remove(h)
+        let carried = h.data.carried
+        h.data.carried = nil
+        let outcome = accounting.connectFailed(
+            holdsTicket: &h.data.holdsTicket,
+            carries: carried != nil,
+            failures: h.data.connectFailures
+        )
         settleWarmup()
+        let interrupting = accounting.interrupting
         let cls = interrupting ? .interrupted : ErrorClassifier.classify(error, connecting: true)
         let message =
             interrupting ? "the run was stopped before the retried request was sent" : ErrorClassifier.message(error)
-        if h.data.carried != nil {
+        switch outcome {
+        case .retryFailed:
             // The retry of a request that was already written once: it fails with this connect.
-            h.data.carried = nil
-            retriesPending -= 1
-            recorder.recordFailure(cls, message: message)
-            sampleUnsentFailure(cls)
-            checkFinished()
-            return
-        }
-        if isOpenModel {
-            if pending.popFirst() != nil {
-                recorder.recordFailure(cls, message: message)
-                sampleUnsentFailure(cls)
-            }
-            if !pending.isEmpty && !stopped {
-                // Retry on the next loop turn, never recursively: a refused connect may
-                // complete synchronously.
-                loop.execute { [self] in openForPending() }
-            }
-        } else if h.spendTicket() {
-            ticketsHeld -= 1
-            guard !stopped else {
-                // Interrupted while connecting: the request was never sent.
-                recorder.unsent += 1
-                checkFinished()
-                return
-            }
-            recorder.recordFailure(cls, message: message)
-            sampleUnsentFailure(cls)
+            recordUnsentFailure(cls, message: message)
+        case .pendingFailed(let failedRequest, let reopen):
+            if failedRequest { recordUnsentFailure(cls, message: message) }
+            if reopen { loop.execute { [self] in openForPending() } }
+        case .ticketFailed(let failures):
+            recordUnsentFailure(cls, message: message)
             // The next connect waits a little longer after each consecutive failure, as a
             // client would: a refusing target must not be hammered in a busy loop (220,000
             // connects in 2 s on 4 connections), and a run that only ever failed to connect
             // must not look like a load test. Never recursive: a refused connect may complete
             // synchronously.
-            let failures = h.data.connectFailures + 1
             loop.scheduleTask(in: ReconnectBackoff.delay(afterFailures: failures)) { [self] in
                 replaceConnection(failures: failures)
                 checkFinished()
             }
+        case .unsent:
+            recorder.unsent += 1
+        case .none:
+            break
         }
         checkFinished()
     }
@@ -352,35 +325,36 @@ final class LoopWorker: HostedLoad, @unchecked Sendable {
 
     func connectionClosed(_ h: Connection) {
         remove(h)
-        if h.data.carried != nil {
+        let carried = h.data.carried
+        let retry = h.data.retryAfterClose
+        h.data.carried = nil
+        h.data.retryAfterClose = nil
+        let outcome = accounting.closed(
+            holdsTicket: &h.data.holdsTicket,
+            carries: carried != nil,
+            retryOwed: retry != nil
+        )
+        if outcome.retryLost {
             // Closed by the peer before the retried request could be written again.
-            h.data.carried = nil
-            retriesPending -= 1
-            recorder.recordFailure(.noResponse, message: "connection closed before the retried request was sent")
-            sampleUnsentFailure(.noResponse)
+            recordUnsentFailure(.noResponse, message: "connection closed before the retried request was sent")
         }
-        if let retry = h.data.retryAfterClose {
-            h.data.retryAfterClose = nil
-            if interrupting {
-                retriesPending -= 1
-                recorder.recordFailure(.interrupted, message: "the run was stopped before the request could be retried")
-            } else {
+        if let reopen = outcome.retry, let retry {
+            if reopen {
                 // A new connection for the retry alone, whatever the model's limits: it
                 // replaces the one that just closed.
                 openConnection(carrying: retry)
-            }
-        }
-        if h.spendTicket() {
-            // Closed by the peer before its first request could be written.
-            ticketsHeld -= 1
-            if stopped {
-                recorder.unsent += 1
             } else {
-                recorder.recordFailure(.noResponse, message: "connection closed before the request was sent")
-                sampleUnsentFailure(.noResponse)
+                recorder.recordFailure(.interrupted, message: "the run was stopped before the request could be retried")
             }
         }
-        if !stopped {
+        switch outcome.ticketUnsent {
+        case true?: recorder.unsent += 1
+        case false?:
+            // Closed by the peer before its first request could be written.
+            recordUnsentFailure(.noResponse, message: "connection closed before the request was sent")
+        case nil: break
+        }
+        if outcome.replace {
             if isOpenModel {
                 openForPending()
             } else {
@@ -392,60 +366,34 @@ final class LoopWorker: HostedLoad, @unchecked Sendable {
 
     /// Closed model: keeps `slots` connections while requests remain.
     private func replaceConnection(failures: Int = 0) {
-        if !stopped && connections.count < slots && takeTicket() {
+        if accounting.ticketForNewConnection() {
             openConnection(withTicket: true, failures: failures)
         }
     }
 
     // MARK: - Requests
 
-    @inline(__always)
-    private func takeTicket() -> Bool {
-        budget?.take() ?? true
-    }
-
     /// Gives an idle connection its next request. `now`, when the caller just read the
     /// clock (a response completed), is reused as the send time.
     private func dispatch(_ h: Connection, now known: UInt64? = nil) {
-        if let retry = h.data.carried {
-            // A request already under way: sent even after the duration ended (the end
-            // grace bounds it), like any request in flight.
+        let carried = h.data.carried
+        switch accounting.dispatch(holdsTicket: &h.data.holdsTicket, carries: carried != nil) {
+        case .resend:
             h.data.carried = nil
-            retriesPending -= 1
-            inFlight += 1
+            let retry = carried!
             write(h, sequence: retry.sequence, dueAt: retry.dueAt, now: known ?? now(), firstSentAt: retry.sentAt)
-            return
-        }
-        if isOpenModel {
-            if let due = pending.popFirst() {
-                send(h, dueAt: due)
-            } else if stopped {
-                h.close()
-            } else {
-                idle.append(h)
-            }
-        } else if stopped {
-            if h.spendTicket() {
-                ticketsHeld -= 1
-                recorder.unsent += 1
-            }
+        case .send(let dueAt):
+            let t = known ?? now()
+            sequence &+= 1
+            write(h, sequence: sequence, dueAt: dueAt ?? t, now: t)
+        case .keepIdle:
+            idle.append(h)
+        case .close:
             h.close()
-        } else if h.spendTicket() {
-            ticketsHeld -= 1
-            send(h, dueAt: nil, now: known)
-        } else if takeTicket() {
-            send(h, dueAt: nil, now: known)
-        } else {
+        case .closeUnsent:
+            recorder.unsent += 1
             h.close()
         }
-    }
-
-    @inline(__always)
-    private func send(_ h: Connection, dueAt: UInt64?, now known: UInt64? = nil) {
-        let t = known ?? now()
-        sequence &+= 1
-        inFlight += 1
-        write(h, sequence: sequence, dueAt: dueAt ?? t, now: t)
     }
 
     /// Writes request `sequence` on `h`. `dueAt` is its intended start (open model) or now
@@ -479,7 +427,7 @@ final class LoopWorker: HostedLoad, @unchecked Sendable {
     }
 
     func responseCompleted(_ h: Connection, at t: UInt64, keepAlive: Bool) {
-        inFlight -= 1
+        accounting.completed()
         let status = h.parser.status
         let bytesIn = h.parser.bytesReceived
         let dueAt = h.data.dueAt
@@ -515,7 +463,8 @@ final class LoopWorker: HostedLoad, @unchecked Sendable {
     }
 
     /// A failed request that never reached the wire (connect failed, or closed first).
-    private func sampleUnsentFailure(_ error: TransportErrorClass) {
+    private func recordUnsentFailure(_ error: TransportErrorClass, message: String) {
+        recorder.recordFailure(error, message: message)
         samples?.record(
             atNanos: now() &- startNanos,
             name: nil,
@@ -535,12 +484,10 @@ final class LoopWorker: HostedLoad, @unchecked Sendable {
         bytesIn: Int,
         retry: Bool
     ) {
-        inFlight -= 1
-        if retry && !interrupting {
+        if accounting.failed(retry: retry) {
             // A reused connection closed before answering: a reconnect, and the request goes
             // out again once the close has been handled (`connectionClosed`).
             recorder.reconnects += 1
-            retriesPending += 1
             h.data.retryAfterClose = CarriedRequest(
                 sequence: h.data.sequence,
                 dueAt: h.data.dueAt,
@@ -575,12 +522,13 @@ final class LoopWorker: HostedLoad, @unchecked Sendable {
     // MARK: - Open model
 
     private func tick() {
-        guard !stopped, var ticker else { return }
+        guard !accounting.stopped, var ticker else { return }
         let t = now()
-        ticker.release(upTo: t) { pending.append($0) }
+        ticker.release(upTo: t) { accounting.arrived(dueAt: $0) }
         self.ticker = ticker
-        while !pending.isEmpty, let h = idle.popLast() {
-            send(h, dueAt: pending.popFirst()!)
+        while !idle.isEmpty, let due = accounting.nextPending() {
+            sequence &+= 1
+            write(idle.removeLast(), sequence: sequence, dueAt: due, now: now())
         }
         openForPending()
         if let wake = ticker.wakeUp(after: t) {
@@ -588,22 +536,12 @@ final class LoopWorker: HostedLoad, @unchecked Sendable {
         }
     }
 
-    /// Opens connections for requests that wait, up to the loop's share of the limit.
-    ///
-    /// At most `maxConnectsInFlight` connects run at once per loop. Without the cap a short
-    /// hiccup at 50,000 req/s made the loop open hundreds of connections at once; their
-    /// set-up (~60 µs each on the loop) delayed the schedule further and the pool ran to
-    /// its limit of 1,024 with a 60-80 ms latency spike caused by Volley itself. Requests
-    /// waiting meanwhile keep their intended start, so any wait is measured, not hidden.
+    /// Opens connections for requests that wait, up to the loop's share of the limit and
+    /// ``LoopAccounting/maxConnectsInFlight`` connects at once. Requests waiting meanwhile
+    /// keep their intended start, so any wait is measured, not hidden.
     private func openForPending() {
-        let wanted = pending.count - connecting
-        guard wanted > 0 else { return }
-        let room = maxConnections - connections.count
-        let connectBudget = Self.maxConnectsInFlight - connecting
-        for _ in 0..<max(0, min(wanted, room, connectBudget)) { openConnection() }
+        for _ in 0..<accounting.connectionsWanted() { openConnection() }
     }
-
-    static let maxConnectsInFlight = 8
 }
 
 extension LoopWorker: ConnectionOwner {
@@ -638,13 +576,4 @@ struct CarriedRequest {
     let sequence: UInt64
     let dueAt: UInt64
     let sentAt: UInt64
-}
-
-extension HTTPConnection where Owner == LoopWorker {
-    /// Uses the ticket taken at open time, if any.
-    func spendTicket() -> Bool {
-        guard data.holdsTicket else { return false }
-        data.holdsTicket = false
-        return true
-    }
 }
