@@ -192,6 +192,9 @@ public struct Recorder: Sendable {
     public var interval = IntervalStats()
     /// The first bytes of the first few error bodies per status, and of failed captures.
     public var responseSamples = ResponseSamples()
+    /// Per-phase timings (dns, connect, tls, send, wait, receive) of completed requests,
+    /// allocated phase by phase as they are first recorded (``recordPhases(_:)``).
+    public var phases = PhaseRecorder()
 
     /// The lag beyond which an open-model request counts as sent late.
     public static let lateThresholdNanos: UInt64 = 10_000_000
@@ -308,6 +311,7 @@ public struct Recorder: Sendable {
         retries += other.retries
         slowest.merge(other.slowest)
         responseSamples.merge(other.responseSamples)
+        phases.merge(other.phases)
     }
 
     /// Non-zero transport error counts by class.

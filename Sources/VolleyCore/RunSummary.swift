@@ -236,6 +236,9 @@ public struct RunSummary: Equatable, Sendable, Codable {
     /// Requests re-sent once on a new connection after a reused one closed before their
     /// response; nil in runs saved before it was counted.
     public var retries: Int?
+    /// Time per phase (dns, connect, tls, send, wait, receive) and the connection reuse rate;
+    /// nil when no phase was recorded, as in runs saved before phases existed.
+    public var phases: PhaseSummary?
     public var slowest: [SlowestEntry]
     public var timeline: [TimelineEntry]
     /// True when the run was stopped early (Ctrl-C).
@@ -287,7 +290,7 @@ public struct RunSummary: Equatable, Sendable, Codable {
         case bytesIn = "bytes_in"
         case bytesOut = "bytes_out"
         case connectionsOpened = "connections_opened"
-        case reconnects, retries
+        case reconnects, retries, phases
         case slowest, timeline, interrupted, plan
         case errorSamples = "error_samples"
         case captureFailureSamples = "capture_failure_samples"
@@ -400,6 +403,7 @@ extension RunSummary {
         connectionsOpened = r.connectionsOpened
         reconnects = r.reconnects
         retries = r.retries
+        phases = PhaseSummary(r.phases)
         slowest = r.slowest.sorted.map {
             SlowestEntry(
                 requestID: $0.requestID,
@@ -441,9 +445,11 @@ public struct NamedRequestStats: Equatable, Sendable, Codable {
     /// This name's error body excerpts by status (``RunSummary/errorSamples``), so a plan
     /// with many requests says which one the server's message belongs to.
     public var errorSamples: [String: [ErrorSample]]?
+    /// This name's phases and reuse rate (``RunSummary/phases``); nil when none was recorded.
+    public var phases: PhaseSummary?
 
     enum CodingKeys: String, CodingKey {
-        case name, requests, rps
+        case name, requests, rps, phases
         case latencyMs = "latency_ms"
         case errorRate = "error_rate"
         case status
@@ -465,6 +471,7 @@ public struct NamedRequestStats: Equatable, Sendable, Codable {
         self.skipped = skipped
         self.captureFailures = captureFailures
         errorSamples = r.responseSamples.errorSamplesByCode
+        phases = PhaseSummary(r.phases)
     }
 }
 

@@ -436,7 +436,7 @@ public final class DemoRunner: Sendable {
             case .errorRate, .checkPassRate: value = Fmt.fixed(actual * 100, 2) + "%"
             case .rps: value = Fmt.fixed(actual, 1) + "/s"
             case .probe: value = Fmt.fixed(actual, 0)  // a probe series, in its own unit
-            case .latencyPercentile, .latencyMean, .latencyMax: value = Fmt.ms(actual) + "ms"
+            case .latencyPercentile, .latencyMean, .latencyMax, .phase: value = Fmt.ms(actual) + "ms"
             }
         } else {
             value = "—"

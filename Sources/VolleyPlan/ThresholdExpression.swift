@@ -1,10 +1,15 @@
 import VolleyCore
 
 /// A threshold written as `METRIC OP VALUE`: `p(95) < 500ms`, `avg < 200ms`, `max < 2s`,
-/// `error_rate < 1%`, `checks > 99%`, `rps > 100`. Public so that what shows a threshold's
+/// `error_rate < 1%`, `checks > 99%`, `rps > 100`, and a phase of the requests' time:
+/// `p(95) of ttfb < 200ms`, `avg of tls < 20ms`. Public so that what shows a threshold's
 /// result (the demo) can tell its metric, and so its unit, from the expression alone.
 public enum ThresholdExpression {
-    static let metrics = ["p(N)", "med", "avg", "max", "error_rate", "checks", "rps"]
+    static let metrics = ["p(N)", "med", "avg", "max", "error_rate", "checks", "rps", "p(N) of PHASE"]
+    /// Every phase as a threshold may name it, for hints.
+    static let phaseNames =
+        "dns, connect, tls (tls_handshaking), send (sending), wait (ttfb, waiting), "
+        + "receive (receiving); or k6's http_req_connecting, http_req_waiting…"
     private static let example = "write METRIC OP VALUE, e.g. \"p(95) < 500ms\" or \"error_rate < 1%\""
 
     public static func parse(_ text: String) throws(InputError) -> (Threshold.Metric, Threshold.Comparison, Double) {
@@ -46,6 +51,7 @@ public enum ThresholdExpression {
                 return .probe(series: series, reduce: reduce)
             }
         }
+        if let phase = try phaseMetric(name) { return phase }
         if name.contains("."), !name.hasPrefix("p("), isSeriesName(name) {
             return .probe(series: original, reduce: .max)
         }
@@ -82,6 +88,37 @@ public enum ThresholdExpression {
         )
     }
 
+    /// `STAT of PHASE`: `p(95) of ttfb`, `avg of tls`, `max of http_req_receiving`; nil when
+    /// the name has no `of`. The statistic is any latency one (p(N), med, avg, max).
+    private static func phaseMetric(_ name: String) throws(InputError) -> Threshold.Metric? {
+        let words = name.split(separator: " ", omittingEmptySubsequences: true).map(String.init)
+        guard let of = words.lastIndex(of: "of") else { return nil }
+        let statText = words[..<of].joined(separator: " ")
+        let phaseText = words[(of + 1)...].joined(separator: " ")
+        guard !phaseText.isEmpty else {
+            throw InputError("no phase after \"of\" in \"\(name)\"", hint: "phases are \(phaseNames)")
+        }
+        guard let phase = Phase(named: phaseText) else {
+            let all = Phase.allCases.flatMap(\.aliases)
+            throw InputError(
+                "unknown phase \"\(phaseText)\"",
+                hint: Suggestion.didYouMean(phaseText, among: all).map {
+                    "did you mean \"\($0)\"? phases are \(phaseNames)"
+                }
+                    ?? "phases are \(phaseNames)"
+            )
+        }
+        let hint =
+            "a phase is a time: write p(N), med, avg or max of \(phaseText), e.g. \"p(95) of \(phaseText) < 200ms\""
+        guard !statText.isEmpty else { throw InputError("no statistic before \"of \(phaseText)\"", hint: hint) }
+        switch try metric(statText, original: statText) {
+        case .latencyPercentile(let p): return .phase(phase, .percentile(p))
+        case .latencyMean: return .phase(phase, .mean)
+        case .latencyMax: return .phase(phase, .max)
+        default: throw InputError("\"\(statText)\" cannot be taken of a phase", hint: hint)
+        }
+    }
+
     static func isSeriesName(_ text: String) -> Bool {
         guard let first = text.first, first.isLetter else { return false }
         return !text.contains(" ") || text.contains("{")
@@ -94,7 +131,7 @@ public enum ThresholdExpression {
         metricName: String
     ) throws(InputError) -> Double {
         switch metric {
-        case .latencyPercentile, .latencyMean, .latencyMax:
+        case .latencyPercentile, .latencyMean, .latencyMax, .phase:
             do {
                 let (seconds, attoseconds) = try BoundedDuration.parse(text).components
                 return Double(seconds) * 1000 + Double(attoseconds) / 1e15

@@ -78,6 +78,7 @@ public struct SummaryRenderer: Sendable {
                     + "max \(Fmt.ms(lag.maxMs)) ms · \(Fmt.int(s.sentLate)) sent late (>10 ms)"
             )
         }
+        out += phaseLines(s.phases)
         out.append("")
         if !s.status.isEmpty {
             let parts = s.status.sorted { $0.key < $1.key }.map { code, n -> String in

@@ -233,6 +233,16 @@ public struct Threshold: Equatable, Sendable {
         /// the run's samples; judged when the probes stop, and once a second on the readings
         /// so far when it may abort the run (`volley run` does that, beside the engine).
         case probe(series: String, reduce: ProbeReduction)
+        /// One phase of the requests' time in milliseconds (`p(95) of ttfb`, `avg of tls`),
+        /// read from the phase's own histogram.
+        case phase(Phase, PhaseStatistic)
+    }
+
+    /// How a phase's histogram becomes one number, as the latency metrics do.
+    public enum PhaseStatistic: Equatable, Sendable {
+        case percentile(Double)
+        case mean
+        case max
     }
 
     /// How a probe series becomes one number: a limit should hold at every sample (max).

@@ -43,6 +43,16 @@ extension Threshold {
             if checkPasses + checkFails > 0 { actual = Double(checkPasses) / Double(checkPasses + checkFails) }
         case .rps:
             if let r = recorder, duration > 0 { actual = Double(r.completed) / duration }
+        case .phase(let phase, let statistic):
+            // A phase nothing recorded (tls on plain HTTP, connect when every connection was
+            // reused from a warm-up) has no value and fails, like a request name that never ran.
+            if let h = recorder?.phases.histogram(phase), h.totalCount > 0 {
+                switch statistic {
+                case .percentile(let p): actual = Double(h.valueAtPercentile(p)) / 1000
+                case .mean: actual = h.mean / 1000
+                case .max: actual = Double(h.max) / 1000
+                }
+            }
         case .probe:
             return ThresholdResult(expression: expression, request: requestName, actual: nil, passed: false)
         }
