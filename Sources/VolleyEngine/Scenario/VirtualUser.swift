@@ -288,12 +288,8 @@ final class VirtualUser: Slotted {
         }
         record(&runner.recorder.overall)
         runner.recorder.withName(compiled.nameID, record)
-        if response.status >= 400 {
-            runner.recorder.overall.responseSamples.recordError(status: response.status, body: response.body)
-            runner.recorder.withName(compiled.nameID) {
-                $0.responseSamples.recordError(status: response.status, body: response.body)
-            }
-        }
+        // Issue 17 (compression): error samples show the decoded body (VirtualUser+Decoding.swift).
+        if response.status >= 400 { recordErrorBody(response, compiled) }
         if let samples = runner.samples {
             samples.record(
                 atNanos: at,
@@ -339,6 +335,8 @@ final class VirtualUser: Slotted {
                     runner.recorder.overall.errors += 1
                 }
             }
+            // Issue 17 (compression): decoded bytes and decode failures (VirtualUser+Decoding.swift).
+            recordDecoding(inspector, compiled, status: response.status)
         }
         if abort {
             endIteration(complete: false)
