@@ -30,6 +30,19 @@ extension SummaryRenderer {
         return out
     }
 
+    /// The compressed bodies that could not be decoded: how many, and why for the first few.
+    func decodeFailureLines(_ s: RunSummary) -> [String] {
+        guard let count = s.decodeFailures, count > 0 else { return [] }
+        var out = [
+            "  Decoding     " + style.yellow("\(Fmt.int(count)) bodies could not be decoded")
+                + " (the checks and captures that read them failed):"
+        ]
+        for f in s.decodeFailureSamples ?? [] {
+            out.append(style.dim("               " + Self.line("\(f.request) in a \(f.status): \(f.message)")))
+        }
+        return out
+    }
+
     /// Printable on one line (a saved summary may come from anywhere), and short.
     static func line(_ text: String) -> String {
         let clean = Excerpt.sanitize(text)

@@ -70,7 +70,11 @@ enum ContentDecoder {
 
     // MARK: - zlib family (CompressNIO)
 
-    static func gzip(_ input: [UInt8], limit: Int, inputTruncated: Bool) -> Result<
+    static func gzip(
+        _ input: [UInt8],
+        limit: Int,
+        inputTruncated: Bool
+    ) -> Result<
         (bytes: [UInt8], truncated: Bool), StepFailure
     > {
         guard input.count >= 2, input[0] == 0x1F, input[1] == 0x8B else {
@@ -81,7 +85,11 @@ enum ContentDecoder {
 
     /// `deflate` is meant to be zlib-wrapped (RFC 9110), but servers have long sent raw
     /// deflate too, and browsers accept both: a valid zlib header decides.
-    static func deflate(_ input: [UInt8], limit: Int, inputTruncated: Bool) -> Result<
+    static func deflate(
+        _ input: [UInt8],
+        limit: Int,
+        inputTruncated: Bool
+    ) -> Result<
         (bytes: [UInt8], truncated: Bool), StepFailure
     > {
         let zlibWrapped =
@@ -156,7 +164,11 @@ enum ContentDecoder {
 
     // MARK: - brotli (the system's libbrotlidec)
 
-    static func brotli(_ input: [UInt8], limit: Int, inputTruncated: Bool) -> Result<
+    static func brotli(
+        _ input: [UInt8],
+        limit: Int,
+        inputTruncated: Bool
+    ) -> Result<
         (bytes: [UInt8], truncated: Bool), StepFailure
     > {
         guard let state = BrotliDecoderCreateInstance(nil, nil, nil) else {
@@ -186,7 +198,9 @@ enum ContentDecoder {
                 case BROTLI_DECODER_RESULT_NEEDS_MORE_INPUT:
                     guard inputTruncated else {
                         return .failure(
-                            StepFailure(message: "the body (\(input.count) bytes) ends before the compressed stream does")
+                            StepFailure(
+                                message: "the body (\(input.count) bytes) ends before the compressed stream does"
+                            )
                         )
                     }
                     return .success((out, true))
@@ -194,7 +208,9 @@ enum ContentDecoder {
                     let code = BrotliDecoderGetErrorCode(state)
                     let name = String(cString: BrotliDecoderErrorString(code))
                     let at = input.count - availIn
-                    return .failure(StepFailure(message: "invalid compressed data at byte \(at) of \(input.count) (\(name))"))
+                    return .failure(
+                        StepFailure(message: "invalid compressed data at byte \(at) of \(input.count) (\(name))")
+                    )
                 }
             }
         }
