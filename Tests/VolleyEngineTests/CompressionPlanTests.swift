@@ -136,6 +136,20 @@ import VolleyTestSupport
         #expect(samples.last?.message.hasPrefix("Content-Encoding zstd: not an encoding Volley decodes") == true)
     }
 
+    @Test func samplesShowTheDecodedBodyNotTheCompressedBytes() async throws {
+        let server = try await TestServer.start()
+        let s = try await run(
+            [.get("/encoded/gzip", name: "token", captures: [.json("t", "$.missing")])],
+            on: server,
+            iterations: 1
+        )
+        try await server.shutdown()
+        let sample = try #require(s.captureFailureSamples?.first)
+        // The token itself is masked by the excerpt's redaction.
+        #expect(sample.excerpt.hasPrefix(#"{"id":42,"token":"***","items":[{"n":0"#), "\(sample.excerpt)")
+        #expect(s.decodeFailures == nil)
+    }
+
     @Test func aDecompressionBombIsCutAtTheBodyLimit() async throws {
         let server = try await TestServer.start()
         let s = try await run([.get("/encoded/bomb", checks: [.bodyContains("x")])], on: server, iterations: 2)

@@ -377,7 +377,7 @@ final class VirtualUser: Slotted {
             capture: capture.name,
             source: capture.source.description,
             status: response.status,
-            body: response.body
+            body: response.sampleBody  // Issue 17 (compression): decoded, as checks read it.
         )
     }
 
