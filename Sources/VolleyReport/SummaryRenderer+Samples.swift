@@ -37,8 +37,19 @@ extension SummaryRenderer {
             "  Decoding     " + style.yellow("\(Fmt.int(count)) bodies could not be decoded")
                 + " (the checks and captures that read them failed):"
         ]
+        // The same reason for the same request is one line, with how many samples said it.
+        var lines: [(text: String, count: Int)] = []
         for f in s.decodeFailureSamples ?? [] {
-            out.append(style.dim("               " + Self.line("\(f.request) in a \(f.status): \(f.message)")))
+            let text = "\(f.request) in a \(f.status): \(f.message)"
+            if let i = lines.firstIndex(where: { $0.text == text }) {
+                lines[i].count += 1
+            } else {
+                lines.append((text, 1))
+            }
+        }
+        for (text, count) in lines {
+            let times = count > 1 ? " (×\(count))" : ""
+            out.append(style.dim("               " + Self.line(text) + times))
         }
         return out
     }
