@@ -32,6 +32,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
         .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/adam-fowler/compress-nio.git", from: "1.5.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
     ],
     targets: [
@@ -57,8 +58,16 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOTLS", package: "swift-nio"),
+                .product(name: "CompressNIO", package: "compress-nio"),
+                "CBrotli",
             ],
             swiftSettings: hotPathSettings
+        ),
+        // The system's brotli decoder (libbrotli-dev), for `Content-Encoding: br` bodies.
+        .systemLibrary(
+            name: "CBrotli",
+            pkgConfig: "libbrotlidec",
+            providers: [.apt(["libbrotli-dev"])]
         ),
         // Plan files: YAML with source locations → Plan values, validated all at once.
         .target(
@@ -77,7 +86,15 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "CompressNIO", package: "compress-nio"),
+                "CBrotliEncoder",
             ]
+        ),
+        // The system's brotli encoder, for the test servers' `br` bodies only.
+        .systemLibrary(
+            name: "CBrotliEncoder",
+            pkgConfig: "libbrotlienc",
+            providers: [.apt(["libbrotli-dev"])]
         ),
         // The lab: a real HTTP service (Hummingbird + SQLite through GRDB, or PostgreSQL through
         // PostgresNIO) whose bottlenecks are knobs — a QueuePool-style connection pool, query

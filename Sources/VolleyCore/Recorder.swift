@@ -178,6 +178,12 @@ public struct Recorder: Sendable {
     public var unsent = 0
     public var bytesIn: UInt64 = 0
     public var bytesOut: UInt64 = 0
+    /// Plans: body bytes after `Content-Encoding` was undone, for the responses a check or a
+    /// capture decoded (``bytesIn`` stays the bytes on the wire).
+    public var bytesDecoded: UInt64 = 0
+    /// Plans: compressed bodies a check or a capture could not decode (bad data, unknown
+    /// encoding); the checks and captures that read them failed.
+    public var decodeFailures = 0
     /// Connections that were established (a refused or timed-out connect is not one).
     public var connectionsOpened = 0
     /// Keep-alive connections the server closed without announcing it (no `Connection:
@@ -306,6 +312,8 @@ public struct Recorder: Sendable {
         unsent += other.unsent
         bytesIn += other.bytesIn
         bytesOut += other.bytesOut
+        bytesDecoded += other.bytesDecoded
+        decodeFailures += other.decodeFailures
         connectionsOpened += other.connectionsOpened
         reconnects += other.reconnects
         retries += other.retries

@@ -21,6 +21,8 @@ public struct ResponseSamples: Equatable, Sendable {
     private var sampledByStatus: [Int: Int] = [:]
     /// Captures that found nothing, first seen first.
     public private(set) var captureFailures: [CaptureFailureSample] = []
+    /// Compressed bodies that could not be decoded, first seen first.
+    public private(set) var decodeFailures: [DecodeFailureSample] = []
 
     public init() {}
 
@@ -64,6 +66,22 @@ public struct ResponseSamples: Equatable, Sendable {
         )
     }
 
+    /// Keeps why a body could not be decoded, while fewer than ``maxPerKey`` of its request
+    /// name were kept.
+    public mutating func recordDecodeFailure(request: String, status: Int, message: String) {
+        guard wantsDecodeFailure(request: request) else { return }
+        decodeFailures.append(
+            DecodeFailureSample(request: request, status: status, message: Excerpt.sanitize(message))
+        )
+    }
+
+    /// Whether another decode failure of `request` would be kept.
+    public func wantsDecodeFailure(request: String) -> Bool {
+        var n = 0
+        for f in decodeFailures where f.request == request { n += 1 }
+        return n < Self.maxPerKey
+    }
+
     /// Whether another capture failure of `request` would be kept.
     public func wantsCaptureFailure(request: String) -> Bool {
         var n = 0
@@ -90,6 +108,9 @@ public struct ResponseSamples: Equatable, Sendable {
         }
         for f in other.captureFailures where wantsCaptureFailure(request: f.request) {
             captureFailures.append(f)
+        }
+        for f in other.decodeFailures where wantsDecodeFailure(request: f.request) {
+            decodeFailures.append(f)
         }
     }
 
@@ -137,6 +158,23 @@ public struct CaptureFailureSample: Equatable, Sendable, Codable {
         self.source = source
         self.status = status
         self.excerpt = excerpt
+    }
+}
+
+/// A compressed body that could not be decoded: which request, and why
+/// ("Content-Encoding gzip: invalid header (the body starts 3c 68 74 6d, not 1f 8b)").
+public struct DecodeFailureSample: Equatable, Sendable, Codable {
+    /// The step's request name.
+    public var request: String
+    /// The response's status.
+    public var status: Int
+    /// What went wrong, naming the encoding.
+    public var message: String
+
+    public init(request: String, status: Int, message: String) {
+        self.request = request
+        self.status = status
+        self.message = message
     }
 }
 

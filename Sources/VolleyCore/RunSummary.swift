@@ -248,6 +248,13 @@ public struct RunSummary: Equatable, Sendable, Codable {
     public var errorSamples: [String: [ErrorSample]]?
     /// Plans: captures that found nothing, with where they looked and the body instead.
     public var captureFailureSamples: [CaptureFailureSample]?
+    /// Plans: body bytes after decoding, for the compressed responses a check or capture
+    /// read (``bytesIn`` is the wire); nil when none was decoded.
+    public var bytesDecoded: UInt64?
+    /// Plans: compressed bodies that could not be decoded; nil when none.
+    public var decodeFailures: Int?
+    /// Plans: why, for the first few of each request name.
+    public var decodeFailureSamples: [DecodeFailureSample]?
 
     // MARK: Plan runs only (absent for `volley run URL`)
 
@@ -294,6 +301,9 @@ public struct RunSummary: Equatable, Sendable, Codable {
         case slowest, timeline, interrupted, plan
         case errorSamples = "error_samples"
         case captureFailureSamples = "capture_failure_samples"
+        case bytesDecoded = "bytes_decoded"
+        case decodeFailures = "decode_failures"
+        case decodeFailureSamples = "decode_failure_samples"
         case requestsByName = "requests_by_name"
         case checks, iterations, thresholds, groups
         case abortedBy = "aborted_by"
@@ -418,6 +428,10 @@ extension RunSummary {
         errorSamples = r.responseSamples.errorSamplesByCode
         let captures = r.responseSamples.captureFailures
         captureFailureSamples = captures.isEmpty ? nil : captures
+        bytesDecoded = r.bytesDecoded > 0 ? r.bytesDecoded : nil
+        decodeFailures = r.decodeFailures > 0 ? r.decodeFailures : nil
+        let decodes = r.responseSamples.decodeFailures
+        decodeFailureSamples = decodes.isEmpty ? nil : decodes
     }
 }
 
@@ -442,6 +456,8 @@ public struct NamedRequestStats: Equatable, Sendable, Codable {
     public var skipReason: String?
     /// Captures of this step that found nothing.
     public var captureFailures: Int
+    /// Compressed bodies of this step that could not be decoded; nil when none.
+    public var decodeFailures: Int?
     /// This name's error body excerpts by status (``RunSummary/errorSamples``), so a plan
     /// with many requests says which one the server's message belongs to.
     public var errorSamples: [String: [ErrorSample]]?
@@ -457,6 +473,7 @@ public struct NamedRequestStats: Equatable, Sendable, Codable {
         case skipped
         case skipReason = "skip_reason"
         case captureFailures = "capture_failures"
+        case decodeFailures = "decode_failures"
         case errorSamples = "error_samples"
     }
 
@@ -470,6 +487,7 @@ public struct NamedRequestStats: Equatable, Sendable, Codable {
         transportErrors = r.transportErrorsByClass
         self.skipped = skipped
         self.captureFailures = captureFailures
+        decodeFailures = r.decodeFailures > 0 ? r.decodeFailures : nil
         errorSamples = r.responseSamples.errorSamplesByCode
         phases = PhaseSummary(r.phases)
     }

@@ -64,7 +64,8 @@ public struct HTTPResponseParser: Sendable {
     public enum HeaderRetention: Sendable {
         /// None: the plain run only needs the framing headers, which it reads anyway.
         case none
-        /// `Set-Cookie` and `Location`: what a VU's cookie jar and redirects need. Most
+        /// `Set-Cookie`, `Location` and `Content-Encoding`: what a VU's cookie jar, redirects
+        /// and body decoding (``ContentDecoder``) need. Most
         /// steps check no header, and turning every header into two strings was a tenth
         /// of a plan run's CPU.
         case cookiesAndLocation
@@ -287,7 +288,9 @@ public struct HTTPResponseParser: Sendable {
         case .all:
             headers.append((String(decoding: name, as: UTF8.self), String(decoding: value, as: UTF8.self)))
         case .cookiesAndLocation:
-            if Self.equalsLowercased(name, "set-cookie") || Self.equalsLowercased(name, "location") {
+            if Self.equalsLowercased(name, "set-cookie") || Self.equalsLowercased(name, "location")
+                || Self.equalsLowercased(name, "content-encoding")
+            {
                 headers.append((String(decoding: name, as: UTF8.self), String(decoding: value, as: UTF8.self)))
             }
         }

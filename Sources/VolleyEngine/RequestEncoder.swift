@@ -30,8 +30,7 @@ public struct RequestEncoder: Sendable {
         var head = "\(spec.method) \(spec.url.pathAndQuery) HTTP/1.1\r\n"
         let names = Set(spec.headers.map { $0.name.lowercased() })
         if !names.contains("host") { head += "Host: \(spec.url.hostHeader)\r\n" }
-        if !names.contains("user-agent") { head += "User-Agent: volley/\(VolleyVersion.current)\r\n" }
-        if !names.contains("accept") { head += "Accept: */*\r\n" }
+        for h in DefaultHeaders.run.missing(from: names.contains) { head += "\(h.name): \(h.value)\r\n" }
         for h in spec.headers { head += "\(h.name): \(h.value)\r\n" }
         let body = spec.body ?? []
         let method = spec.method.uppercased()

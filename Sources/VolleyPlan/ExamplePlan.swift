@@ -21,6 +21,7 @@ public enum ExamplePlan {
           timeout: 10s
           max_redirects: 5
           cookies: true                     # one cookie jar per VU, as a browser keeps
+          compression: true                 # Accept-Encoding: gzip, deflate, br; checks read bodies decoded
 
         variables:                          # ${title} in any step, set when each VU starts
           title: Write report ${randomInt(1, 1000)}   # also ${uuid()}, ${randomString(8)}, ${now()}

@@ -91,7 +91,7 @@ extension PlanReader {
         return variables
     }
 
-    private static let defaultsKeys = ["headers", "timeout", "max_redirects", "cookies"]
+    private static let defaultsKeys = ["headers", "timeout", "max_redirects", "cookies", "compression"]
 
     private func readDefaults(_ node: PlanNode) -> PlanDefaults? {
         guard let pairs = map(node, "\"defaults\"") else { return nil }
@@ -105,11 +105,13 @@ extension PlanReader {
             integer($0, "max_redirects", minimum: 0)
         }
         let cookies = optional(pairs, "cookies", default: base.cookies) { bool($0, "cookies") }
+        let compression = optional(pairs, "compression", default: base.compression) { bool($0, "compression") }
         return PlanDefaults(
             headers: headers,
             timeout: timeout ?? base.timeout,
             maxRedirects: redirects ?? base.maxRedirects,
-            cookies: cookies ?? base.cookies
+            cookies: cookies ?? base.cookies,
+            compression: compression ?? base.compression
         )
     }
 

@@ -30,6 +30,30 @@ extension SummaryRenderer {
         return out
     }
 
+    /// The compressed bodies that could not be decoded: how many, and why for the first few.
+    func decodeFailureLines(_ s: RunSummary) -> [String] {
+        guard let count = s.decodeFailures, count > 0 else { return [] }
+        var out = [
+            "  Decoding     " + style.yellow("\(Fmt.int(count)) bodies could not be decoded")
+                + " (the checks and captures that read them failed):"
+        ]
+        // The same reason for the same request is one line, with how many samples said it.
+        var lines: [(text: String, count: Int)] = []
+        for f in s.decodeFailureSamples ?? [] {
+            let text = "\(f.request) in a \(f.status): \(f.message)"
+            if let i = lines.firstIndex(where: { $0.text == text }) {
+                lines[i].count += 1
+            } else {
+                lines.append((text, 1))
+            }
+        }
+        for (text, count) in lines {
+            let times = count > 1 ? " (×\(count))" : ""
+            out.append(style.dim("               " + Self.line(text) + times))
+        }
+        return out
+    }
+
     /// Printable on one line (a saved summary may come from anywhere), and short.
     static func line(_ text: String) -> String {
         let clean = Excerpt.sanitize(text)

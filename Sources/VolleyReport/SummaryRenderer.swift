@@ -46,6 +46,12 @@ public struct SummaryRenderer: Sendable {
                         + " connections opened"
                 )
         )
+        if let decoded = s.bytesDecoded, decoded > 0 {
+            out.append(
+                "  Decoded      " + Fmt.bytes(decoded) + " of compressed bodies read by checks and captures"
+                    + style.dim("  ·  in counts the wire's " + Fmt.bytes(s.bytesIn))
+            )
+        }
         let reconnects = s.reconnects ?? 0
         let retries = s.retries ?? 0
         if reconnects > 0 || retries > 0 {
@@ -98,6 +104,7 @@ public struct SummaryRenderer: Sendable {
             }
         }
         out += captureFailureLines(s)
+        out += decodeFailureLines(s)
         if s.completed + s.failed == 0 {
             out.append(style.red("  No request completed."))
         }
@@ -154,6 +161,9 @@ public struct SummaryRenderer: Sendable {
                 }
                 if n.captureFailures > 0 {
                     statuses.append(style.yellow("capture failed:\(Fmt.int(n.captureFailures))"))
+                }
+                if let failures = n.decodeFailures, failures > 0 {
+                    statuses.append(style.yellow("decode failed:\(Fmt.int(failures))"))
                 }
                 let name = n.name.count > width ? String(n.name.prefix(width - 1)) + "…" : n.name
                 out.append(

@@ -48,6 +48,9 @@ import Synchronization
 ///   (escaped in the JSON, real line breaks once captured): a service that tries to add a
 ///   header to its client's next request. ``injectedHeadersSeen`` counts requests that carried
 ///   an `X-Injected` header.
+/// - `/encoded/{kind}`: 200 with ``EncodedBodies/json`` under a `Content-Encoding` (`gzip`,
+///   `deflate`, `deflate-raw`, `br`, `gzip-br`, `bad-gzip`, `zstd`, `bomb`: see
+///   ``EncodedBodies/Kind``); `/encoded/negotiate` gzips only when `Accept-Encoding` asks.
 /// - `/api/v1/todos`: POST creates a todo (201, JSON with `id`), GET lists them, DELETE
 ///   `/api/v1/todos/{id}` answers 200 for an existing todo and 404 otherwise.
 /// - anything else: 404 `not found`.
@@ -738,6 +741,8 @@ private final class ConnectionHandler: ChannelInboundHandler {
                 status: 200,
                 body: "{\"id\":\"\(parts[2])\",\"name\":\"business \(parts[2])\"}"
             )
+        case ("encoded", 2):
+            encoded(request, kind: parts[1], context: context)
         case ("api", _) where parts.count >= 3 && parts[1] == "v1" && parts[2] == "todos":
             todos(request, parts: parts, context: context)
         default:
@@ -770,6 +775,31 @@ private final class ConnectionHandler: ChannelInboundHandler {
         default:
             notFound(context, request)
         }
+    }
+
+    /// `/encoded/{kind}`: ``EncodedBodies/json`` encoded as `kind` says; `negotiate` sends gzip
+    /// only when the request's `Accept-Encoding` names it, as real servers do.
+    private func encoded(_ request: Request, kind: String, context: ChannelHandlerContext) {
+        var chosen = EncodedBodies.Kind(rawValue: kind)
+        if kind == "negotiate" {
+            let head = String(buffer: request.head).lowercased()
+            let line = head.split(separator: "\r\n").first { $0.hasPrefix("accept-encoding:") }
+            chosen = line?.contains("gzip") == true ? .gzip : nil
+            if chosen == nil {
+                return respond(context: context, request: request, status: 200, body: EncodedBodies.json)
+            }
+        }
+        guard let chosen else { return notFound(context, request) }
+        let (encoding, bytes) = EncodedBodies.body(chosen)
+        var buffer = context.channel.allocator.buffer(capacity: bytes.count)
+        buffer.writeBytes(bytes)
+        respond(
+            context: context,
+            request: request,
+            status: 200,
+            body: buffer,
+            headers: [("Content-Encoding", encoding)]
+        )
     }
 
     private func notFound(_ context: ChannelHandlerContext, _ request: Request) {

@@ -45,7 +45,7 @@ import VolleyCore
         let wire = try text(build(step, try builder(), variables: ["id": "7"]))
         #expect(
             wire == "GET /api/todos/7 HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n"
-                + "User-Agent: volley/\(VolleyVersion.current)\r\nAccept: */*\r\n"
+                + "User-Agent: volley/\(VolleyVersion.current)\r\nAccept: */*\r\nAccept-Encoding: gzip, deflate, br\r\n"
                 + "X-Request-ID: 0badc0de-010000000000002a\r\n\r\n"
         )
     }
@@ -76,7 +76,7 @@ import VolleyCore
         let body = #"{"title":"buy \"milk\""}"#
         #expect(
             wire == "POST /api/todos?q=a%20b%26c HTTP/1.1\r\n"
-                + "User-Agent: volley/\(VolleyVersion.current)\r\n"
+                + "User-Agent: volley/\(VolleyVersion.current)\r\nAccept-Encoding: gzip, deflate, br\r\n"
                 + "X-Team: red\r\nHOST: example.test\r\naccept: text/plain\r\n"
                 + "Content-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\nCookie: s=1\r\n"
                 + "X-Request-ID: 0badc0de-010000000000002a\r\n\r\n" + body

@@ -112,17 +112,22 @@ public struct PlanDefaults: Equatable, Sendable {
     public var maxRedirects: Int
     /// One cookie jar per VU, as browsers (and k6) keep.
     public var cookies: Bool
+    /// Ask for compressed bodies (`Accept-Encoding: gzip, deflate, br`), as browsers and k6
+    /// do; checks and captures read them decoded. A request's own `Accept-Encoding` wins.
+    public var compression: Bool
 
     public init(
         headers: [TemplatedHeader] = [],
         timeout: Duration = .seconds(30),
         maxRedirects: Int = 10,
-        cookies: Bool = true
+        cookies: Bool = true,
+        compression: Bool = true
     ) {
         self.headers = headers
         self.timeout = timeout
         self.maxRedirects = maxRedirects
         self.cookies = cookies
+        self.compression = compression
     }
 }
 

@@ -36,8 +36,8 @@ struct PreparedRequest: Sendable {
     /// Step headers first, then the defaults the step did not set.
     var headers: [(name: String, value: Template)]
     var setsHost = false
-    var setsUserAgent = false
-    var setsAccept = false
+    /// The default headers (``DefaultHeaders``) this step does not set, as wire bytes.
+    var defaultLines: [UInt8]
     var setsContentType = false
     var setsCookie = false
     var isHEAD: Bool
@@ -70,8 +70,7 @@ struct PreparedRequest: Sendable {
                 return false
             }
         setsHost = given("host")
-        setsUserAgent = given("user-agent")
-        setsAccept = given("accept")
+        defaultLines = DefaultHeaders.plan(compression: defaults.compression).wireLines(missingFrom: given)
         setsContentType = given("content-type")
         setsCookie = given("cookie")
     }
@@ -211,8 +210,7 @@ final class RequestBuilder: Sendable {
         out.append(contentsOf: path.utf8)
         out.append(contentsOf: Self.versionLine)
         if !prepared.setsHost { Self.appendHeader(Self.hostName, hostHeader, to: &out) }
-        if !prepared.setsUserAgent { out.append(contentsOf: Self.userAgentLine) }
-        if !prepared.setsAccept { out.append(contentsOf: Self.acceptLine) }
+        out.append(contentsOf: prepared.defaultLines)
         for h in prepared.headers {
             let value = try context.render(h.value).get()
             try WireText.checkHeaderValue(value, name: h.name)
@@ -253,8 +251,6 @@ final class RequestBuilder: Sendable {
 
     private static let versionLine = Array(" HTTP/1.1\r\n".utf8)
     private static let hostName = "Host"
-    private static let acceptLine = Array("Accept: */*\r\n".utf8)
-    private static let userAgentLine = Array("User-Agent: volley/\(VolleyVersion.current)\r\n".utf8)
     private static let sixteenZeros = [UInt8](repeating: 0x30, count: 16)
 
     @inline(__always)

@@ -28,20 +28,58 @@ struct ResponseInspector {
     let latencyNanos: UInt64
     let patterns: PatternCache
 
+    /// The most a decoded body may hold: the plan's body limit (``PlanEngine`` keeps the first
+    /// 1 MiB of each body), so a decompression bomb costs no more than a plain body would.
+    static let decodedLimit = 1 << 20
+
     init(response: VUResponse, latencyNanos: UInt64, patterns: PatternCache = PatternCache()) {
         self.response = response
         self.latencyNanos = latencyNanos
         self.patterns = patterns
     }
 
-    private var decodedBody: String?
+    private var bodyString: String?
+    /// The body after its `Content-Encoding` was undone; nil until a check or a capture
+    /// reads the body, so a step without body checks pays nothing.
+    private(set) var decoding: ContentDecoder.Outcome?
+
+    /// The body as checks and captures read it: decoded (once) when the response says it
+    /// is compressed; nil when it could not be decoded, so whatever reads it fails.
+    mutating func body() -> [UInt8]? {
+        if decoding == nil {
+            decoding = ContentDecoder.decode(
+                response.body,
+                contentEncoding: header("content-encoding"),
+                limit: Self.decodedLimit,
+                rawTruncated: response.body.count >= Self.decodedLimit
+            )
+        }
+        switch decoding {
+        case .decoded(let bytes, _): return bytes
+        case .failed: return nil
+        case .identity, .none: return response.body
+        }
+    }
 
     /// The body as text, decoded once however many checks and captures read it.
-    mutating func bodyText() -> String {
-        if let decodedBody { return decodedBody }
-        let text = String(decoding: response.body, as: UTF8.self)
-        decodedBody = text
+    mutating func bodyText() -> String? {
+        if let bodyString { return bodyString }
+        guard let bytes = body() else { return nil }
+        let text = String(decoding: bytes, as: UTF8.self)
+        bodyString = text
         return text
+    }
+
+    /// Why the body could not be read (``ContentDecoder``), once something tried to read it.
+    var decodeFailure: String? {
+        if case .failed(let message) = decoding { return message }
+        return nil
+    }
+
+    /// The decoded body's size, when the body was compressed and something read it.
+    var decodedByteCount: Int? {
+        if case .decoded(let bytes, _) = decoding { return bytes.count }
+        return nil
     }
 
     func header(_ name: String) -> String? {
@@ -60,15 +98,15 @@ struct ResponseInspector {
         case .headerExists(let name):
             return header(name) != nil
         case .bodyContains(let text):
-            return bodyText().contains(text)
+            return bodyText()?.contains(text) ?? false
         case .bodyMatches(let pattern):
-            guard let regex = patterns.regex(pattern) else { return false }
-            return bodyText().contains(regex)
+            guard let regex = patterns.regex(pattern), let text = bodyText() else { return false }
+            return text.contains(regex)
         case .jsonPathExists(let path):
-            guard let p = patterns.path(path) else { return false }
-            return JSONScanner.find(p, in: response.body) != nil
+            guard let p = patterns.path(path), let body = body() else { return false }
+            return JSONScanner.find(p, in: body) != nil
         case .jsonPathEquals(let path, let expected):
-            guard let p = patterns.path(path), let actual = JSONScanner.find(p, in: response.body) else {
+            guard let p = patterns.path(path), let body = body(), let actual = JSONScanner.find(p, in: body) else {
                 return false
             }
             return Self.matches(actual, expected, context: context)
@@ -106,10 +144,10 @@ struct ResponseInspector {
         case .header(let name):
             return header(name)
         case .jsonPath(let path):
-            guard let p = patterns.path(path) else { return nil }
-            return JSONScanner.find(p, in: response.body)?.text
+            guard let p = patterns.path(path), let body = body() else { return nil }
+            return JSONScanner.find(p, in: body)?.text
         case .regex(let pattern, let group):
-            guard let regex = patterns.regex(pattern), let match = bodyText().firstMatch(of: regex),
+            guard let regex = patterns.regex(pattern), let match = bodyText()?.firstMatch(of: regex),
                 group < match.output.count, let sub = match.output[group].substring
             else { return nil }
             return String(sub)

@@ -292,12 +292,8 @@ final class VirtualUser: Slotted {
         runner.recorder.withName(compiled.nameID, record)
         runner.recorder.overall.recordPhases(phases)
         runner.recorder.withName(compiled.nameID) { $0.recordPhases(phases) }
-        if response.status >= 400 {
-            runner.recorder.overall.responseSamples.recordError(status: response.status, body: response.body)
-            runner.recorder.withName(compiled.nameID) {
-                $0.responseSamples.recordError(status: response.status, body: response.body)
-            }
-        }
+        // Error samples show the decoded body (VirtualUser+Decoding.swift).
+        if response.status >= 400 { recordErrorBody(response, compiled) }
         if let samples = runner.samples {
             samples.record(
                 atNanos: at,
@@ -343,6 +339,8 @@ final class VirtualUser: Slotted {
                     runner.recorder.overall.errors += 1
                 }
             }
+            // Decoded bytes and decode failures (VirtualUser+Decoding.swift).
+            recordDecoding(inspector, compiled, status: response.status)
         }
         if abort {
             endIteration(complete: false)
@@ -383,7 +381,7 @@ final class VirtualUser: Slotted {
             capture: capture.name,
             source: capture.source.description,
             status: response.status,
-            body: response.body
+            body: response.sampleBody  // decoded, as checks read it
         )
     }
 
