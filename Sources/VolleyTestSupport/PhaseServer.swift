@@ -95,6 +95,9 @@ public final class PhaseServer: Sendable {
         "\(isTLS ? "https" : "http")://127.0.0.1:\(port)"
     }
 
+    /// `baseURL` followed by `pathAndQuery` (which starts with `/`), e.g. `url("/?ttfb=20")`.
+    public func url(_ pathAndQuery: String) -> String { baseURL + pathAndQuery }
+
     /// Requests received in full (head and body), all connections.
     public var requestsReceived: Int {
         responder.received.load(ordering: .relaxed)
