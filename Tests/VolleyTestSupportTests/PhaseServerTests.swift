@@ -76,10 +76,12 @@ import VolleyTestSupport
         try await server.shutdown()
 
         let receives = trickled.map(\.receive.ms)
-        // The last piece leaves 40 ms after the head. The client stamps the head when its event
-        // loop reads it, so a late read (a busy machine) shortens one sample: the full span is
-        // required of one sample, most of it of the median, and half of it of every sample.
-        #expect(receives.max()! >= 40, "receives \(receives) ms")
+        // The last piece leaves 40 ms after the head, by the server's clock. The client stamps
+        // the head when its event loop reads it, and reading the first packet after an idle
+        // wait can lag the last by a fraction of a ms (39.6 ms seen on all three samples with
+        // other suites running), or by several ms on a busy machine (31 ms seen once): the
+        // longest sample must come within 2 ms, the median within 5 ms, every one within half.
+        #expect(receives.max()! >= 38, "receives \(receives) ms")
         #expect(receives.sorted()[Self.samples / 2] >= 35, "receives \(receives) ms")
         #expect(receives.allSatisfy { $0 >= 20 }, "receives \(receives) ms")
         #expect(receives.min()! < 40 + Self.tolerance, "receives \(receives) ms")
