@@ -25,12 +25,13 @@ final class ServerHost: Sendable {
     /// its pipeline.
     static func start(
         threads: Int = 1,
+        backlog: Int32 = 256,
         initialize: @escaping @Sendable (any Channel) throws -> Void
     ) async throws -> ServerHost {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, threads))
         let registry = ChildRegistry()
         let bootstrap = ServerBootstrap(group: group)
-            .serverChannelOption(ChannelOptions.backlog, value: 256)
+            .serverChannelOption(ChannelOptions.backlog, value: backlog)
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { channel in

@@ -65,23 +65,14 @@ import Synchronization
 /// released otherwise.
 public final class TestServer: Sendable {
     /// The port the kernel picked when the server bound 127.0.0.1:0.
-    public let port: Int
+    public var port: Int { host.port }
     private let isTLS: Bool
-    private let group: MultiThreadedEventLoopGroup
-    private let serverChannel: any Channel
+    private let host: ServerHost
     private let state: ServerState
 
-    private init(
-        port: Int,
-        isTLS: Bool,
-        group: MultiThreadedEventLoopGroup,
-        serverChannel: any Channel,
-        state: ServerState
-    ) {
-        self.port = port
+    private init(isTLS: Bool, host: ServerHost, state: ServerState) {
         self.isTLS = isTLS
-        self.group = group
-        self.serverChannel = serverChannel
+        self.host = host
         self.state = state
     }
 
@@ -93,33 +84,15 @@ public final class TestServer: Sendable {
     ///   - threads: event loop threads; more than one lets tests load the server from many connections
     ///     without the server becoming the bottleneck.
     public static func start(tls: NIOSSLContext? = nil, threads: Int = 1) async throws -> TestServer {
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, threads))
         let state = ServerState()
-        let bootstrap = ServerBootstrap(group: group)
-            .serverChannelOption(ChannelOptions.backlog, value: 1024)
-            .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
-            .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
-            .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    state.register(channel)
-                    let pipeline = channel.pipeline.syncOperations
-                    if let tls {
-                        try pipeline.addHandler(NIOSSLServerHandler(context: tls))
-                    }
-                    try pipeline.addHandler(ConnectionHandler(state: state))
-                }
+        let host = try await ServerHost.start(threads: threads, backlog: 1024) { channel in
+            let pipeline = channel.pipeline.syncOperations
+            if let tls {
+                try pipeline.addHandler(NIOSSLServerHandler(context: tls))
             }
-        do {
-            let channel = try await bootstrap.bind(host: "127.0.0.1", port: 0).get()
-            guard let port = channel.localAddress?.port else {
-                try? await channel.close()
-                throw ChannelError.unknownLocalAddress
-            }
-            return TestServer(port: port, isTLS: tls != nil, group: group, serverChannel: channel, state: state)
-        } catch {
-            try? await group.shutdownGracefully()
-            throw error
+            try pipeline.addHandler(ConnectionHandler(state: state))
         }
+        return TestServer(isTLS: tls != nil, host: host, state: state)
     }
 
     /// Builds a server TLS context from PEM files, so tests need no NIOSSL boilerplate to get an
@@ -168,12 +141,7 @@ public final class TestServer: Sendable {
     /// Connections are closed abruptly (no TLS close_notify handshake), so that shutdown never
     /// waits on a client that does not answer close_notify.
     public func shutdown() async throws {
-        guard state.beginShutdown() else { return }
-        try? await serverChannel.close()
-        for child in state.takeChildren() {
-            try? await ConnectionHandler.hardClose(child).get()
-        }
-        try await group.shutdownGracefully()
+        try await host.shutdown()
     }
 }
 
@@ -193,13 +161,7 @@ private final class ServerState: Sendable {
         var todos: Set<Int> = []
     }
 
-    struct Children {
-        var isShutDown = false
-        var channels: [ObjectIdentifier: any Channel] = [:]
-    }
-
     let counters = Mutex(Counters())
-    private let children = Mutex(Children())
 
     /// Counts a request whose head was fully received.
     func recordRequest(requestID: String?, injected: Bool = false) {
@@ -258,40 +220,6 @@ private final class ServerState: Sendable {
             }
             counters.stallOrigin = now
             return 0
-        }
-    }
-
-    /// Tracks an accepted connection until it closes, so shutdown can close it.
-    func register(_ channel: any Channel) {
-        let id = ObjectIdentifier(channel)
-        let accepted = children.withLock { children in
-            guard !children.isShutDown else { return false }
-            children.channels[id] = channel
-            return true
-        }
-        guard accepted else {
-            channel.close(promise: nil)
-            return
-        }
-        channel.closeFuture.whenComplete { _ in
-            _ = self.children.withLock { $0.channels.removeValue(forKey: id) }
-        }
-    }
-
-    /// Marks the server as shutting down; false when that had already happened.
-    func beginShutdown() -> Bool {
-        children.withLock { children in
-            guard !children.isShutDown else { return false }
-            children.isShutDown = true
-            return true
-        }
-    }
-
-    func takeChildren() -> [any Channel] {
-        children.withLock { children in
-            let channels = Array(children.channels.values)
-            children.channels.removeAll()
-            return channels
         }
     }
 }
@@ -385,15 +313,6 @@ private final class ConnectionHandler: ChannelInboundHandler {
 
     init(state: ServerState) {
         self.state = state
-    }
-
-    /// Closes `channel` at the socket, skipping the TLS handler's close_notify exchange.
-    static func hardClose(_ channel: any Channel) -> EventLoopFuture<Void> {
-        channel.eventLoop.submit {
-            closeBelowTLS(pipeline: channel.pipeline, fallback: channel)
-        }.flatMap {
-            channel.closeFuture
-        }
     }
 
     /// Issues the close from the TLS handler's position when there is one, so that it goes
