@@ -181,6 +181,19 @@ let package = Package(
             ]
         ),
         .testTarget(name: "VolleyStoreTests", dependencies: ["VolleyStore", "VolleyCore"]),
+        // The proof servers themselves: each does what its documentation promises, measured
+        // with plain NIO clients, before any engine is checked against it.
+        .testTarget(
+            name: "VolleyTestSupportTests",
+            dependencies: [
+                "VolleyTestSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOTLS", package: "swift-nio"),
+            ],
+            resources: [.copy("Fixtures")]
+        ),
         .testTarget(name: "VolleyReportTests", dependencies: ["VolleyCore", "VolleyReport"]),
         .testTarget(
             name: "VolleyCLITests",
