@@ -236,6 +236,12 @@ public struct RunSummary: Equatable, Sendable, Codable {
     /// Requests re-sent once on a new connection after a reused one closed before their
     /// response; nil in runs saved before it was counted.
     public var retries: Int?
+    /// `--follow N`: redirects followed (hops, not requests); nil when none was.
+    public var redirectsFollowed: Int?
+    /// `--follow N`: requests whose chain reached the limit and ended on the 3xx; nil when none.
+    public var redirectLimit: Int?
+    /// `--follow N`: requests that ended on a 3xx whose Location could not be followed; nil when none.
+    public var redirectUnusable: Int?
     public var slowest: [SlowestEntry]
     public var timeline: [TimelineEntry]
     /// True when the run was stopped early (Ctrl-C).
@@ -288,6 +294,9 @@ public struct RunSummary: Equatable, Sendable, Codable {
         case bytesOut = "bytes_out"
         case connectionsOpened = "connections_opened"
         case reconnects, retries
+        case redirectsFollowed = "redirects_followed"
+        case redirectLimit = "redirect_limit"
+        case redirectUnusable = "redirect_unusable"
         case slowest, timeline, interrupted, plan
         case errorSamples = "error_samples"
         case captureFailureSamples = "capture_failure_samples"
@@ -400,6 +409,9 @@ extension RunSummary {
         connectionsOpened = r.connectionsOpened
         reconnects = r.reconnects
         retries = r.retries
+        redirectsFollowed = r.redirectsFollowed > 0 ? r.redirectsFollowed : nil
+        redirectLimit = r.redirectLimit > 0 ? r.redirectLimit : nil
+        redirectUnusable = r.redirectUnusable > 0 ? r.redirectUnusable : nil
         slowest = r.slowest.sorted.map {
             SlowestEntry(
                 requestID: $0.requestID,

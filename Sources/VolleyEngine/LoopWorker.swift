@@ -19,7 +19,7 @@ final class LoopWorker: HostedLoad, @unchecked Sendable {
     let isOpenModel: Bool
     /// The run's time zero on the monotonic clock, set by `begin` (after the warm-up).
     private(set) var startNanos: UInt64 = 0
-    private let requestTimeoutNanos: UInt64
+    let requestTimeoutNanos: UInt64
     /// After the duration, how long requests in flight may still finish.
     private let endGrace: Duration
     /// Requests failed on a reused connection and waiting to be sent again (carried by a
@@ -29,13 +29,18 @@ final class LoopWorker: HostedLoad, @unchecked Sendable {
     private var interrupting = false
     private let address: SocketAddress
     private let tls: TLSSetup?
-    private let factory: ConnectionFactory
+    let factory: ConnectionFactory
     private let donePromise: EventLoopPromise<Void>
     /// Copied from the encoder so a send touches no shared struct.
     private let stampOffset: Int?
     private let isHEAD: Bool
     private let isReplayable: Bool
     private let largeBody: ByteBuffer?
+    /// `--follow N` (nil: off): the rules and the hop encoding; `addresses` and `tlsSource`
+    /// reach a redirect's other authorities.
+    let redirects: RedirectFollower?
+    let addresses: AddressBook
+    let tlsSource: TLSContextSource?
 
     var recorder: Recorder
     /// Per-request samples (`--out`), when asked for.
@@ -75,7 +80,8 @@ final class LoopWorker: HostedLoad, @unchecked Sendable {
         encoder: RequestEncoder,
         address: SocketAddress,
         tls: TLSSetup?,
-        budget: RequestBudget?
+        budget: RequestBudget?,
+        tlsSource: TLSContextSource? = nil
     ) {
         self.index = index
         self.loopCount = loopCount
@@ -100,6 +106,12 @@ final class LoopWorker: HostedLoad, @unchecked Sendable {
         self.isHEAD = encoder.isHEAD
         self.isReplayable = encoder.isReplayable
         self.largeBody = encoder.largeBody
+        let follow = configuration.followRedirects
+        self.redirects =
+            follow > 0
+            ? RedirectFollower(limit: follow, spec: configuration.request, runPrefix: encoder.runPrefixValue) : nil
+        self.addresses = AddressBook(loop: loop, known: [configuration.request.url.authorityKey: address])
+        self.tlsSource = tlsSource
         switch configuration.model {
         case .closed(let connections, let limit):
             isOpenModel = false
@@ -276,9 +288,15 @@ final class LoopWorker: HostedLoad, @unchecked Sendable {
         c.keepAlive = keepAlive
         // Twice the excerpt, so that the redaction sees a secret cut at the excerpt's end.
         c.parser.errorBodyLimit = 2 * ResponseSamples.excerptBytes
+        if redirects != nil { c.parser.keepsHeaders = .cookiesAndLocation }
         if withTicket { ticketsHeld += 1 }
         connections.insert(c)
-        factory.open(c, to: address, tls: tls)
+        if let hop = carrying?.hop, hop.url.authorityKey != redirects?.spec.url.authorityKey {
+            c.data.authority = hop.url.authorityKey
+            openElsewhere(c, to: hop.url)
+        } else {
+            factory.open(c, to: address, tls: tls)
+        }
     }
 
     private func remove(_ h: Connection) {
@@ -413,7 +431,19 @@ final class LoopWorker: HostedLoad, @unchecked Sendable {
             h.data.carried = nil
             retriesPending -= 1
             inFlight += 1
-            write(h, sequence: retry.sequence, dueAt: retry.dueAt, now: known ?? now(), firstSentAt: retry.sentAt)
+            if let hop = retry.hop {
+                writeHop(
+                    h,
+                    hop,
+                    isRetry: retry.isRetry,
+                    sequence: retry.sequence,
+                    dueAt: retry.dueAt,
+                    firstSentAt: retry.sentAt,
+                    now: known ?? now()
+                )
+            } else {
+                write(h, sequence: retry.sequence, dueAt: retry.dueAt, now: known ?? now(), firstSentAt: retry.sentAt)
+            }
             return
         }
         if isOpenModel {
@@ -454,6 +484,7 @@ final class LoopWorker: HostedLoad, @unchecked Sendable {
     @inline(__always)
     private func write(_ h: Connection, sequence: UInt64, dueAt: UInt64, now: UInt64, firstSentAt: UInt64? = nil) {
         let firstWrite = firstSentAt ?? now
+        h.data.hop = nil
         h.data.sequence = sequence
         h.data.dueAt = dueAt
         h.data.firstSentAt = firstWrite
@@ -479,6 +510,21 @@ final class LoopWorker: HostedLoad, @unchecked Sendable {
     }
 
     func responseCompleted(_ h: Connection, at t: UInt64, keepAlive: Bool) {
+        if redirects != nil {
+            switch followRedirect(h, at: t, keepAlive: keepAlive) {
+            case .final:
+                break
+            case .continued:
+                return
+            case .moved(let hop):
+                // Carried like a retry: sent on a new connection once this one has closed.
+                inFlight -= 1
+                retriesPending += 1
+                h.data.retryAfterClose = hop
+                if keepAlive { h.close() }
+                return
+            }
+        }
         inFlight -= 1
         let status = h.parser.status
         let bytesIn = h.parser.bytesReceived
@@ -507,9 +553,11 @@ final class LoopWorker: HostedLoad, @unchecked Sendable {
             requestID: encoder.requestID(loop: index, sequence: h.data.sequence),
             bytesIn: bytesIn
         )
-        if keepAlive {
+        if keepAlive && h.data.authority == nil {
             dispatch(h, now: isOpenModel ? nil : t)
         } else {
+            // A connection to a redirect's other authority carried its request's chain only.
+            if keepAlive { h.close() }
             checkFinished()
         }
     }
@@ -544,7 +592,8 @@ final class LoopWorker: HostedLoad, @unchecked Sendable {
             h.data.retryAfterClose = CarriedRequest(
                 sequence: h.data.sequence,
                 dueAt: h.data.dueAt,
-                sentAt: h.data.firstSentAt
+                sentAt: h.data.firstSentAt,
+                hop: h.data.hop
             )
             return
         }
@@ -627,6 +676,11 @@ struct RunConnectionData {
     var carried: CarriedRequest?
     /// Set when this connection's request is to be retried after the close is reported.
     var retryAfterClose: CarriedRequest?
+    /// `--follow`: the redirect hop the outstanding request is on (nil: its first request).
+    var hop: RedirectHop?
+    /// `--follow`: the other authority this connection was opened to for a redirect (nil:
+    /// the run's target); it carries that request's chain, then closes.
+    var authority: Authority?
 
     init(template: ByteBuffer) {
         self.template = template
@@ -634,10 +688,15 @@ struct RunConnectionData {
 }
 
 /// A request to be sent again on a new connection: the same id, due time and first write.
+/// Also a redirect hop that moves to a new connection (`isRetry` false).
 struct CarriedRequest {
     let sequence: UInt64
     let dueAt: UInt64
     let sentAt: UInt64
+    /// The redirect hop to send (nil: the run's request).
+    var hop: RedirectHop? = nil
+    /// A second attempt (``RetryPolicy``), or a hop moving to another connection.
+    var isRetry = true
 }
 
 extension HTTPConnection where Owner == LoopWorker {

@@ -20,12 +20,13 @@ extension RunCommand {
         let given = [
             ("-c", connections != nil), ("-n", requests != nil), ("-d", duration != nil), ("-r", rate != nil),
             ("--stages", stages != nil), ("--body", body != nil), ("--body-file", bodyFile != nil),
-            ("-H", !headers.isEmpty),
+            ("-H", !headers.isEmpty), ("--follow", follow != 0),
         ].filter(\.1).map(\.0)
         guard given.isEmpty else {
             throw InputError(
                 "\(given.joined(separator: ", ")) do\(given.count == 1 ? "es" : "") not apply to a plan file",
-                hint: "set VUs, durations and headers in the plan; make them overridable with ${VUS:-50} and -e VUS=100"
+                hint:
+                    "set VUs, durations, headers and defaults.max_redirects in the plan; make them overridable with ${VUS:-50} and -e VUS=100"
             )
         }
     }
