@@ -15,6 +15,12 @@ extension RunCommand {
         return lower.hasSuffix(".yaml") || lower.hasSuffix(".yml") || FileManager.default.fileExists(atPath: text)
     }
 
+    /// `--follow` given with a plan target (sweep, find-max, ab): plans set their own limit.
+    static let followWithPlan = InputError(
+        "--follow does not apply to a plan file",
+        hint: "plans follow redirects themselves: set defaults.max_redirects in the plan"
+    )
+
     /// Flags that shape `volley run URL` load; a plan sets these itself.
     func rejectURLOnlyFlags() throws {
         let given = [

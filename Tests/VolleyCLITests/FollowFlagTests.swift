@@ -19,6 +19,19 @@ import VolleyTestSupport
         #expect(try time.request.configuration().followRedirects == 2)
     }
 
+    @Test func theExperimentsPassFollowToEachRun() throws {
+        let url = "http://127.0.0.1:8080/"
+        let sweep = try SweepCommand.parse([url, "--concurrency", "1,2", "--follow", "2"]).job(level: 2, closed: true)
+        #expect(try sweep.request.configuration().followRedirects == 2)
+        let findMax = try FindMaxCommand.parse([url, "--slo", "p99<1s", "--follow", "3"]).job(rate: 10)
+        #expect(try findMax.request.configuration().followRedirects == 3)
+        let ab = try AbCommand.parse(["--a", url, "--b", url + "x", "--follow", "4"])
+        #expect(try ab.job(for: url + "x").request.configuration().followRedirects == 4)
+        #expect(throws: RunCommand.followWithPlan) {
+            try AbCommand.parse(["--a", "plan.yaml", "--b", url, "--follow", "1"]).job(for: "plan.yaml")
+        }
+    }
+
     @Test func aFollowOutOfRangeOrWithAPlanIsAnInputError() throws {
         let negative = try runVolley(["run", "http://127.0.0.1:1/", "-n", "1", "--follow", "-1"])
         #expect(negative.status == 2)
