@@ -326,6 +326,16 @@ final class LoopWorker: HostedLoad, @unchecked Sendable {
             retriesPending -= 1
             recorder.recordFailure(cls, message: message)
             sampleUnsentFailure(cls)
+            if !stopped {
+                // It replaced a connection of the loop's: open that one's successor (on the
+                // next loop turn: a refused connect may complete synchronously), or a closed
+                // run with requests left would lose a slot, and with all of them never end
+                // (a redirect to a refusing host did exactly that).
+                loop.execute { [self] in
+                    if isOpenModel { openForPending() } else { replaceConnection() }
+                    checkFinished()
+                }
+            }
             checkFinished()
             return
         }

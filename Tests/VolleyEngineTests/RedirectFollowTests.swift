@@ -157,6 +157,20 @@ import VolleyTestSupport
         try await secure.shutdown()
     }
 
+    @Test func aHopThatCannotConnectFailsTheRequestAndAnUnusableLocationEndsIt() async throws {
+        try await withServer { server in
+            let refused = "http%3A%2F%2F127.0.0.1%3A1%2F"
+            let s = try await run(server.url("/to?url=\(refused)"), follow: 3)
+            #expect(s.completed == 0)
+            #expect(s.transportErrors == ["connection_refused": 20])
+            #expect(s.redirectsFollowed == 20)
+            let ftp = try await run(server.url("/to?url=ftp%3A%2F%2F127.0.0.1%2Ff"), follow: 3)
+            #expect(ftp.status == ["302": 20])
+            #expect(ftp.redirectUnusable == 20)
+            #expect(ftp.redirectsFollowed == nil)
+        }
+    }
+
     @Test func withoutKeepAliveEachHopGoesOnANewConnection() async throws {
         try await withServer { server in
             let s = try await run(server.url("/chain/2"), follow: 3, keepAlive: false)
