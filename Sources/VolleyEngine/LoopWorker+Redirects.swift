@@ -106,9 +106,12 @@ extension LoopWorker {
         }
         addresses.lookup(url.authorityKey) { [self] result, dns in
             switch result {
-            case .success(let address):
+            case .success(let address) where c.state == .connecting:
                 c.dnsNanos = dns
                 factory.open(c, to: address, tls: setup)
+            case .success:
+                // Told to close while its name was being resolved (the run was stopped).
+                c.connectAttemptFailed(ChannelError.ioOnClosedChannel)
             case .failure(let error):
                 c.connectAttemptFailed(error)
             }

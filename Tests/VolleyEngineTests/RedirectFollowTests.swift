@@ -171,6 +171,27 @@ import VolleyTestSupport
         }
     }
 
+    @Test func theLatencyRunsToTheFinalResponse() async throws {
+        let slow = try await TestServer.start()
+        do {
+            try await withServer { server in
+                // The 302 is answered at once; the final response 60 ms later, on another server.
+                let to = "http%3A%2F%2F127.0.0.1%3A\(slow.port)%2Fdelay%2F60"
+                let s = try await run(
+                    server.url("/to?url=\(to)"),
+                    follow: 1,
+                    model: .closed(connections: 1, limit: .requests(4))
+                )
+                #expect(s.status == ["200": 4])
+                #expect(s.latencyMs.min >= 60, "\(s.latencyMs)")
+            }
+        } catch {
+            try await slow.shutdown()
+            throw error
+        }
+        try await slow.shutdown()
+    }
+
     @Test func withoutKeepAliveEachHopGoesOnANewConnection() async throws {
         try await withServer { server in
             let s = try await run(server.url("/chain/2"), follow: 3, keepAlive: false)
