@@ -194,6 +194,15 @@ public struct Recorder: Sendable {
     /// before any byte of their response (``RetryPolicy``). Not new requests: a retried
     /// request counts once, with the outcome of its second attempt.
     public var retries = 0
+    /// Redirects followed (`volley run --follow N`): 3xx responses that led to another hop of
+    /// the same request. Not requests: their bytes count, the request counts once.
+    public var redirectsFollowed = 0
+    /// Requests whose redirect chain reached the `--follow` limit (a longer chain, or a
+    /// loop): they ended with the 3xx as their final status.
+    public var redirectLimit = 0
+    /// Requests that ended on a 3xx whose Location could not be followed (another scheme, an
+    /// invalid reference).
+    public var redirectUnusable = 0
     public var slowest = SlowestRequests()
     public var interval = IntervalStats()
     /// The first bytes of the first few error bodies per status, and of failed captures.
@@ -230,6 +239,19 @@ public struct Recorder: Sendable {
     /// is neither another request nor a late one.
     public mutating func recordResend(bytes: Int) {
         retries &+= 1
+        bytesOut &+= UInt64(bytes)
+        interval.bytesOut &+= UInt64(bytes)
+    }
+
+    /// A redirect was followed: its response's bytes count, and the request goes on.
+    public mutating func recordRedirect(bytesIn: Int) {
+        redirectsFollowed &+= 1
+        self.bytesIn &+= UInt64(bytesIn)
+        interval.bytesIn &+= UInt64(bytesIn)
+    }
+
+    /// A redirect hop was written: its bytes count, but it is not another request.
+    public mutating func recordHopSend(bytes: Int) {
         bytesOut &+= UInt64(bytes)
         interval.bytesOut &+= UInt64(bytes)
     }
@@ -317,6 +339,9 @@ public struct Recorder: Sendable {
         connectionsOpened += other.connectionsOpened
         reconnects += other.reconnects
         retries += other.retries
+        redirectsFollowed += other.redirectsFollowed
+        redirectLimit += other.redirectLimit
+        redirectUnusable += other.redirectUnusable
         slowest.merge(other.slowest)
         responseSamples.merge(other.responseSamples)
         phases.merge(other.phases)

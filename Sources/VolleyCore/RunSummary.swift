@@ -239,6 +239,12 @@ public struct RunSummary: Equatable, Sendable, Codable {
     /// Time per phase (dns, connect, tls, send, wait, receive) and the connection reuse rate;
     /// nil when no phase was recorded, as in runs saved before phases existed.
     public var phases: PhaseSummary?
+    /// `--follow N`: redirects followed (hops, not requests); nil when none was.
+    public var redirectsFollowed: Int?
+    /// `--follow N`: requests whose chain reached the limit and ended on the 3xx; nil when none.
+    public var redirectLimit: Int?
+    /// `--follow N`: requests that ended on a 3xx whose Location could not be followed; nil when none.
+    public var redirectUnusable: Int?
     public var slowest: [SlowestEntry]
     public var timeline: [TimelineEntry]
     /// True when the run was stopped early (Ctrl-C).
@@ -298,6 +304,9 @@ public struct RunSummary: Equatable, Sendable, Codable {
         case bytesOut = "bytes_out"
         case connectionsOpened = "connections_opened"
         case reconnects, retries, phases
+        case redirectsFollowed = "redirects_followed"
+        case redirectLimit = "redirect_limit"
+        case redirectUnusable = "redirect_unusable"
         case slowest, timeline, interrupted, plan
         case errorSamples = "error_samples"
         case captureFailureSamples = "capture_failure_samples"
@@ -414,6 +423,9 @@ extension RunSummary {
         reconnects = r.reconnects
         retries = r.retries
         phases = PhaseSummary(r.phases)
+        redirectsFollowed = r.redirectsFollowed > 0 ? r.redirectsFollowed : nil
+        redirectLimit = r.redirectLimit > 0 ? r.redirectLimit : nil
+        redirectUnusable = r.redirectUnusable > 0 ? r.redirectUnusable : nil
         slowest = r.slowest.sorted.map {
             SlowestEntry(
                 requestID: $0.requestID,

@@ -67,9 +67,11 @@ public final class LoadEngine: Sendable {
             )
         }
         var tls: TLSSetup?
+        // Made on first use: a plain-HTTP run builds a context only if a redirect leads to HTTPS.
+        let tlsSource = TLSContextSource(insecure: config.insecure)
         if url.isTLS {
             do {
-                tls = TLSSetup(context: try TLSContextSource(insecure: config.insecure).context(), host: url.host)
+                tls = TLSSetup(context: try tlsSource.context(), host: url.host)
             } catch {
                 throw EngineError(errorClass: .tls, message: "cannot set up TLS: \(error)", hint: nil)
             }
@@ -93,7 +95,8 @@ public final class LoadEngine: Sendable {
                     encoder: encoder,
                     address: address,
                     tls: tls,
-                    budget: budget
+                    budget: budget,
+                    tlsSource: tlsSource
                 )
             )
         }

@@ -152,6 +152,13 @@ struct LoopAccounting {
         inFlight -= 1
     }
 
+    /// The request in flight moves to a new connection (a redirect hop to another
+    /// authority, or after a close): owed like a retry until that connection sends it.
+    mutating func carryOver() {
+        inFlight -= 1
+        retriesPending += 1
+    }
+
     /// The request in flight failed; true when it is to be sent again on a new connection
     /// (a reused connection's close, ``RetryPolicy``) once the close has been handled.
     mutating func failed(retry: Bool) -> Bool {
@@ -164,8 +171,9 @@ struct LoopAccounting {
     // MARK: - Connect failures and closes
 
     enum ConnectFailure: Equatable {
-        /// The retry this connection carried fails with the connect.
-        case retryFailed
+        /// The retry (or redirect hop) this connection carried fails with the connect;
+        /// `replace`: open the successor of the connection it replaced (not stopped).
+        case retryFailed(replace: Bool)
         /// Open model: `failedRequest` — the oldest waiting request fails with the connect;
         /// `reopen` — others still wait, open again on the next loop turn (never
         /// recursively: a refused connect may complete synchronously).
@@ -185,7 +193,7 @@ struct LoopAccounting {
         connections -= 1
         if carries {
             retriesPending -= 1
-            return .retryFailed
+            return .retryFailed(replace: !stopped)
         }
         if isOpenModel {
             let failed = pending.popFirst() != nil

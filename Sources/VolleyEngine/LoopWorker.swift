@@ -21,18 +21,23 @@ final class LoopWorker: HostedLoad, @unchecked Sendable {
     let isOpenModel: Bool
     /// The run's time zero on the monotonic clock, set by `begin` (after the warm-up).
     private(set) var startNanos: UInt64 = 0
-    private let requestTimeoutNanos: UInt64
+    let requestTimeoutNanos: UInt64
     /// After the duration, how long requests in flight may still finish.
     private let endGrace: Duration
     private let address: SocketAddress
     private let tls: TLSSetup?
-    private let factory: ConnectionFactory
+    let factory: ConnectionFactory
     private let donePromise: EventLoopPromise<Void>
     /// Copied from the encoder so a send touches no shared struct.
     private let stampOffset: Int?
     private let isHEAD: Bool
     private let isReplayable: Bool
     private let largeBody: ByteBuffer?
+    /// `--follow N` (nil: off): the rules and the hop encoding; `addresses` and `tlsSource`
+    /// reach a redirect's other authorities.
+    let redirects: RedirectFollower?
+    let addresses: AddressBook
+    let tlsSource: TLSContextSource?
 
     var recorder: Recorder
     /// Per-request samples (`--out`), when asked for.
@@ -65,7 +70,8 @@ final class LoopWorker: HostedLoad, @unchecked Sendable {
         encoder: RequestEncoder,
         address: SocketAddress,
         tls: TLSSetup?,
-        budget: RequestBudget?
+        budget: RequestBudget?,
+        tlsSource: TLSContextSource? = nil
     ) {
         self.index = index
         self.loopCount = loopCount
@@ -89,6 +95,12 @@ final class LoopWorker: HostedLoad, @unchecked Sendable {
         self.isHEAD = encoder.isHEAD
         self.isReplayable = encoder.isReplayable
         self.largeBody = encoder.largeBody
+        let follow = configuration.followRedirects
+        self.redirects =
+            follow > 0
+            ? RedirectFollower(limit: follow, spec: configuration.request, runPrefix: encoder.runPrefixValue) : nil
+        self.addresses = AddressBook(loop: loop, known: [configuration.request.url.authorityKey: address])
+        self.tlsSource = tlsSource
         switch configuration.model {
         case .closed(let connections, let limit):
             isOpenModel = false
@@ -260,8 +272,14 @@ final class LoopWorker: HostedLoad, @unchecked Sendable {
         c.keepAlive = keepAlive
         // Twice the excerpt, so that the redaction sees a secret cut at the excerpt's end.
         c.parser.errorBodyLimit = 2 * ResponseSamples.excerptBytes
+        if redirects != nil { c.parser.keepsHeaders = .cookiesAndLocation }
         connections.insert(c)
-        factory.open(c, to: address, tls: tls)
+        if let hop = carrying?.hop, hop.url.authorityKey != redirects?.spec.url.authorityKey {
+            c.data.authority = hop.url.authorityKey
+            openElsewhere(c, to: hop.url)
+        } else {
+            factory.open(c, to: address, tls: tls)
+        }
     }
 
     private func remove(_ h: Connection) {
@@ -293,9 +311,20 @@ final class LoopWorker: HostedLoad, @unchecked Sendable {
         let message =
             interrupting ? "the run was stopped before the retried request was sent" : ErrorClassifier.message(error)
         switch outcome {
-        case .retryFailed:
-            // The retry of a request that was already written once: it fails with this connect.
+        case .retryFailed(let replace):
+            // The retry (or redirect hop) of a request already written once: it fails with
+            // this connect.
             recordUnsentFailure(cls, message: message)
+            if replace {
+                // It replaced a connection of the loop's: open that one's successor (on the
+                // next loop turn: a refused connect may complete synchronously), or a closed
+                // run with requests left would lose a slot, and with all of them never end
+                // (a redirect to a refusing host did exactly that).
+                loop.execute { [self] in
+                    if isOpenModel { openForPending() } else { replaceConnection() }
+                    checkFinished()
+                }
+            }
         case .pendingFailed(let failedRequest, let reopen):
             if failedRequest { recordUnsentFailure(cls, message: message) }
             if reopen { loop.execute { [self] in openForPending() } }
@@ -381,7 +410,19 @@ final class LoopWorker: HostedLoad, @unchecked Sendable {
         case .resend:
             h.data.carried = nil
             let retry = carried!
-            write(h, sequence: retry.sequence, dueAt: retry.dueAt, now: known ?? now(), firstSentAt: retry.sentAt)
+            if let hop = retry.hop {
+                writeHop(
+                    h,
+                    hop,
+                    isRetry: retry.isRetry,
+                    sequence: retry.sequence,
+                    dueAt: retry.dueAt,
+                    firstSentAt: retry.sentAt,
+                    now: known ?? now()
+                )
+            } else {
+                write(h, sequence: retry.sequence, dueAt: retry.dueAt, now: known ?? now(), firstSentAt: retry.sentAt)
+            }
         case .send(let dueAt):
             let t = known ?? now()
             sequence &+= 1
@@ -402,6 +443,7 @@ final class LoopWorker: HostedLoad, @unchecked Sendable {
     @inline(__always)
     private func write(_ h: Connection, sequence: UInt64, dueAt: UInt64, now: UInt64, firstSentAt: UInt64? = nil) {
         let firstWrite = firstSentAt ?? now
+        h.data.hop = nil
         h.data.sequence = sequence
         h.data.dueAt = dueAt
         h.data.firstSentAt = firstWrite
@@ -427,6 +469,20 @@ final class LoopWorker: HostedLoad, @unchecked Sendable {
     }
 
     func responseCompleted(_ h: Connection, at t: UInt64, keepAlive: Bool) {
+        if redirects != nil {
+            switch followRedirect(h, at: t, keepAlive: keepAlive) {
+            case .final:
+                break
+            case .continued:
+                return
+            case .moved(let hop):
+                // Carried like a retry: sent on a new connection once this one has closed.
+                accounting.carryOver()
+                h.data.retryAfterClose = hop
+                if keepAlive { h.close() }
+                return
+            }
+        }
         accounting.completed()
         let status = h.parser.status
         let bytesIn = h.parser.bytesReceived
@@ -455,9 +511,11 @@ final class LoopWorker: HostedLoad, @unchecked Sendable {
             requestID: encoder.requestID(loop: index, sequence: h.data.sequence),
             bytesIn: bytesIn
         )
-        if keepAlive {
+        if keepAlive && h.data.authority == nil {
             dispatch(h, now: isOpenModel ? nil : t)
         } else {
+            // A connection to a redirect's other authority carried its request's chain only.
+            if keepAlive { h.close() }
             checkFinished()
         }
     }
@@ -491,7 +549,8 @@ final class LoopWorker: HostedLoad, @unchecked Sendable {
             h.data.retryAfterClose = CarriedRequest(
                 sequence: h.data.sequence,
                 dueAt: h.data.dueAt,
-                sentAt: h.data.firstSentAt
+                sentAt: h.data.firstSentAt,
+                hop: h.data.hop
             )
             return
         }
@@ -565,6 +624,11 @@ struct RunConnectionData {
     var carried: CarriedRequest?
     /// Set when this connection's request is to be retried after the close is reported.
     var retryAfterClose: CarriedRequest?
+    /// `--follow`: the redirect hop the outstanding request is on (nil: its first request).
+    var hop: RedirectHop?
+    /// `--follow`: the other authority this connection was opened to for a redirect (nil:
+    /// the run's target); it carries that request's chain, then closes.
+    var authority: Authority?
 
     init(template: ByteBuffer) {
         self.template = template
@@ -572,8 +636,13 @@ struct RunConnectionData {
 }
 
 /// A request to be sent again on a new connection: the same id, due time and first write.
+/// Also a redirect hop that moves to a new connection (`isRetry` false).
 struct CarriedRequest {
     let sequence: UInt64
     let dueAt: UInt64
     let sentAt: UInt64
+    /// The redirect hop to send (nil: the run's request).
+    var hop: RedirectHop? = nil
+    /// A second attempt (``RetryPolicy``), or a hop moving to another connection.
+    var isRetry = true
 }

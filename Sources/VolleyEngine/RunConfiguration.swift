@@ -21,6 +21,9 @@ public struct RunConfiguration: Sendable {
     public var endGrace: Duration = .seconds(5)
     /// How many of the slowest requests to keep.
     public var slowestCount: Int
+    /// Redirect hops each request may follow (`--follow N`); 0 (the default, as in wrk and
+    /// hey) counts a 3xx as the final response.
+    public var followRedirects = 0
     /// Where to stream one JSON line per request (`--out samples.ndjson`); nil = nowhere.
     public var samples: SampleFile?
     /// Plain HTTP on Linux: connect sockets directly and write requests with `send(2)`

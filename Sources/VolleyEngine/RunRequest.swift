@@ -14,7 +14,7 @@ public struct RunRequest: Sendable {
     /// (`connections` is `-c` in `run` and `--concurrency level 4` in `sweep`).
     public enum Field: String, Sendable, CaseIterable {
         case target, connections, requests, duration, rate, maxConnections, preconnect
-        case threads, method, requestTimeout, connectTimeout, grace, slowest, requestIDHeader
+        case threads, method, requestTimeout, connectTimeout, grace, slowest, requestIDHeader, follow
     }
 
     /// What is sent to a URL target: a fixed number of connections, or arrivals on a clock.
@@ -59,6 +59,9 @@ public struct RunRequest: Sendable {
     public var requestIDHeader: String? = "X-Request-ID"
     /// False sends `Connection: close` and opens a connection per request.
     public var keepAlive = true
+    /// Redirect hops a request may follow before its 3xx counts as final (0: none, like wrk
+    /// and hey). A request and its hops are one request: one latency, the final status.
+    public var follow = 0
     /// Per-request timeout, counted from the write.
     public var requestTimeout: Duration = .seconds(30)
     /// TCP (and TLS) set-up timeout.
@@ -150,10 +153,21 @@ public struct RunRequest: Sendable {
             interruptGrace: interruptGrace,
             slowestCount: slowest
         )
+        guard (0...Self.maxFollow).contains(follow) else {
+            throw RunRequestError(
+                [.follow],
+                "{follow} must be between 0 and \(Self.maxFollow) hops, got \(follow)",
+                hint: "e.g. {follow} 5 (0, the default, does not follow redirects)"
+            )
+        }
         if let threads { config.threads = threads }
         config.endGrace = grace
+        config.followRedirects = follow
         return config
     }
+
+    /// The most hops `follow` takes (curl's default limit is 50; no real chain is longer).
+    public static let maxFollow = 100
 
     /// The load model of ``load``, checked.
     public func model() throws(RunRequestError) -> LoadModel {

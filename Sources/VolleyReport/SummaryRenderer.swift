@@ -61,6 +61,7 @@ public struct SummaryRenderer: Sendable {
                     + " retried once on a new connection, not counted as errors"
             )
         }
+        if let line = redirectLine(s) { out.append(line) }
         out.append("")
         let header = ["min", "mean", "p50", "p90", "p95", "p99", "p99.9", "max"]
         out.append(
@@ -213,6 +214,23 @@ public struct SummaryRenderer: Sendable {
             }
         }
         return out
+    }
+
+    /// `--follow N`: the hops followed and the chains that ended on a 3xx (the limit, or a
+    /// Location that cannot be followed); nil when there were none.
+    private func redirectLine(_ s: RunSummary) -> String? {
+        let followed = s.redirectsFollowed ?? 0
+        let limit = s.redirectLimit ?? 0
+        let unusable = s.redirectUnusable ?? 0
+        guard followed + limit + unusable > 0 else { return nil }
+        var line = "  Redirects    " + Fmt.int(followed) + " followed (hops within requests, not counted as requests)"
+        if limit > 0 {
+            line += " · " + style.yellow(Fmt.int(limit) + " ended at the --follow limit (a longer chain or a loop)")
+        }
+        if unusable > 0 {
+            line += " · " + style.yellow(Fmt.int(unusable) + " ended on a Location that cannot be followed")
+        }
+        return line
     }
 
     private func latencyRow(_ label: String, _ l: LatencyStats) -> String {

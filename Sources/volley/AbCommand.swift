@@ -59,6 +59,12 @@ struct AbCommand: AsyncParsableCommand {
     @Option(name: [.customShort("e"), .customLong("env")], help: "A plan variable NAME=value (repeatable).")
     var environment: [String] = []
 
+    @Option(
+        parsing: .unconditional,
+        help: "Follow up to N redirects per request, as volley run --follow (URL targets)."
+    )
+    var follow: Int = 0
+
     @Option(help: "Label of side A in the history and the output.")
     var labelA: String = "A"
 
@@ -81,6 +87,7 @@ struct AbCommand: AsyncParsableCommand {
     /// --rate; its errors name ab's own flags.
     func job(for target: String) throws -> RunJob {
         if RunCommand.isPlanPath(target) {
+            guard follow == 0 else { throw RunCommand.followWithPlan }
             return try RunCommand.planJob(path: target, environment: environment)
         }
         let url = try RunCommand.naming(target == a ? "--a" : "--b", { try TargetURL(parsing: target) })
@@ -95,7 +102,9 @@ struct AbCommand: AsyncParsableCommand {
         } else {
             load = .closed(connections: connections ?? 50, duration: seconds)
         }
-        var job = try RunJob(request: RunRequest(url: url, load: load))
+        var request = RunRequest(url: url, load: load)
+        request.follow = follow
+        var job = try RunJob(request: request)
         job.flagName = { field in
             switch field {
             case .connections, .preconnect: return "-c/--connections"

@@ -52,6 +52,12 @@ struct FindMaxCommand: AsyncParsableCommand {
     @Option(name: [.customShort("e"), .customLong("env")], help: "A plan variable NAME=value (repeatable).")
     var environment: [String] = []
 
+    @Option(
+        parsing: .unconditional,
+        help: "Follow up to N redirects per request, as volley run --follow (URL targets)."
+    )
+    var follow: Int = 0
+
     @Flag(help: "Do not save the steps to the history.")
     var noSave = false
 
@@ -64,12 +70,15 @@ struct FindMaxCommand: AsyncParsableCommand {
     /// the rate as `--rate-var`; its errors name find-max's own flags.
     func job(rate: Double) throws -> RunJob {
         if RunCommand.isPlanPath(target) {
+            guard follow == 0 else { throw RunCommand.followWithPlan }
             let text = rate == rate.rounded() ? String(Int(rate)) : String(rate)
             return try RunCommand.planJob(path: target, environment: ["\(rateVar)=\(text)"] + environment)
         }
         let url = try RunCommand.naming("the target", { try TargetURL(parsing: target) })
         let seconds = try RunCommand.positiveDuration(duration, flag: "-d/--duration")
-        var job = try RunJob(request: RunRequest(url: url, load: .open(.rate(rate, duration: seconds))))
+        var request = RunRequest(url: url, load: .open(.rate(rate, duration: seconds)))
+        request.follow = follow
+        var job = try RunJob(request: request)
         job.flagName = { field in
             switch field {
             case .rate: return "the step rate \(Self.stepLabel(rate).dropFirst(9)) (from --start)"

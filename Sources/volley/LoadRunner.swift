@@ -179,6 +179,7 @@ extension RunRequestError {
         case .grace: return "--grace"
         case .slowest: return "--slowest"
         case .requestIDHeader: return "--request-id-header"
+        case .follow: return "--follow"
         }
     }
 }

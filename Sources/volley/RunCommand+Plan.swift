@@ -15,17 +15,24 @@ extension RunCommand {
         return lower.hasSuffix(".yaml") || lower.hasSuffix(".yml") || FileManager.default.fileExists(atPath: text)
     }
 
+    /// `--follow` given with a plan target (sweep, find-max, ab): plans set their own limit.
+    static let followWithPlan = InputError(
+        "--follow does not apply to a plan file",
+        hint: "plans follow redirects themselves: set defaults.max_redirects in the plan"
+    )
+
     /// Flags that shape `volley run URL` load; a plan sets these itself.
     func rejectURLOnlyFlags() throws {
         let given = [
             ("-c", connections != nil), ("-n", requests != nil), ("-d", duration != nil), ("-r", rate != nil),
             ("--stages", stages != nil), ("--body", body != nil), ("--body-file", bodyFile != nil),
-            ("-H", !headers.isEmpty),
+            ("-H", !headers.isEmpty), ("--follow", follow != 0),
         ].filter(\.1).map(\.0)
         guard given.isEmpty else {
             throw InputError(
                 "\(given.joined(separator: ", ")) do\(given.count == 1 ? "es" : "") not apply to a plan file",
-                hint: "set VUs, durations and headers in the plan; make them overridable with ${VUS:-50} and -e VUS=100"
+                hint:
+                    "set VUs, durations, headers and defaults.max_redirects in the plan; make them overridable with ${VUS:-50} and -e VUS=100"
             )
         }
     }

@@ -120,6 +120,13 @@ struct RunCommand: AsyncParsableCommand {
     @Flag(help: "Send Connection: close and use a new connection for every request.")
     var noKeepalive = false
 
+    @Option(
+        parsing: .unconditional,
+        help:
+            "Follow up to N redirects (301/302/303/307/308) per request, as one request: its latency runs to the final response. Default 0: a 3xx is the response."
+    )
+    var follow: Int = 0
+
     @Flag(help: "Accept any TLS certificate (self-signed test servers).")
     var insecure = false
 
@@ -187,6 +194,7 @@ struct RunCommand: AsyncParsableCommand {
         if let body { request.body = Array(body.utf8) }
         if let bodyFile { request.body = try Self.readFile(bodyFile) }
         request.keepAlive = !noKeepalive
+        request.follow = follow
         return request
     }
 

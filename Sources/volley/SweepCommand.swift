@@ -53,6 +53,12 @@ struct SweepCommand: AsyncParsableCommand {
     @Option(name: [.customShort("e"), .customLong("env")], help: "A plan variable NAME=value (repeatable).")
     var environment: [String] = []
 
+    @Option(
+        parsing: .unconditional,
+        help: "Follow up to N redirects per request, as volley run --follow (URL targets)."
+    )
+    var follow: Int = 0
+
     @Option(help: "A label for this sweep's runs in the history.")
     var label: String?
 
@@ -107,6 +113,7 @@ struct SweepCommand: AsyncParsableCommand {
     func job(level: Double, closed: Bool) throws -> RunJob {
         let levelText = closed ? String(Int(level)) : SweepAnalysis.format(level)
         if RunCommand.isPlanPath(target) {
+            guard follow == 0 else { throw RunCommand.followWithPlan }
             return try RunCommand.planJob(
                 path: target,
                 environment: ["\(vusVar)=\(levelText)"] + environment,
@@ -134,7 +141,9 @@ struct SweepCommand: AsyncParsableCommand {
         } else {
             load = .open(.rate(level, duration: seconds ?? .seconds(10)))
         }
-        var job = try RunJob(request: RunRequest(url: url, load: load), probing: probing)
+        var request = RunRequest(url: url, load: load)
+        request.follow = follow
+        var job = try RunJob(request: request, probing: probing)
         job.flagName = { field in
             switch field {
             case .connections: return "--concurrency level \(levelText)"

@@ -38,6 +38,9 @@ struct TimeCommand: AsyncParsableCommand {
     @Option(name: [.customShort("H"), .customLong("header")], help: "A header 'Name: value' (repeatable).")
     var headers: [String] = []
 
+    @Option(parsing: .unconditional, help: "Follow up to N redirects per request (as volley run --follow).")
+    var follow: Int = 0
+
     @Flag(help: "Do not save the repeats to the history.")
     var noSave = false
 
@@ -48,6 +51,7 @@ struct TimeCommand: AsyncParsableCommand {
         var request = RunRequest(url: target, load: .closed(connections: 1, requests: number))
         request.method = method
         request.headers = try headers.map { h in try RunCommand.naming("-H/--header", { try HTTPHeader(parsing: h) }) }
+        request.follow = follow
         var job = try RunJob(request: request)
         job.flagName = { field in
             switch field {

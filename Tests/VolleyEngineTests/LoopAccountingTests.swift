@@ -194,7 +194,7 @@ import Testing
         _ = a.closed(holdsTicket: &none, carries: false, retryOwed: true)
         a.opening(withTicket: false)
         let r32 = a.connectFailed(holdsTicket: &none, carries: true, failures: 0)
-        #expect(r32 == .retryFailed)
+        #expect(r32 == .retryFailed(replace: true))
         #expect(a.retriesPending == 0 && a.connections == 0)
         _ = a.stop()
         #expect(a.finish() == .done)
