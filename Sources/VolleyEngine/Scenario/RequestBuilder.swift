@@ -11,6 +11,9 @@ struct Authority: Hashable {
 /// A rendered request, ready to write.
 struct BuiltRequest {
     var authority: Authority
+    /// The request target (path and query) as sent, so a redirect's relative Location can be
+    /// resolved against the request's own URL.
+    var path: String
     var bytes: ByteBuffer
     var isHEAD: Bool
     /// The sequence number in the request id (`ScenarioLoop.requestID(_:)` spells it out);
@@ -246,7 +249,13 @@ final class RequestBuilder: Sendable {
         if let body { out.append(contentsOf: body) }
         let buffer = ByteBuffer(bytes: out)
         scratch = out
-        return BuiltRequest(authority: authority, bytes: buffer, isHEAD: prepared.isHEAD, sequence: sequence)
+        return BuiltRequest(
+            authority: authority,
+            path: path,
+            bytes: buffer,
+            isHEAD: prepared.isHEAD,
+            sequence: sequence
+        )
     }
 
     private static let versionLine = Array(" HTTP/1.1\r\n".utf8)

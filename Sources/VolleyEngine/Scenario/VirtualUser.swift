@@ -271,10 +271,11 @@ final class VirtualUser: Slotted {
         _ response: VUResponse,
         latency: UInt64,
         completedAt: UInt64,
-        sequence: UInt64,
+        built: BuiltRequest,
         hops: Int,
         phases: PhaseSample
     ) {
+        let sequence = built.sequence
         let step = compiled.step
         let at = completedAt &- runner.startNanos
         let runner = self.runner
@@ -307,7 +308,7 @@ final class VirtualUser: Slotted {
             )
         }
         if runner.defaults.cookies && !response.headers.isEmpty { storeCookies(response.headers) }
-        if let redirect = redirect(for: step, response, hops: hops) {
+        if let redirect = redirect(for: step, built, response, hops: hops) {
             perform(
                 CompiledRequest(
                     step: redirect,
@@ -431,22 +432,57 @@ final class VirtualUser: Slotted {
         }
     }
 
-    /// The request that follows a redirect, if this response is one and the limit allows.
-    /// 303 (and 301/302 after a POST, as browsers do) continue as GET without a body.
-    private func redirect(for step: RequestStep, _ response: VUResponse, hops: Int) -> RequestStep? {
-        guard [301, 302, 303, 307, 308].contains(response.status), hops < runner.defaults.maxRedirects,
-            let location = response.headers.first(where: { $0.name.equalsIgnoringASCIICase("location") })?.value
-        else { return nil }
-        var next = step
-        next.url = Template(parts: [.literal(location)], source: location)
-        next.query = []
-        if response.status == 303
-            || ((response.status == 301 || response.status == 302) && step.method.uppercased() == "POST")
-        {
-            next.method = "GET"
-            next.body = nil
+    /// The request that follows a redirect, if this response is one and the limit allows:
+    /// the same rules as `volley run --follow` (``RedirectDecision``), the Location resolved
+    /// against the URL the request went to. A chain cut at the limit, or a Location that
+    /// cannot be followed, ends with the 3xx and is counted as in a URL run.
+    private func redirect(
+        for step: RequestStep,
+        _ built: BuiltRequest,
+        _ response: VUResponse,
+        hops: Int
+    ) -> RequestStep? {
+        guard RedirectDecision.statuses.contains(response.status) else { return nil }
+        let location = response.headers.first(where: { $0.name.equalsIgnoringASCIICase("location") })?.value
+        let authority = built.authority
+        let current = TargetURL(
+            scheme: authority.isTLS ? "https" : "http",
+            host: authority.host,
+            port: authority.port,
+            pathAndQuery: built.path
+        )
+        let decision = RedirectDecision.decide(
+            status: response.status,
+            location: location,
+            from: current,
+            method: step.method,
+            hops: hops,
+            limit: runner.defaults.maxRedirects
+        )
+        switch decision {
+        case .final:
+            return nil
+        case .limitReached:
+            // Plans stop at max_redirects quietly when it is 0 (redirects not followed).
+            if runner.defaults.maxRedirects > 0 { runner.recorder.overall.redirectLimit += 1 }
+            return nil
+        case .unusable:
+            runner.recorder.overall.redirectUnusable += 1
+            return nil
+        case .follow(let url, let method, let keepsBody):
+            var next = step
+            let text = url.scheme + "://" + url.hostHeader + url.pathAndQuery
+            next.url = Template(parts: [.literal(text)], source: text)
+            next.query = []
+            next.method = method
+            if !keepsBody { next.body = nil }
+            if url.authorityKey != authority {
+                next.headers = step.headers.filter {
+                    !RedirectFollower.authorityHeaders.contains($0.name.lowercased())
+                }
+            }
+            return next
         }
-        return next
     }
 
     // MARK: - Connections (ConnectionOwner)
@@ -493,7 +529,7 @@ final class VirtualUser: Slotted {
             response,
             latency: t &- latencyStart,
             completedAt: t,
-            sequence: built.sequence,
+            built: built,
             hops: hops,
             phases: c.phases(completedAt: t)
         )
