@@ -26,4 +26,30 @@ extension HTMLReport {
         }
         return out + "</tbody></table></section>"
     }
+
+    /// Compressed bodies that checks and captures read: how many bytes they decoded to against
+    /// the wire's, and the bodies that claimed an encoding they did not have (a check that
+    /// read one failed because of it, not because the service answered wrong).
+    static func decodingSection(_ s: RunSummary) -> String {
+        guard s.bytesDecoded != nil || s.decodeFailures != nil else { return "" }
+        var out = "<section><h2>Compressed bodies</h2>"
+        if let decoded = s.bytesDecoded {
+            out +=
+                "<p>Decoded \(Fmt.int(Int(clamping: decoded))) bytes of compressed bodies read by checks and "
+                + "captures; the wire carried \(Fmt.int(Int(clamping: s.bytesIn))) bytes in all.</p>"
+        }
+        if let failures = s.decodeFailures {
+            out += "<p class=\"bad\">\(Fmt.int(failures)) bodies could not be decoded.</p>"
+            if let samples = s.decodeFailureSamples, !samples.isEmpty {
+                out += "<table><thead><tr><th>request</th><th>status</th><th>why</th></tr></thead><tbody>"
+                for f in samples {
+                    out +=
+                        "<tr><td>\(HTML.escape(f.request))</td><td>\(f.status)</td>"
+                        + "<td>\(HTML.escape(f.message))</td></tr>"
+                }
+                out += "</tbody></table>"
+            }
+        }
+        return out + "</section>"
+    }
 }

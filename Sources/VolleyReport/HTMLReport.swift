@@ -197,6 +197,7 @@ public enum HTMLReport {
         }
         body += "</tbody></table></section>"
         body += captureFailureSection(s)
+        body += decodingSection(s)
 
         if let checks = s.checks, !checks.isEmpty {
             body +=

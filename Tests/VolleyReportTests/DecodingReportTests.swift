@@ -61,4 +61,14 @@ import VolleyCore
         let quiet = try JSONReport.encode(summary(decoded: 0, failures: 0))
         #expect(!quiet.contains("bytes_decoded") && !quiet.contains("decode_failure"))
     }
+
+    @Test func theHTMLReportShowsDecodedBytesAndWhyBodiesCouldNotBeDecoded() {
+        let html = HTMLReport.render(summary(decoded: 2048, failures: 2), histograms: nil, context: ReportContext())
+        #expect(html.contains("<h2>Compressed bodies</h2>"))
+        #expect(html.contains("Decoded 2,048 bytes of compressed bodies"))
+        #expect(html.contains("2 bodies could not be decoded"))
+        #expect(html.contains("<td>login</td><td>200</td><td>Content-Encoding gzip: invalid header"))
+        let quiet = HTMLReport.render(summary(decoded: 0, failures: 0), histograms: nil, context: ReportContext())
+        #expect(!quiet.contains("Compressed bodies"))
+    }
 }
