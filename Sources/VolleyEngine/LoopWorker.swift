@@ -36,6 +36,9 @@ final class LoopWorker: HostedLoad, @unchecked Sendable {
     /// `--follow N` (nil: off): the rules and the hop encoding; `addresses` and `tlsSource`
     /// reach a redirect's other authorities.
     let redirects: RedirectFollower?
+    /// The run's request asks for compression (`-H 'Accept-Encoding: …'`): responses keep
+    /// their `Content-Encoding`, so an error body's sample is decoded, not shown as binary.
+    private let asksCompression: Bool
     let addresses: AddressBook
     let tlsSource: TLSContextSource?
 
@@ -101,6 +104,7 @@ final class LoopWorker: HostedLoad, @unchecked Sendable {
             ? RedirectFollower(limit: follow, spec: configuration.request, runPrefix: encoder.runPrefixValue) : nil
         self.addresses = AddressBook(loop: loop, known: [configuration.request.url.authorityKey: address])
         self.tlsSource = tlsSource
+        self.asksCompression = configuration.request.headers.contains { $0.name.lowercased() == "accept-encoding" }
         switch configuration.model {
         case .closed(let connections, let limit):
             isOpenModel = false
@@ -272,7 +276,7 @@ final class LoopWorker: HostedLoad, @unchecked Sendable {
         c.keepAlive = keepAlive
         // Twice the excerpt, so that the redaction sees a secret cut at the excerpt's end.
         c.parser.errorBodyLimit = 2 * ResponseSamples.excerptBytes
-        if redirects != nil { c.parser.keepsHeaders = .cookiesAndLocation }
+        if redirects != nil || asksCompression { c.parser.keepsHeaders = .cookiesAndLocation }
         connections.insert(c)
         if let hop = carrying?.hop, hop.url.authorityKey != redirects?.spec.url.authorityKey {
             c.data.authority = hop.url.authorityKey
@@ -499,7 +503,7 @@ final class LoopWorker: HostedLoad, @unchecked Sendable {
         )
         recorder.recordPhases(h.phases(completedAt: t))
         if status >= 400 && recorder.responseSamples.wants(status: status) {
-            recorder.responseSamples.recordError(status: status, body: h.parser.body, totalBytes: h.parser.bodyBytes)
+            recorder.responseSamples.recordError(status: status, body: errorBody(h), totalBytes: h.parser.bodyBytes)
         }
         samples?.record(
             atNanos: t &- startNanos,
@@ -518,6 +522,23 @@ final class LoopWorker: HostedLoad, @unchecked Sendable {
             if keepAlive { h.close() }
             checkFinished()
         }
+    }
+
+    /// The start of an error response's body as its sample shows it: decoded when the run
+    /// asked for compression and the body came compressed (and decodes), as it came otherwise.
+    private func errorBody(_ h: Connection) -> [UInt8] {
+        guard asksCompression,
+            let encoding = h.parser.headers.first(where: { $0.name.equalsIgnoringASCIICase("content-encoding") })?
+                .value
+        else { return h.parser.body }
+        let outcome = ContentDecoder.decode(
+            h.parser.body,
+            contentEncoding: encoding,
+            limit: 2 * ResponseSamples.excerptBytes,
+            rawTruncated: h.parser.body.count < h.parser.bodyBytes
+        )
+        if case .decoded(let bytes, _) = outcome { return bytes }
+        return h.parser.body
     }
 
     /// A failed request that never reached the wire (connect failed, or closed first).

@@ -697,8 +697,10 @@ private final class ConnectionHandler: ChannelInboundHandler {
     }
 
     /// `/encoded/{kind}`: ``EncodedBodies/json`` encoded as `kind` says; `negotiate` sends gzip
-    /// only when the request's `Accept-Encoding` names it, as real servers do.
+    /// only when the request's `Accept-Encoding` names it, as real servers do. `?status=500`
+    /// answers with that status (a compressed error page).
     private func encoded(_ request: Request, kind: String, context: ChannelHandlerContext) {
+        let status = request.query["status"].flatMap { Int($0) } ?? 200
         var chosen = EncodedBodies.Kind(rawValue: kind)
         if kind == "negotiate" {
             let head = String(buffer: request.head).lowercased()
@@ -715,7 +717,7 @@ private final class ConnectionHandler: ChannelInboundHandler {
         respond(
             context: context,
             request: request,
-            status: 200,
+            status: status,
             body: buffer,
             headers: [("Content-Encoding", encoding)]
         )

@@ -106,4 +106,19 @@ import VolleyTestSupport
         #expect(first.status == 500)
         #expect(first.excerpt == Self.pool)
     }
+
+    @Test func aCompressedErrorPageIsSampledDecodedWhenTheRunAskedForCompression() async throws {
+        let server = try await TestServer.start()
+        let spec = RequestSpec(
+            url: try TargetURL(parsing: server.baseURL + "/encoded/gzip?status=500"),
+            headers: [HTTPHeader(name: "Accept-Encoding", value: "gzip")]
+        )
+        let config = RunConfiguration(request: spec, model: closed(1, requests: 3), threads: 1)
+        let asked = try await LoadEngine(configuration: config).run()
+        try await server.shutdown()
+        let sample = try #require(asked.errorSamples?["500"]?.first)
+        // Decoded, and its token masked like any secret in a sample.
+        #expect(sample.excerpt.hasPrefix("{\"id\":42,\"token\":\"***\",\"items\""))
+        #expect(asked.status == ["500": 3])
+    }
 }
