@@ -9,15 +9,20 @@ public struct RunHistograms: Sendable {
     public var serviceTime: Histogram<UInt64>
     /// Latency per request name (plans only).
     public var byName: [String: Histogram<UInt64>]
+    /// Each recorded phase of the whole run (µs), so a saved run's phase percentiles can be
+    /// read again exactly, not only the summary's rounded figures.
+    public var phases: [Phase: Histogram<UInt64>]
 
     public init(
         latency: Histogram<UInt64>,
         serviceTime: Histogram<UInt64>,
-        byName: [String: Histogram<UInt64>] = [:]
+        byName: [String: Histogram<UInt64>] = [:],
+        phases: [Phase: Histogram<UInt64>] = [:]
     ) {
         self.latency = latency
         self.serviceTime = serviceTime
         self.byName = byName
+        self.phases = phases
     }
 }
 

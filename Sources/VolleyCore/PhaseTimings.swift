@@ -155,3 +155,14 @@ extension Recorder {
         phases.record(s)
     }
 }
+
+extension PhaseRecorder {
+    /// Every recorded phase's histogram, for the history.
+    public var byPhase: [Phase: Histogram<UInt64>] {
+        var out: [Phase: Histogram<UInt64>] = [:]
+        for phase in recordedPhases {
+            if let h = histogram(phase) { out[phase] = h }
+        }
+        return out
+    }
+}

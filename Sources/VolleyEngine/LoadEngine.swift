@@ -118,7 +118,11 @@ public final class LoadEngine: Sendable {
         for r in try await host.collect(workers, { $0.recorder }) { merged.merge(r) }
         state.withLock {
             $0.workers = []
-            $0.histograms = RunHistograms(latency: merged.latency, serviceTime: merged.serviceTime)
+            $0.histograms = RunHistograms(
+                latency: merged.latency,
+                serviceTime: merged.serviceTime,
+                phases: merged.phases.byPhase
+            )
         }
         try await host.shutdown()
         let interrupted = state.withLock { $0.interrupted }

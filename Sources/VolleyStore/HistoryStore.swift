@@ -166,6 +166,9 @@ public final class HistoryStore: Sendable {
                     + h.byName.sorted { $0.key < $1.key }.map {
                         ("latency", $0.key, Data(HistogramCodec.encode($0.value)))
                     }
+                    + h.phases.sorted { $0.key.rawValue < $1.key.rawValue }.map {
+                        ("phase." + $0.key.rawValue, "", Data(HistogramCodec.encode($0.value)))
+                    }
             } ?? []
         let s = record.summary
         do {
@@ -335,6 +338,7 @@ public final class HistoryStore: Sendable {
                 var latency = LatencyHistogram.make()
                 var service = LatencyHistogram.make()
                 var byName: [String: Histogram<UInt64>] = [:]
+                var phases: [Phase: Histogram<UInt64>] = [:]
                 for h in fetched.1 {
                     let data: Data = h["data"]
                     let decoded = try HistogramCodec.decode([UInt8](data))
@@ -342,10 +346,14 @@ public final class HistoryStore: Sendable {
                     case ("latency", ""): latency = decoded
                     case ("service_time", ""): service = decoded
                     case ("latency", let name): byName[name] = decoded
+                    case (let kind, ""):
+                        if kind.hasPrefix("phase."), let phase = Phase(rawValue: String(kind.dropFirst(6))) {
+                            phases[phase] = decoded
+                        }
                     default: break
                     }
                 }
-                histograms = RunHistograms(latency: latency, serviceTime: service, byName: byName)
+                histograms = RunHistograms(latency: latency, serviceTime: service, byName: byName, phases: phases)
             }
             return StoredRun(record: record, histograms: histograms)
         } catch {

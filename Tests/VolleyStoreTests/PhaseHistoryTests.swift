@@ -39,6 +39,36 @@ import VolleyStore
         #expect(back == summary)
     }
 
+    @Test func aSavedRunKeepsItsPhaseHistogramsExactly() throws {
+        let home = temporaryHome()
+        defer { try? FileManager.default.removeItem(atPath: home) }
+        let store = try HistoryStore(directory: home)
+        var (summary, histograms) = SyntheticRun.make(seed: 13, seconds: 2)
+        var recorder = Recorder(slowestCapacity: 0)
+        for i in 0..<300 as Range<UInt64> {
+            recorder.recordPhases(
+                PhaseSample(
+                    connectNanos: i % 30 == 0 ? 1_200_000 : nil,
+                    sendNanos: 50_000,
+                    waitNanos: (3 + i % 17) * 1_000_000,
+                    receiveNanos: 700_000
+                )
+            )
+        }
+        histograms.phases = recorder.phases.byPhase
+        summary.phases = PhaseSummary(recorder.phases)
+        let id = try store.save(record(summary), histograms: histograms)
+        let back = try #require(try store.load(id).histograms)
+        #expect(Set(back.phases.keys) == [.connect, .send, .wait, .receive])
+        for (phase, h) in histograms.phases {
+            let loaded = try #require(back.phases[phase])
+            #expect(loaded.totalCount == h.totalCount)
+            for p in [50.0, 90, 99, 100] {
+                #expect(loaded.valueAtPercentile(p) == h.valueAtPercentile(p), "\(phase) p\(p)")
+            }
+        }
+    }
+
     @Test func aRunSavedBeforePhasesLoadsWithout() throws {
         let home = temporaryHome()
         defer { try? FileManager.default.removeItem(atPath: home) }

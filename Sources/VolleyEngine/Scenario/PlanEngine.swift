@@ -325,7 +325,8 @@ public final class PlanEngine: Sendable {
             $0 = RunHistograms(
                 latency: merged.overall.latency,
                 serviceTime: merged.overall.serviceTime,
-                byName: byName.mapValues(\.latency)
+                byName: byName.mapValues(\.latency),
+                phases: merged.overall.phases.byPhase
             )
         }
         // Probe thresholds are judged by the caller once its probes have stopped.
