@@ -43,4 +43,25 @@ extension SummaryRenderer {
         return "connections reused: " + Fmt.percent(phases.reuseRate) + " (" + Fmt.int(new) + " new for "
             + Fmt.int(phases.requests) + " request" + (phases.requests == 1 ? "" : "s") + ")"
     }
+
+    /// Plans: each request name's p95 per phase and its reuse rate, so a slow step says
+    /// whether it was slow to connect or to answer. Only phases some name recorded get a
+    /// column; nothing when no name has phases.
+    func namedPhaseLines(_ named: [NamedRequestStats], width: Int) -> [String] {
+        let withPhases = named.filter { $0.phases != nil }
+        guard !withPhases.isEmpty else { return [] }
+        let columns = Phase.allCases.filter { phase in withPhases.contains { $0.phases?[phase] != nil } }
+        var out = [
+            "",
+            "  " + Fmt.pad("phases p95 (ms)", width, right: false)
+                + columns.map { Fmt.pad($0 == .wait ? "ttfb" : $0.rawValue, 9) }.joined() + Fmt.pad("reused", 9),
+        ]
+        for n in withPhases {
+            guard let phases = n.phases else { continue }
+            let name = n.name.count > width ? String(n.name.prefix(width - 1)) + "…" : n.name
+            let cells = columns.map { Fmt.pad(phases[$0].map { Fmt.ms($0.p95Ms) } ?? "–", 9) }.joined()
+            out.append("  " + Fmt.pad(name, width, right: false) + cells + Fmt.pad(Fmt.percent(phases.reuseRate), 9))
+        }
+        return out
+    }
 }

@@ -175,6 +175,7 @@ public struct SummaryRenderer: Sendable {
                         + statuses.joined(separator: " ")
                 )
             }
+            out += namedPhaseLines(named, width: width)
         }
         if let checks = s.checks, !checks.isEmpty {
             out.append("")

@@ -63,6 +63,20 @@ private func phasedSummary() -> RunSummary {
         #expect(text.contains("connections reused: 99.00% (12 new for 1,200 requests)"))
     }
 
+    @Test func theTerminalShowsEachRequestNamesPhases() throws {
+        let lines = SummaryRenderer().render(phasedSummary()).split(separator: "\n").map(String.init)
+        let header = try #require(lines.firstIndex { $0.hasPrefix("  phases p95 (ms)") })
+        #expect(
+            lines[header].split(separator: " ").suffix(7)
+                == ["dns", "connect", "tls", "send", "ttfb", "receive", "reused"]
+        )
+        let row = lines[header + 1].split(separator: " ").map(String.init)
+        // GET /a: tls 30 ms, ttfb p95 95 ms, 99 % reused; GET /b recorded no phase: no row.
+        #expect(row.prefix(2) == ["GET", "/a"])
+        #expect(row[4] == "30.0" && row[6] == "95.0" && row.last == "99.00%")
+        #expect(header + 2 >= lines.count || !lines[header + 2].hasPrefix("  GET /b"))
+    }
+
     @Test func noPhasesNoBlock() {
         var s = phasedSummary()
         s.phases = nil
