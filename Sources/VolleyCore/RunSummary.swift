@@ -277,6 +277,9 @@ public struct RunSummary: Equatable, Sendable, Codable {
     public var groups: [GroupStats]?
     /// The threshold whose failure stopped the run early (abort_on_fail).
     public var abortedBy: String?
+    /// `--segment i/N`: this run is segment i of a run split over N machines, and its counts
+    /// are that segment's share; nil for a whole run.
+    public var segment: String?
     /// Server-side series sampled on the load's clock (`--probe`).
     public var probes: [ProbeResult]?
     /// `--watch-health`: the readiness probe as Kubernetes would have run it during the load.
@@ -316,6 +319,7 @@ public struct RunSummary: Equatable, Sendable, Codable {
         case requestsByName = "requests_by_name"
         case checks, iterations, thresholds, groups
         case abortedBy = "aborted_by"
+        case segment
         case probes, health, findings
     }
 }

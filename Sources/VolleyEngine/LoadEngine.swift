@@ -82,7 +82,7 @@ public final class LoadEngine: Sendable {
         let encoder = RequestEncoder(spec: config.request, runPrefix: UInt32.random(in: 0...UInt32.max))
         var budget: RequestBudget?
         if case .closed(_, let limit) = config.model, let n = limit.requestCount {
-            budget = RequestBudget(n)
+            budget = RequestBudget(config.segment.share(of: n))
         }
         var workers: [LoopWorker] = []
         for (i, loop) in host.loops.enumerated() {
@@ -126,7 +126,7 @@ public final class LoadEngine: Sendable {
         }
         try await host.shutdown()
         let interrupted = state.withLock { $0.interrupted }
-        return RunSummary(
+        var summary = RunSummary(
             target: url.description,
             method: config.request.method,
             model: config.model,
@@ -136,6 +136,8 @@ public final class LoadEngine: Sendable {
             timeline: timeline,
             interrupted: interrupted
         )
+        if !config.segment.isWhole { summary.segment = config.segment.description }
+        return summary
     }
 
 }

@@ -61,6 +61,9 @@ final class LoopWorker: HostedLoad, @unchecked Sendable {
     // Open model.
     private let schedule: ArrivalSchedule?
     private let loopCount: Int
+    /// The items of the whole run this loop owns (its share of connections and arrivals),
+    /// across the loops of this process and the segments of a distributed run.
+    private let stripe: Stripe
     private var ticker: ArrivalTicker?
     private var preconnect = 0
     private var warmup: EventLoopPromise<Void>?
@@ -78,6 +81,7 @@ final class LoopWorker: HostedLoad, @unchecked Sendable {
     ) {
         self.index = index
         self.loopCount = loopCount
+        self.stripe = configuration.segment.stripe(loop: index, of: loopCount)
         self.loop = loop
         self.encoder = encoder
         self.keepAlive = configuration.request.keepAlive
@@ -109,20 +113,16 @@ final class LoopWorker: HostedLoad, @unchecked Sendable {
         case .closed(let connections, let limit):
             isOpenModel = false
             schedule = nil
-            slots = Self.share(connections, index: index, of: loopCount)
+            slots = stripe.share(of: connections)
             closedDuration = limit.duration
             accounting = LoopAccounting(model: .closed(slots: slots), budget: budget)
         case .open(let schedule, let maxConnections, let preconnect):
             isOpenModel = true
             self.schedule = schedule
-            self.preconnect = Self.share(preconnect, index: index, of: loopCount)
-            let limit = max(1, Self.share(maxConnections, index: index, of: loopCount))
+            self.preconnect = stripe.share(of: preconnect)
+            let limit = max(1, stripe.share(of: maxConnections))
             accounting = LoopAccounting(model: .open(maxConnections: limit), budget: nil)
         }
-    }
-
-    static func share(_ total: Int, index: Int, of count: Int) -> Int {
-        total / count + (index < total % count ? 1 : 0)
     }
 
     /// Completes when this loop has nothing left to send and nothing in flight.
@@ -176,7 +176,12 @@ final class LoopWorker: HostedLoad, @unchecked Sendable {
             ) {
                 [self] in end()
             }
-            ticker = ArrivalTicker(schedule: schedule, first: index, stride: loopCount, startNanos: startNanos)
+            ticker = ArrivalTicker(
+                schedule: schedule,
+                first: stripe.index,
+                stride: stripe.count,
+                startNanos: startNanos
+            )
             tick()
         } else {
             if let d = closedDuration {

@@ -24,6 +24,9 @@ public struct RunConfiguration: Sendable {
     /// Redirect hops each request may follow (`--follow N`); 0 (the default, as in wrk and
     /// hey) counts a 3xx as the final response.
     public var followRedirects = 0
+    /// This machine's share of a run split over several (`--segment i/N`): its connections,
+    /// arrivals and `-n` budget are the segment's stripe of the whole run's.
+    public var segment: ExecutionSegment = .whole
     /// Where to stream one JSON line per request (`--out samples.ndjson`); nil = nowhere.
     public var samples: SampleFile?
     /// Plain HTTP on Linux: connect sockets directly and write requests with `send(2)`

@@ -62,6 +62,9 @@ public struct RunRequest: Sendable {
     /// Redirect hops a request may follow before its 3xx counts as final (0: none, like wrk
     /// and hey). A request and its hops are one request: one latency, the final status.
     public var follow = 0
+    /// This machine's share of a run split over several (`--segment i/N`, or a Kubernetes
+    /// Indexed Job's `JOB_COMPLETION_INDEX` of `VOLLEY_SEGMENTS`); `.whole` on one machine.
+    public var segment: ExecutionSegment = .whole
     /// Per-request timeout, counted from the write.
     public var requestTimeout: Duration = .seconds(30)
     /// TCP (and TLS) set-up timeout.
@@ -163,6 +166,7 @@ public struct RunRequest: Sendable {
         if let threads { config.threads = threads }
         config.endGrace = grace
         config.followRedirects = follow
+        config.segment = segment
         return config
     }
 

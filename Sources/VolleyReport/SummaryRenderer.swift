@@ -20,10 +20,12 @@ public struct SummaryRenderer: Sendable {
         if let r = s.rate { model += ", " + Fmt.fixed(r, r < 10 ? 2 : 0) + " req/s target" }
         if let m = s.maxConnections { model += ", ≤\(Fmt.int(m)) connections" }
         model += ", \(s.threads) thread\(s.threads == 1 ? "" : "s")"
+        let segment = s.segment.map { "  ·  segment \($0) (this machine's share)" } ?? ""
+        model += segment
         if s.model == "plan" {
             out.append(
                 style.bold("plan \(s.plan ?? "")")
-                    + style.dim("  ·  \(s.target)  ·  \(s.threads) thread\(s.threads == 1 ? "" : "s")")
+                    + style.dim("  ·  \(s.target)  ·  \(s.threads) thread\(s.threads == 1 ? "" : "s")" + segment)
             )
         } else {
             out.append(style.bold("\(s.method) \(s.target)") + style.dim("  ·  " + model))

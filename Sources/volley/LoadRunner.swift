@@ -103,7 +103,8 @@ enum LoadRunner {
             insecure: request.insecure,
             requestIDHeader: request.requestIDHeader,
             slowestCount: request.slowest,
-            samples: samples
+            samples: samples,
+            segment: request.segment
         )
         let (watcher, unwatch) = InterruptWatcher.watching(shared) { engine.interrupt() }
         defer { unwatch() }

@@ -130,6 +130,12 @@ struct RunCommand: AsyncParsableCommand {
     @Flag(help: "Accept any TLS certificate (self-signed test servers).")
     var insecure = false
 
+    @Option(
+        help:
+            "Run segment INDEX/COUNT of a run split over COUNT machines (0-based): its share of the connections, arrivals, VUs, iterations and feed rows, the union of all segments being the whole run. Default: JOB_COMPLETION_INDEX/VOLLEY_SEGMENTS when set, else the whole run."
+    )
+    var segment: String?
+
     @Option(help: "Header that carries each request's unique id.")
     var requestIdHeader: String = "X-Request-ID"
 
@@ -207,6 +213,16 @@ struct RunCommand: AsyncParsableCommand {
         request.insecure = insecure
         request.threads = threads
         request.slowest = slowest
+        if let segment {
+            request.segment = try Self.naming("--segment") { try ExecutionSegment(parsing: segment) }
+        } else if let fromJob = try Self.naming(
+            "the environment",
+            {
+                try ExecutionSegment.fromEnvironment(ProcessInfo.processInfo.environment)
+            }
+        ) {
+            request.segment = fromJob
+        }
     }
 
     /// Runs `parse`, prefixing an `InputError` with the flag or argument it came from, so a

@@ -22,6 +22,14 @@ import VolleyTestSupport
         #expect(method.contains("-m/--method: invalid method \"G T\""), "\(method)")
     }
 
+    @Test func runRefusesASegmentThatDoesNotExist() throws {
+        let missing = try refused(["run", nowhere, "-n", "1", "--segment", "3/3"])
+        #expect(missing.contains("--segment: segment 3 does not exist in a run of 3 segments"), "\(missing)")
+        #expect(missing.contains("hint: --segment 2/3"), "\(missing)")
+        let shape = try refused(["run", nowhere, "-n", "1", "--segment", "half"])
+        #expect(shape.contains("is not INDEX/COUNT"), "\(shape)")
+    }
+
     @Test func sweepNamesConcurrencyAndItsRateLevels() throws {
         let zero = try refused(["sweep", nowhere, "--concurrency", "0,4", "-d", "1s"])
         #expect(zero.contains("--concurrency"), "\(zero)")

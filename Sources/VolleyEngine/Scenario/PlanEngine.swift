@@ -17,6 +17,7 @@ public final class PlanEngine: Sendable {
     private let slowestCount: Int
     private let samples: SampleFile?
     private let directSockets: Bool
+    private let segment: ExecutionSegment
     private let state = Mutex<[ScenarioLoop]>([])
     private let interrupted = Atomic<Bool>(false)
     private let abortedBy = Mutex<String?>(nil)
@@ -35,7 +36,8 @@ public final class PlanEngine: Sendable {
         requestIDHeader: String? = "X-Request-ID",
         slowestCount: Int = 10,
         samples: SampleFile? = nil,
-        directSockets: Bool = true
+        directSockets: Bool = true,
+        segment: ExecutionSegment = .whole
     ) {
         self.plan = plan
         self.feeds = feeds
@@ -46,6 +48,7 @@ public final class PlanEngine: Sendable {
         self.slowestCount = slowestCount
         self.samples = samples
         self.directSockets = directSockets
+        self.segment = segment
     }
 
     /// One event loop per core unless told otherwise.
@@ -125,6 +128,18 @@ public final class PlanEngine: Sendable {
         }
     }
 
+    /// How a scenario's shared iterations and feed rows are split between segments: among
+    /// the segments that run any of its VUs. A shared-iterations scenario of 2 VUs split 3
+    /// ways runs on segments 0 and 1 only (VU k is segment k's), so its iterations and rows
+    /// are shared by those two — given to segment 2 they would never run. Nil: this segment
+    /// has no VU for the scenario.
+    static func dataSplit(_ executor: Executor, _ segment: ExecutionSegment) -> Stripe? {
+        var active = segment.count
+        if case .sharedIterations(let vus, _, _) = executor { active = min(segment.count, max(1, vus)) }
+        guard segment.index < active else { return nil }
+        return Stripe(index: segment.index, count: active)
+    }
+
     /// Runs `steps` once on one VU (setup, teardown) and returns what it recorded and the
     /// variables it ended with.
     private static func runOnce(
@@ -186,6 +201,7 @@ public final class PlanEngine: Sendable {
             samples: samples,
             directSockets: directSockets
         )
+        context.segment = segment
         if let base, let address = try? AddressChoice.resolve(host: base.host, port: base.port) {
             // Resolved once before the load, as `volley run` does; a name that does not resolve
             // is left to the connections, which report it per request.
@@ -218,7 +234,14 @@ public final class PlanEngine: Sendable {
         for (scenario, steps) in zip(plan.scenarios, scenarioSteps) {
             var shared: Int?
             if case .sharedIterations(_, let n, _) = scenario.executor { shared = n }
-            let s = ScenarioShared(iterations: shared, feeds: Array(feeds.keys))
+            let split = Self.dataSplit(scenario.executor, segment)
+            // Shared iterations are split exactly: this segment's share of the run's budget,
+            // among the segments that have VUs for it.
+            let s = ScenarioShared(
+                iterations: shared.map { total in split?.share(of: total) ?? 0 },
+                feeds: Array(feeds.keys),
+                rows: split ?? Stripe(index: 0, count: 1)
+            )
             for (i, loop) in loops.enumerated() {
                 runners.append(
                     ScenarioLoop(
@@ -305,6 +328,7 @@ public final class PlanEngine: Sendable {
         }
         summary.requestsByName = stats
         summary.abortedBy = abortedBy.withLock { $0 }
+        if !segment.isWhole { summary.segment = segment.description }
         let groupStats = names.groups.enumerated().compactMap { id, name in
             merged.groups[id].map { GroupStats(name: name, histogram: $0) }
         }

@@ -8,8 +8,12 @@ import VolleyCore
 final class ScenarioShared: Sendable {
     let iterations: RequestBudget?
     let feedCursors: [String: AtomicCounter]
+    /// Which of the run's feed rows this segment's iterations take (every row in a run of
+    /// one machine): segments take alternate rows, so unique rows never overlap.
+    let rows: Stripe
 
-    init(iterations: Int?, feeds: [String]) {
+    init(iterations: Int?, feeds: [String], rows: Stripe = Stripe(index: 0, count: 1)) {
+        self.rows = rows
         self.iterations = iterations.map { RequestBudget($0) }
         var cursors: [String: AtomicCounter] = [:]
         for f in feeds { cursors[f] = AtomicCounter() }
@@ -45,6 +49,8 @@ struct ScenarioRunContext: Sendable {
     var addresses: [Authority: SocketAddress] = [:]
     /// How long a connect (TCP and TLS together) may take.
     var connectTimeout: TimeAmount = .seconds(10)
+    /// This machine's share of a run split over several (`--segment i/N`).
+    var segment: ExecutionSegment = .whole
 }
 
 /// One scenario's VUs on one event loop, and the executor that starts and stops them.
@@ -188,7 +194,11 @@ final class ScenarioLoop: HostedLoad, @unchecked Sendable {
 
     func now() -> UInt64 { NIODeadline.now().uptimeNanoseconds }
 
-    func share(_ total: Int) -> Int { total / loopCount + (index < total % loopCount ? 1 : 0) }
+    /// The items of the whole run this loop owns (VU numbers, arrivals), across the loops of
+    /// this process and the segments of a distributed run.
+    var stripe: Stripe { run.segment.stripe(loop: index, of: loopCount) }
+
+    func share(_ total: Int) -> Int { stripe.share(of: total) }
 
     /// The next request's sequence number on this loop.
     func nextSequence() -> UInt64 {
@@ -201,6 +211,12 @@ final class ScenarioLoop: HostedLoad, @unchecked Sendable {
         RequestID.text(prefix: run.runPrefix.utf8, loop: index, sequence: sequence)
     }
 
+    /// The run-wide number of this segment's `local`-th feed row: segments take alternate
+    /// rows, so unique rows never overlap between machines.
+    private func segmentItem(_ local: Int) -> Int {
+        shared.rows.item(local)
+    }
+
     /// Picks this iteration's row of every feed; false when a unique feed is exhausted.
     func selectRows(for context: inout VUContext) -> Bool {
         for (name, table) in run.feeds {
@@ -211,9 +227,9 @@ final class ScenarioLoop: HostedLoad, @unchecked Sendable {
             case .random:
                 row = Int.random(in: 0..<table.rows.count)
             case .sequential:
-                row = (shared.feedCursors[name]?.next() ?? 0) % table.rows.count
+                row = segmentItem(shared.feedCursors[name]?.next() ?? 0) % table.rows.count
             case .unique(let recycle):
-                let n = shared.feedCursors[name]?.next() ?? 0
+                let n = segmentItem(shared.feedCursors[name]?.next() ?? 0)
                 if n >= table.rows.count && !recycle {
                     stop()
                     return false
@@ -226,7 +242,7 @@ final class ScenarioLoop: HostedLoad, @unchecked Sendable {
     }
 
     private func makeVU() -> VirtualUser {
-        let number = created * loopCount + index + 1
+        let number = stripe.item(created) + 1
         created += 1
         var variables: [String: String] = [:]
         let base = VUContext(number: number, iteration: 0, variables: [:])
@@ -411,7 +427,7 @@ final class ScenarioLoop: HostedLoad, @unchecked Sendable {
 
     private func startArrivals(_ t0: UInt64, _ schedule: ArrivalSchedule, pre: Int, max: Int) {
         self.schedule = schedule
-        ticker = ArrivalTicker(schedule: schedule, first: index, stride: loopCount, startNanos: t0)
+        ticker = ArrivalTicker(schedule: schedule, first: stripe.index, stride: stripe.count, startNanos: t0)
         maxVUs = Swift.max(share(max), share(pre))
         for _ in 0..<share(pre) { idle.append(makeVU()) }
         at(t0 + schedule.totalDuration.nanosecondsClamped) { [self] in
