@@ -39,7 +39,7 @@ let package = Package(
         // Vocabulary: load models, pacing, outcomes, recorders and the run result. No NIO.
         .target(
             name: "VolleyCore",
-            dependencies: [.product(name: "Histogram", package: "hdrhistogram-swift")],
+            dependencies: [.product(name: "Histogram", package: "hdrhistogram-swift"), "CZlib"],
             swiftSettings: hotPathSettings
         ),
         // Analysis: what the numbers mean — the diagnosis rules, comparisons, knee, USL, SLO
@@ -62,6 +62,13 @@ let package = Package(
                 "CBrotli",
             ],
             swiftSettings: hotPathSettings
+        ),
+        // The system's zlib, for the HdrHistogram V2 compressed encoding in Core. Not CompressNIO:
+        // it works on NIO's ByteBuffer (and its own zlib module is not a product), and Core has no NIO.
+        .systemLibrary(
+            name: "CZlib",
+            pkgConfig: "zlib",
+            providers: [.apt(["zlib1g-dev"])]
         ),
         // The system's brotli decoder (libbrotli-dev), for `Content-Encoding: br` bodies.
         .systemLibrary(
