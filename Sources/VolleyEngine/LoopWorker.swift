@@ -532,18 +532,12 @@ final class LoopWorker: HostedLoad, @unchecked Sendable {
     /// The start of an error response's body as its sample shows it: decoded when the run
     /// asked for compression and the body came compressed (and decodes), as it came otherwise.
     private func errorBody(_ h: Connection) -> [UInt8] {
-        guard asksCompression,
-            let encoding = h.parser.headers.first(where: { $0.name.equalsIgnoringASCIICase("content-encoding") })?
-                .value
-        else { return h.parser.body }
-        let outcome = ContentDecoder.decode(
+        guard asksCompression else { return h.parser.body }
+        return ContentDecoder.sample(
             h.parser.body,
-            contentEncoding: encoding,
-            limit: 2 * ResponseSamples.excerptBytes,
+            contentEncoding: h.parser.headers.first { $0.name.equalsIgnoringASCIICase("content-encoding") }?.value,
             rawTruncated: h.parser.body.count < h.parser.bodyBytes
         )
-        if case .decoded(let bytes, _) = outcome { return bytes }
-        return h.parser.body
     }
 
     /// A failed request that never reached the wire (connect failed, or closed first).

@@ -2,6 +2,7 @@ import CBrotli
 import CompressNIO
 import Foundation
 import NIOCore
+import VolleyCore
 
 /// Undoes a response's `Content-Encoding` so that checks and captures read what the service
 /// meant, not its compressed bytes (a JSON check on a gzip body used to fail silently).
@@ -28,6 +29,20 @@ enum ContentDecoder {
     /// Decodes `body` as its `Content-Encoding` header value says. `rawTruncated` when the
     /// body is only the start of a longer one (cut at the body limit): a stream that ends
     /// early is then truncated, not invalid.
+    /// The start of a body as an error or capture sample shows it: decoded when it came
+    /// compressed and decodes, as it came otherwise. One rule for both engines' samples.
+    static func sample(_ body: [UInt8], contentEncoding: String?, rawTruncated: Bool) -> [UInt8] {
+        guard contentEncoding != nil else { return body }
+        let outcome = decode(
+            body,
+            contentEncoding: contentEncoding,
+            limit: 2 * ResponseSamples.excerptBytes,
+            rawTruncated: rawTruncated
+        )
+        if case .decoded(let bytes, _) = outcome { return bytes }
+        return body
+    }
+
     static func decode(_ body: [UInt8], contentEncoding: String?, limit: Int, rawTruncated: Bool = false) -> Outcome {
         guard let contentEncoding else { return .identity }
         let codings = contentEncoding.split(separator: ",").map {

@@ -39,15 +39,10 @@ extension VUResponse {
     /// The start of the body as an error sample shows it: decoded when the response is
     /// compressed and decodes, as it came otherwise.
     var sampleBody: [UInt8] {
-        guard let encoding = headers.first(where: { $0.name.equalsIgnoringASCIICase("content-encoding") })?.value
-        else { return body }
-        let outcome = ContentDecoder.decode(
+        ContentDecoder.sample(
             body,
-            contentEncoding: encoding,
-            limit: 2 * ResponseSamples.excerptBytes,
+            contentEncoding: headers.first(where: { $0.name.equalsIgnoringASCIICase("content-encoding") })?.value,
             rawTruncated: body.count >= ResponseInspector.decodedLimit
         )
-        if case .decoded(let bytes, _) = outcome { return bytes }
-        return body
     }
 }
