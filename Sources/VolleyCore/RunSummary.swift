@@ -280,6 +280,9 @@ public struct RunSummary: Equatable, Sendable, Codable {
     /// `--segment i/N`: this run is segment i of a run split over N machines, and its counts
     /// are that segment's share; nil for a whole run.
     public var segment: String?
+    /// `volley merge`: the segments this summary was merged from, their start skew and clock
+    /// offsets; nil for a run made on one machine.
+    public var distributed: DistributedInfo?
     /// Server-side series sampled on the load's clock (`--probe`).
     public var probes: [ProbeResult]?
     /// `--watch-health`: the readiness probe as Kubernetes would have run it during the load.
@@ -319,7 +322,7 @@ public struct RunSummary: Equatable, Sendable, Codable {
         case requestsByName = "requests_by_name"
         case checks, iterations, thresholds, groups
         case abortedBy = "aborted_by"
-        case segment
+        case segment, distributed
         case probes, health, findings
     }
 }
@@ -373,23 +376,57 @@ extension RunSummary {
         timeline: [TimelineEntry],
         interrupted: Bool
     ) {
-        self.volleyVersion = VolleyVersion.current
-        self.target = target
-        self.method = method
-        self.model = model.name
-        self.threads = threads
+        var connections: Int?
+        var rate: Double?
+        var maxConnections: Int?
         switch model {
         case .closed(let c, _):
             connections = c
-            rate = nil
-            maxConnections = nil
         case .open(let schedule, let maxC, _):
-            connections = nil
             let d = schedule.totalDuration.seconds
             rate = d > 0 ? schedule.totalArrivals / d : 0
             maxConnections = maxC
         }
-        let isOpen = model.name == "open"
+        self.init(
+            target: target,
+            method: method,
+            modelName: model.name,
+            connections: connections,
+            rate: rate,
+            maxConnections: maxConnections,
+            threads: threads,
+            recorder: r,
+            duration: duration,
+            timeline: timeline,
+            interrupted: interrupted
+        )
+    }
+
+    /// Builds the summary from a recorder with the load model already described: what
+    /// `volley merge` uses, so a distributed run's figures come from the same code as a
+    /// single run's.
+    public init(
+        target: String,
+        method: String,
+        modelName: String,
+        connections: Int?,
+        rate: Double?,
+        maxConnections: Int?,
+        threads: Int,
+        recorder r: Recorder,
+        duration: Double,
+        timeline: [TimelineEntry],
+        interrupted: Bool
+    ) {
+        self.volleyVersion = VolleyVersion.current
+        self.target = target
+        self.method = method
+        self.model = modelName
+        self.threads = threads
+        self.connections = connections
+        self.rate = rate
+        self.maxConnections = maxConnections
+        let isOpen = modelName == "open"
         completed = r.completed
         failed = r.failed
         requests = r.completed + r.failed

@@ -25,15 +25,22 @@ public final class LoadEngine: Sendable {
     public let configuration: RunConfiguration
     private let state = Mutex<State>(State())
 
+    private let options: EngineOptions
+
     private struct State {
         var workers: [LoopWorker] = []
         var interrupted = false
         var histograms: RunHistograms?
+        var results: EngineResults?
     }
 
-    public init(configuration: RunConfiguration) {
+    public init(configuration: RunConfiguration, options: EngineOptions = EngineOptions()) {
         self.configuration = configuration
+        self.options = options
     }
+
+    /// What the finished run measured, for a result bundle; `nil` before `run` returns.
+    public var results: EngineResults? { state.withLock { $0.results } }
 
     /// The merged histograms of the finished run, for the history; `nil` before `run` returns.
     public var histograms: RunHistograms? { state.withLock { $0.histograms } }
@@ -107,11 +114,21 @@ public final class LoadEngine: Sendable {
         // Warm-up (open model pre-connects), then one shared time zero for every loop.
         let warmups = workers.map { w in w.loop.flatSubmit { w.prepare() } }
         try await EventLoopFuture.andAllSucceed(warmups, on: host.group.next()).get()
+        if let gate = options.startGate {
+            do {
+                _ = try await gate([:])
+            } catch {
+                try? await host.shutdown()
+                throw EngineError(errorClass: nil, message: "the run did not start: \(error)", hint: nil)
+            }
+        }
         let startNanos = NIODeadline.now().uptimeNanoseconds
+        let startedAtUnixNanos = WallClock.nowNanos()
         for w in workers { w.loop.execute { w.begin(startNanos: startNanos) } }
         if alreadyInterrupted { interrupt() }
 
-        let timeline = await host.drive(workers, startNanos: startNanos, onInterval: onInterval)
+        let keeper = options.keepIntervals ? IntervalKeeper() : nil
+        let timeline = await host.drive(workers, startNanos: startNanos, keeper: keeper, onInterval: onInterval)
         let endNanos = NIODeadline.now().uptimeNanoseconds
 
         var merged = Recorder(slowestCapacity: config.slowestCount)
@@ -122,6 +139,13 @@ public final class LoadEngine: Sendable {
                 latency: merged.latency,
                 serviceTime: merged.serviceTime,
                 phases: merged.phases.byPhase
+            )
+            $0.results = EngineResults(
+                overall: merged,
+                byName: [:],
+                groups: [:],
+                intervals: keeper?.histograms ?? [],
+                startedAtUnixNanos: startedAtUnixNanos
             )
         }
         try await host.shutdown()
@@ -149,6 +173,7 @@ func collectTimeline(
     startNanos: UInt64,
     until done: EventLoopFuture<Void>,
     monitor: GeneratorMonitor?,
+    keeper: IntervalKeeper? = nil,
     onInterval: @escaping @Sendable (TimelineEntry) -> Void
 ) async -> [TimelineEntry] {
     let flag = DoneFlag()
@@ -175,6 +200,7 @@ func collectTimeline(
                 entry.hostCPUPercent = cpu.host.map { ($0 * 10).rounded() / 10 }
             }
             entries.append(entry)
+            keeper?.keep(stats.latency)
             onInterval(entry)
         }
         lastNanos = end

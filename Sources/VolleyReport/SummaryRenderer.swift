@@ -31,6 +31,7 @@ public struct SummaryRenderer: Sendable {
             out.append(style.bold("\(s.method) \(s.target)") + style.dim("  ·  " + model))
         }
         if s.interrupted { out.append(style.yellow("interrupted: the run was stopped early (Ctrl-C)")) }
+        if let d = s.distributed { out += distributedLines(d) }
         out.append("")
 
         let errorText = "\(Fmt.int(s.errors)) errors (\(Fmt.percent(s.errorRate)))"
@@ -245,5 +246,34 @@ public struct SummaryRenderer: Sendable {
 extension String {
     fileprivate func replacingOccurrences(_ a: Character, _ b: Character) -> String {
         String(self.map { $0 == a ? b : $0 })
+    }
+}
+
+extension SummaryRenderer {
+    /// A merged run: how many segments, how far apart they started, their clocks, and
+    /// loudly, the segments whose results are missing.
+    func distributedLines(_ d: DistributedInfo) -> [String] {
+        var lines: [String] = []
+        let offsets = d.segments.map { seg in
+            let rtt = seg.clockRTTMs.map { " ±" + Fmt.fixed($0 / 2, 2) } ?? ""
+            return "\(seg.index): " + (seg.clockOffsetMs >= 0 ? "+" : "") + Fmt.fixed(seg.clockOffsetMs, 2) + rtt
+        }
+        lines.append(
+            "merged from \(d.merged.count) of \(d.segmentCount) segments"
+                + style.dim(
+                    "  ·  start skew " + Fmt.fixed(d.startSkewMs, 2) + " ms  ·  clock offsets (ms) "
+                        + offsets.joined(separator: ", ")
+                )
+        )
+        if !d.missing.isEmpty {
+            let reasons = d.missing.map { i in "\(i)" + (d.missingReasons?[String(i)].map { " (\($0))" } ?? "") }
+            lines.append(
+                style.red(
+                    "incomplete: segment\(d.missing.count > 1 ? "s" : "") \(reasons.joined(separator: ", ")) missing; "
+                        + "the counts below are the finished segments' only"
+                )
+            )
+        }
+        return lines
     }
 }

@@ -17,6 +17,8 @@ struct RunJob {
     var samplesPath: String?
     /// A plan's credentials, masked in the copy of its text the history keeps.
     var planSecrets: Set<String> = []
+    /// A distributed run's start gate, abort relay and what the bundle needs kept.
+    var options = EngineOptions()
     /// How the command names a request field in an error: its own flags, never `run`'s.
     var flagName: (RunRequest.Field) -> String = RunRequestError.runFlag
 
@@ -56,7 +58,7 @@ enum LoadRunner {
         defer { samples?.close() }
         config.samples = samples
         Terminal.raiseFileLimit()
-        let engine = LoadEngine(configuration: config)
+        let engine = LoadEngine(configuration: config, options: job.options)
         let (watcher, unwatch) = InterruptWatcher.watching(shared) { engine.interrupt() }
         defer { unwatch() }
         let expected = RunCommand.expectations(config.model)
@@ -77,6 +79,7 @@ enum LoadRunner {
             summary: summary,
             samplesPath: samples?.path,
             histograms: engine.histograms,
+            results: engine.results,
             kind: "url",
             startedAt: startedAt,
             stoppedBy: watcher.stoppedBy
@@ -104,7 +107,8 @@ enum LoadRunner {
             requestIDHeader: request.requestIDHeader,
             slowestCount: request.slowest,
             samples: samples,
-            segment: request.segment
+            segment: request.segment,
+            options: job.options
         )
         let (watcher, unwatch) = InterruptWatcher.watching(shared) { engine.interrupt() }
         defer { unwatch() }
@@ -133,6 +137,8 @@ enum LoadRunner {
             summary: summary,
             samplesPath: samples?.path,
             histograms: engine.histograms,
+            results: engine.results,
+            thresholds: plan.thresholds,
             kind: "plan",
             startedAt: startedAt,
             stoppedBy: watcher.stoppedBy,

@@ -59,5 +59,6 @@ extension RunCommand {
     /// before the load already: a bad path fails there).
     func checkOutputPaths() throws {
         if let html { try OutputPath.check(html, flag: "--html") }
+        if let bundle { try OutputPath.check(bundle, flag: "--bundle") }
     }
 }

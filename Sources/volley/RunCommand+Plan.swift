@@ -41,6 +41,7 @@ extension RunCommand {
         try rejectURLOnlyFlags()
         var job = try Self.planJob(path: url, environment: environment, probing: probing)
         try fillCommon(&job.request)
+        job.options = engineOptions()
         job.quiet = quiet
         job.samplesPath = out
         try job.validate()

@@ -136,6 +136,12 @@ struct RunCommand: AsyncParsableCommand {
     )
     var segment: String?
 
+    @Option(
+        help:
+            "Write this segment's result bundle (every histogram and counter, for `volley merge`) to this file."
+    )
+    var bundle: String?
+
     @Option(help: "Header that carries each request's unique id.")
     var requestIdHeader: String = "X-Request-ID"
 
@@ -317,6 +323,10 @@ struct RunCommand: AsyncParsableCommand {
         /// The samples file (`--out`), written and closed.
         var samplesPath: String? = nil
         var histograms: RunHistograms?
+        /// The recorders behind the summary, for `--bundle`.
+        var results: EngineResults? = nil
+        /// A plan's thresholds, for `--bundle` (the merge judges them on the whole run).
+        var thresholds: [Threshold] = []
         var kind: String
         var startedAt: Date
         /// The signal that stopped the run early, if one did.
@@ -332,6 +342,7 @@ struct RunCommand: AsyncParsableCommand {
         // and `--baseline last` means the last run before this one.
         let base = try baseline.map { try loadRun($0, from: HistorySaver.open()) }
         let outcome = try await perform()
+        if let bundle { try writeBundle(outcome, to: bundle) }
         try finish(outcome, humanFD: json ? STDERR_FILENO : STDOUT_FILENO, baseline: base)
     }
 
@@ -340,6 +351,7 @@ struct RunCommand: AsyncParsableCommand {
     func perform(watcher shared: InterruptWatcher? = nil) async throws -> Outcome {
         if Self.isPlanPath(url) { return try await performPlan(watcher: shared) }
         var job = try RunJob(request: makeRequest(), probing: probing)
+        job.options = engineOptions()
         job.quiet = quiet
         job.samplesPath = out
         try job.validate()
@@ -350,61 +362,21 @@ struct RunCommand: AsyncParsableCommand {
     /// Prints the summary (human and JSON), saves the run unless `--no-save`, and maps the
     /// outcome to the exit code.
     func finish(_ outcome: Outcome, humanFD: Int32, baseline base: StoredRun? = nil) throws {
-        let summary = outcome.summary
-        let human = SummaryRenderer(style: Style(enabled: Terminal.colorEnabled(fd: humanFD))).render(summary)
-        if json {
-            Terminal.writeError("\n" + human)
-            Terminal.writeOut(try JSONReport.encode(summary))
-        } else {
-            Terminal.writeOut("\n" + human)
-        }
-        for result in summary.probes ?? [] {
-            let text = ProbeSummary.lines(result, loaded: summary.loadedSpan).joined(separator: "\n") + "\n"
-            if json { Terminal.writeError(text) } else { Terminal.writeOut(text) }
-        }
-        let diagnosis = DiagnosisRenderer(style: Style(enabled: Terminal.colorEnabled(fd: humanFD))).render(summary)
-        if !diagnosis.isEmpty {
-            if json { Terminal.writeError("\n" + diagnosis) } else { Terminal.writeOut("\n" + diagnosis) }
-        }
-        let exit = Self.exitCode(summary, stoppedBy: outcome.stoppedBy)
-        var record = HistorySaver.record(
-            summary,
-            kind: outcome.kind,
-            label: label,
-            startedAt: outcome.startedAt,
-            exitCode: exit
-        )
-        record.samplesPath = outcome.samplesPath.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
+        var output = ResultOutput(json: json, label: label, noSave: noSave, html: html)
         if outcome.kind == "plan" {
-            record.planSource = (try? String(contentsOfFile: url, encoding: .utf8)).map {
+            output.planSource = (try? String(contentsOfFile: url, encoding: .utf8)).map {
                 Redaction.replacing(outcome.planSecrets, in: $0)
             }
         }
-        if !noSave, let id = HistorySaver.save(record, histograms: outcome.histograms) { record.id = id }
-        let stored = StoredRun(record: record, histograms: outcome.histograms)
-        if let html { try HTMLWriter.write(stored, to: html) }
-        if let base {
-            let comparison = CompareCommand.comparePair(
-                base.record.summary,
-                summary,
-                histogramsA: base.histograms,
-                histogramsB: outcome.histograms
-            )
-            let text = ComparisonRenderer(style: Style(enabled: Terminal.colorEnabled(fd: humanFD)))
-                .render(
-                    comparison,
-                    a: CompareCommand.name(base.record),
-                    b: record.id != nil ? CompareCommand.name(record) : "this run"
-                )
-            if json { Terminal.writeError("\n" + text) } else { Terminal.writeOut("\n" + text) }
-        }
-        if exit != .success { throw ExitCode(exit.rawValue) }
+        try output.present(outcome, humanFD: humanFD, baseline: base)
     }
 
     /// The run's exit code: the stopping signal's first (130, 143 or 129), then 1, then 99.
     static func exitCode(_ summary: RunSummary, stoppedBy: StopSignal?) -> VolleyExit {
         if let stoppedBy { return stoppedBy.exit }
         if summary.interrupted { return .interrupted }
+        // A distributed run with a segment missing is not the run that was asked for.
+        if summary.distributed?.missing.isEmpty == false { return .failure }
         if summary.completed == 0 { return .failure }
         if summary.thresholds?.contains(where: { !$0.passed }) == true { return .thresholdsFailed }
         return .success

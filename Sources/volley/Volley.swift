@@ -27,7 +27,7 @@ struct Volley: AsyncParsableCommand {
             HistoryCommand.self, ShowCommand.self, ExportCommand.self, DeleteCommand.self,
             ReportCommand.self, CompareCommand.self, AbCommand.self, SweepCommand.self, TimeCommand.self,
             FindMaxCommand.self, CapacityCommand.self, MatrixCommand.self, ExperimentsCommand.self,
-            ExperimentCommand.self, DiagnoseCommand.self,
+            ExperimentCommand.self, DiagnoseCommand.self, MergeCommand.self,
             HistoryStressCommand.self,
         ]
     )

@@ -219,7 +219,7 @@ public struct DataFeed: Equatable, Sendable {
 
 /// A pass/fail criterion on the run's results (k6 thresholds); exit code 99 when any fails.
 public struct Threshold: Equatable, Sendable {
-    public enum Metric: Equatable, Sendable {
+    public enum Metric: Equatable, Sendable, Codable {
         /// A latency percentile in milliseconds, e.g. `p(95)`.
         case latencyPercentile(Double)
         case latencyMean
@@ -239,18 +239,18 @@ public struct Threshold: Equatable, Sendable {
     }
 
     /// How a phase's histogram becomes one number, as the latency metrics do.
-    public enum PhaseStatistic: Equatable, Sendable {
+    public enum PhaseStatistic: Equatable, Sendable, Codable {
         case percentile(Double)
         case mean
         case max
     }
 
     /// How a probe series becomes one number: a limit should hold at every sample (max).
-    public enum ProbeReduction: String, Equatable, Sendable {
+    public enum ProbeReduction: String, Equatable, Sendable, Codable {
         case max, min, avg, last
     }
 
-    public enum Comparison: String, Equatable, Sendable {
+    public enum Comparison: String, Equatable, Sendable, Codable {
         case lessThan = "<"
         case lessOrEqual = "<="
         case greaterThan = ">"

@@ -31,6 +31,7 @@ struct EngineHost {
         _ loads: [Load],
         startNanos: UInt64,
         eachSecond: (@Sendable () async -> Void)? = nil,
+        keeper: IntervalKeeper? = nil,
         onInterval: @escaping @Sendable (TimelineEntry) -> Void
     ) async -> [TimelineEntry] {
         let allDone = EventLoopFuture.andAllSucceed(loads.map(\.done), on: group.next())
@@ -49,6 +50,7 @@ struct EngineHost {
             startNanos: startNanos,
             until: allDone,
             monitor: monitor,
+            keeper: keeper,
             onInterval: onInterval
         )
     }

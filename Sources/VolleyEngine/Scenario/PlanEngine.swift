@@ -1,3 +1,4 @@
+import Histogram
 import NIOCore
 import NIOPosix
 import NIOSSL
@@ -18,6 +19,8 @@ public final class PlanEngine: Sendable {
     private let samples: SampleFile?
     private let directSockets: Bool
     private let segment: ExecutionSegment
+    private let options: EngineOptions
+    private let finalResults = Mutex<EngineResults?>(nil)
     private let state = Mutex<[ScenarioLoop]>([])
     private let interrupted = Atomic<Bool>(false)
     private let abortedBy = Mutex<String?>(nil)
@@ -26,6 +29,9 @@ public final class PlanEngine: Sendable {
     /// The merged histograms of the finished run (overall and per request name), for the
     /// history; `nil` before `run` returns.
     public var histograms: RunHistograms? { finalHistograms.withLock { $0 } }
+
+    /// What the finished run measured, for a result bundle; `nil` before `run` returns.
+    public var results: EngineResults? { finalResults.withLock { $0 } }
 
     public init(
         plan: Plan,
@@ -37,7 +43,8 @@ public final class PlanEngine: Sendable {
         slowestCount: Int = 10,
         samples: SampleFile? = nil,
         directSockets: Bool = true,
-        segment: ExecutionSegment = .whole
+        segment: ExecutionSegment = .whole,
+        options: EngineOptions = EngineOptions()
     ) {
         self.plan = plan
         self.feeds = feeds
@@ -49,6 +56,7 @@ public final class PlanEngine: Sendable {
         self.samples = samples
         self.directSockets = directSockets
         self.segment = segment
+        self.options = options
     }
 
     /// One event loop per core unless told otherwise.
@@ -122,6 +130,7 @@ public final class PlanEngine: Sendable {
             )
             if result.actual != nil && !result.passed {
                 abortedBy.withLock { $0 = t.expression }
+                options.onAbort?(t.expression)
                 for r in runners { r.loop.execute { r.stop() } }
                 return
             }
@@ -216,7 +225,8 @@ public final class PlanEngine: Sendable {
         let table = names
         var phases = ScenarioRecorder(slowestCapacity: slowestCount, names: names)
         // Setup: one VU runs the setup steps once; its captures become every VU's variables.
-        if !plan.setup.isEmpty {
+        var setupVariables: [String: String] = [:]
+        if !plan.setup.isEmpty && options.runsSetup {
             let (recorder, variables) = try await Self.runOnce(
                 "setup",
                 plan.setup,
@@ -226,9 +236,18 @@ public final class PlanEngine: Sendable {
                 context: context
             )
             phases.merge(recorder)
-            for (name, value) in variables {
-                context.variables[name] = Template(parts: [.literal(value)], source: value)
+            setupVariables = variables
+        }
+        if let gate = options.startGate {
+            do {
+                setupVariables = try await gate(setupVariables)
+            } catch {
+                try? await host.shutdown()
+                throw error
             }
+        }
+        for (name, value) in setupVariables {
+            context.variables[name] = Template(parts: [.literal(value)], source: value)
         }
         var runners: [ScenarioLoop] = []
         for (scenario, steps) in zip(plan.scenarios, scenarioSteps) {
@@ -259,6 +278,7 @@ public final class PlanEngine: Sendable {
         }
         state.withLock { $0 = runners }
         let startNanos = NIODeadline.now().uptimeNanoseconds
+        let startedAtUnixNanos = WallClock.nowNanos()
         for r in runners { r.loop.execute { r.begin(startNanos: startNanos) } }
         if interrupted.load(ordering: .relaxed) { interrupt() }
         if abortedBy.withLock({ $0 }) != nil {
@@ -272,16 +292,18 @@ public final class PlanEngine: Sendable {
                 await self.checkAbort(abortThresholds, runners: runners, names: table, startNanos: startNanos)
             }
         }
+        let keeper = options.keepIntervals ? IntervalKeeper() : nil
         let timeline = await host.drive(
             runners,
             startNanos: startNanos,
             eachSecond: eachSecond,
+            keeper: keeper,
             onInterval: onInterval
         )
         let endNanos = NIODeadline.now().uptimeNanoseconds
         var merged = phases
         for r in try await host.collect(runners, { $0.recorder }) { merged.merge(r) }
-        if !plan.teardown.isEmpty {
+        if !plan.teardown.isEmpty && options.runsTeardown {
             let (recorder, _) = try await Self.runOnce(
                 "teardown",
                 plan.teardown,
@@ -351,6 +373,19 @@ public final class PlanEngine: Sendable {
                 serviceTime: merged.overall.serviceTime,
                 byName: byName.mapValues(\.latency),
                 phases: merged.overall.phases.byPhase
+            )
+        }
+        var groupHistograms: [String: Histogram<UInt64>] = [:]
+        for (id, name) in names.groups.enumerated() {
+            if let h = merged.groups[id] { groupHistograms[name, default: LatencyHistogram.make()].add(h) }
+        }
+        finalResults.withLock {
+            $0 = EngineResults(
+                overall: merged.overall,
+                byName: byName,
+                groups: groupHistograms,
+                intervals: keeper?.histograms ?? [],
+                startedAtUnixNanos: startedAtUnixNanos
             )
         }
         // Probe thresholds are judged by the caller once its probes have stopped.
