@@ -195,17 +195,18 @@ public struct BundleHistogram: Codable, Sendable, Equatable {
                 hint: "the bundle was edited or damaged; write it again with volley run --bundle"
             )
         }
+        // Every count goes into its own bucket; those of the first and last buckets are
+        // recorded at the exact extremes (the same buckets), so min and max come back exact.
         for (i, bucket) in buckets.enumerated() {
-            var exact: [UInt64] = []
-            if i == 0 { exact.append(minMicros) }
-            if i == buckets.count - 1 { exact.append(maxMicros) }
-            if exact.count == 2 && bucket.count == 1 { exact = [maxMicros] }
-            let rest = bucket.count - UInt64(exact.count)
-            guard rest <= bucket.count, bucket.value <= LatencyHistogram.highestMicroseconds else {
+            guard bucket.value <= LatencyHistogram.highestMicroseconds else {
                 throw InputError("a histogram in the bundle has values out of range", hint: nil)
             }
-            if rest > 0 { _ = out.record(bucket.value, count: rest) }
-            for value in exact { _ = out.record(value) }
+            var rest = bucket.count
+            if i == buckets.count - 1 {
+                _ = out.record(maxMicros)
+                rest -= 1
+            }
+            if rest > 0 { _ = out.record(i == 0 ? minMicros : bucket.value, count: rest) }
         }
         return out
     }
