@@ -64,12 +64,26 @@ struct K8sRunner {
         }
         // The Secret goes to kubectl on stdin only: never printed, never in a file.
         try kubectl(["apply", "-f", "-"], stdin: (manifest.secretDocument ?? "") + manifest.rendered)
-        defer { if delete { cleanUp() } }
+        var outcome: Outcome
+        do {
+            outcome = try waitAndRead()
+        } catch {
+            if delete { _ = cleanUp() }
+            throw error
+        }
+        if delete, let problem = cleanUp() { outcome.message += "; not deleted: \(problem)" }
+        return outcome
+    }
+
+    /// Waits for the Job to end, then reads segment 0's logs and exit code.
+    private func waitAndRead() throws -> Outcome {
         guard let end = try waitForEnd() else {
             return Outcome(
                 logs: "",
-                message: "job \(name) did not end within the --timeout; Kubernetes stops it at its deadline "
-                    + "(\(manifest.deadlineSeconds) s). Follow it with kubectl get job \(name)",
+                message: "job \(name) did not end within the --timeout"
+                    + (delete
+                        ? "; deleted"
+                        : "; Kubernetes stops it at its deadline (\(manifest.deadlineSeconds) s): kubectl get job \(name)"),
                 exitCode: VolleyExit.failure.rawValue
             )
         }
@@ -141,9 +155,15 @@ struct K8sRunner {
         )
     }
 
-    private func cleanUp() {
+    /// Deletes what `apply` created; returns kubectl's complaint when that failed.
+    private func cleanUp() -> String? {
         var objects = ["job/\(name)", "service/\(manifest.serviceName)", "configmap/\(manifest.configMapName)"]
         if manifest.secretDocument != nil { objects.append("secret/\(manifest.secretName)") }
-        _ = try? kubectl(["delete"] + objects + ["--ignore-not-found"])
+        do {
+            try kubectl(["delete"] + objects + ["--ignore-not-found"])
+            return nil
+        } catch {
+            return (error as? CLIError)?.message ?? "\(error)"
+        }
     }
 }

@@ -29,7 +29,9 @@ import Testing
                   *"get pods"*) printf 'volley-p-0-x7k2q' ;;
                   *"logs volley-p-0-x7k2q -c volley"*) cat "$d/logs" ;;
                   *"get pod volley-p-0-x7k2q"*) cat "$d/exitcode" ;;
-                  *"delete"*) echo deleted ;;
+                  *"delete"*)
+                    if [ -e "$d/deletefails" ]; then echo 'Error from server (Forbidden): no' >&2; exit 1; fi
+                    echo deleted ;;
                   *) echo "fake kubectl: unexpected call: $*" >&2; exit 3 ;;
                 esac
 
@@ -153,9 +155,20 @@ import Testing
         let started = Date()
         let r = try run(fake, ["--timeout", "500ms", "--delete"])
         #expect(r.status == 1)
-        #expect(r.stderr.contains("did not end within the --timeout"))
+        #expect(r.stderr.contains("did not end within the --timeout; deleted"))
         #expect(Date().timeIntervalSince(started) < 20)
         #expect(fake.calls.last?.hasPrefix("delete job/volley-p") == true)
+    }
+
+    /// A failed clean-up is said, and does not change the run's exit code.
+    @Test func aFailedDeleteIsReported() throws {
+        let fake = try FakeKubectl(conditions: "Complete\tTrue\t\t\n", exitCode: "0")
+        defer { try? FileManager.default.removeItem(atPath: fake.dir) }
+        try k8sWrite("", "deletefails", in: fake.dir)
+        let r = try run(fake, ["--delete"])
+        #expect(r.status == 0)
+        #expect(r.stderr.contains("job volley-p complete; not deleted: kubectl delete job/volley-p failed (exit 1)"))
+        #expect(r.stderr.contains("Forbidden"))
     }
 
     @Test func anExistingJobIsNotReplaced() throws {
