@@ -6,7 +6,7 @@
 /// hold the text exactly (a carriage return, a control character, a line that would be read
 /// as indentation). Every other string is written plain only when YAML 1.1 and 1.2 both read it
 /// back as that same string, and quoted otherwise (`"7070"`, `"yes"`, `"a: b"`).
-indirect enum K8sYAML: Equatable {
+indirect enum K8sYAML {
     case string(String)
     case int(Int)
     case bool(Bool)
@@ -15,8 +15,6 @@ indirect enum K8sYAML: Equatable {
     case list([K8sYAML])
     /// Keys in the order given: manifests read best in the order Kubernetes documents them.
     case map([(String, K8sYAML)])
-
-    static func == (a: K8sYAML, b: K8sYAML) -> Bool { a.rendered(indent: 0) == b.rendered(indent: 0) }
 
     /// The value as a YAML document body (a mapping at column 0, ending with a newline).
     var document: String { rendered(indent: 0) }
