@@ -224,6 +224,8 @@ let package = Package(
             dependencies: [
                 "volley", "VolleyCore", "VolleyAnalysis", "VolleyEngine", "VolleyReport", "VolleyStore",
                 "VolleyTestSupport",
+                // The Kubernetes manifests are parsed back to check what they carry.
+                .product(name: "Yams", package: "Yams"),
             ]
         ),
     ],

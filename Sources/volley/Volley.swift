@@ -28,7 +28,7 @@ struct Volley: AsyncParsableCommand {
             ReportCommand.self, CompareCommand.self, AbCommand.self, SweepCommand.self, TimeCommand.self,
             FindMaxCommand.self, CapacityCommand.self, MatrixCommand.self, ExperimentsCommand.self,
             ExperimentCommand.self, DiagnoseCommand.self, MergeCommand.self,
-            HistoryStressCommand.self,
+            HistoryStressCommand.self, K8sCommand.self,
         ]
     )
 }
