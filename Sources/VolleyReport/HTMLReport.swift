@@ -170,6 +170,7 @@ public enum HTMLReport {
             }
             body += "</tbody></table></section>"
         }
+        body += distributedSection(s)
         body += phasesSection(s)
         body +=
             "<section><h2>Outcomes</h2><table><thead><tr><th>status or error</th><th>count</th><th>share</th>"

@@ -73,9 +73,10 @@ import VolleyTestSupport
         }
         let segmentsReceived = server.requestsReceived - singleReceived
         let junit = dir.appendingPathComponent("merged.xml").path
+        let html = dir.appendingPathComponent("merged.html").path
         let merged = try runVolley(
             ["merge"] + (0..<3).map { dir.appendingPathComponent("seg-\($0).json").path }
-                + ["--json", "--no-save", "--junit", junit]
+                + ["--json", "--no-save", "--junit", junit, "--html", html]
         )
         try await server.shutdown()
 
@@ -109,6 +110,8 @@ import VolleyTestSupport
         let xml = try String(contentsOfFile: junit, encoding: .utf8)
         #expect(xml.contains("error_rate &lt; 10%"))
         #expect(xml.contains("threshold failed: actual 0.5000"))
+        let report = try String(contentsOfFile: html, encoding: .utf8)
+        #expect(report.contains("Merged from 3 of 3 segments"))
     }
 
     @Test func bundlesThatAreNotOneRunAreRefusedClearly() async throws {
