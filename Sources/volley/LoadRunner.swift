@@ -19,6 +19,10 @@ struct RunJob {
     var planSecrets: Set<String> = []
     /// A distributed run's start gate, abort relay and what the bundle needs kept.
     var options = EngineOptions()
+    /// `--rendezvous`: the run is one segment of a run coordinated by segment 0.
+    var distributed: DistributedRun?
+    /// Whether this process runs the plan's probes (a distributed run probes on segment 0 only).
+    var runsProbes = true
     /// How the command names a request field in an error: its own flags, never `run`'s.
     var flagName: (RunRequest.Field) -> String = RunRequestError.runFlag
 
@@ -63,27 +67,31 @@ enum LoadRunner {
         defer { unwatch() }
         let expected = RunCommand.expectations(config.model)
         let progress = progressBox(quiet: job.quiet, requests: expected.requests, seconds: expected.seconds)
-        var summary: RunSummary
-        let startedAt = Date()
-        let probes = try await job.probing.start()
-        do {
-            summary = try await engine.run { entry in progress.update(entry) }
-        } catch let error as EngineError {
-            await probes.discard()
-            throw CLIError(message: error.message, hint: error.hint, code: .failure)
+        let load = { () async throws -> RunCommand.Outcome in
+            var summary: RunSummary
+            let startedAt = Date()
+            let probes = try await job.probing.start()
+            do {
+                summary = try await engine.run { entry in progress.update(entry) }
+            } catch let error as EngineError {
+                await probes.discard()
+                throw CLIError(message: error.message, hint: error.hint, code: .failure)
+            }
+            await probes.stop(into: &summary)
+            summary.findings = Diagnosis.diagnose(summary)
+            progress.finish()
+            return RunCommand.Outcome(
+                summary: summary,
+                samplesPath: samples?.path,
+                histograms: engine.histograms,
+                results: engine.results,
+                kind: "url",
+                startedAt: startedAt,
+                stoppedBy: watcher.stoppedBy
+            )
         }
-        await probes.stop(into: &summary)
-        summary.findings = Diagnosis.diagnose(summary)
-        progress.finish()
-        return RunCommand.Outcome(
-            summary: summary,
-            samplesPath: samples?.path,
-            histograms: engine.histograms,
-            results: engine.results,
-            kind: "url",
-            startedAt: startedAt,
-            stoppedBy: watcher.stoppedBy
-        )
+        guard let distributed = job.distributed else { return try await load() }
+        return try await distributed.coordinate(setup: nil, stop: { _ in engine.interrupt() }, load: load)
     }
 
     private static func performPlan(
@@ -113,36 +121,45 @@ enum LoadRunner {
         let (watcher, unwatch) = InterruptWatcher.watching(shared) { engine.interrupt() }
         defer { unwatch() }
         let progress = progressBox(quiet: job.quiet, requests: nil, seconds: RunCommand.progressSeconds(plan))
-        var summary: RunSummary
-        let startedAt = Date()
-        let probes = try await job.probing.start(planProbes: plan.probes)
-        let aborts = probes.watchAborts(plan.thresholds.filter { $0.isProbeThreshold && $0.abortOnFail }) {
-            engine.abort(because: $0)
+        let load = { () async throws -> RunCommand.Outcome in
+            var summary: RunSummary
+            let startedAt = Date()
+            let probes = try await job.probing.start(planProbes: job.runsProbes ? plan.probes : [])
+            let aborts = probes.watchAborts(plan.thresholds.filter { $0.isProbeThreshold && $0.abortOnFail }) {
+                engine.abort(because: $0)
+                job.options.onAbort?($0)
+            }
+            defer { aborts?.cancel() }
+            do {
+                summary = try await engine.run { entry in progress.update(entry) }
+                aborts?.cancel()
+                await probes.stop(into: &summary, thresholds: plan.thresholds.filter(\.isProbeThreshold))
+                summary.findings = Diagnosis.diagnose(summary)
+            } catch let error as InputError {
+                await probes.discard()
+                throw error
+            } catch {
+                await probes.discard()
+                throw CLIError(message: "the plan could not run: \(error)", hint: nil, code: .failure)
+            }
+            progress.finish()
+            return RunCommand.Outcome(
+                summary: summary,
+                samplesPath: samples?.path,
+                histograms: engine.histograms,
+                results: engine.results,
+                thresholds: plan.thresholds,
+                kind: "plan",
+                startedAt: startedAt,
+                stoppedBy: watcher.stoppedBy,
+                planSecrets: job.planSecrets
+            )
         }
-        defer { aborts?.cancel() }
-        do {
-            summary = try await engine.run { entry in progress.update(entry) }
-            aborts?.cancel()
-            await probes.stop(into: &summary, thresholds: plan.thresholds.filter(\.isProbeThreshold))
-            summary.findings = Diagnosis.diagnose(summary)
-        } catch let error as InputError {
-            await probes.discard()
-            throw error
-        } catch {
-            await probes.discard()
-            throw CLIError(message: "the plan could not run: \(error)", hint: nil, code: .failure)
-        }
-        progress.finish()
-        return RunCommand.Outcome(
-            summary: summary,
-            samplesPath: samples?.path,
-            histograms: engine.histograms,
-            results: engine.results,
-            thresholds: plan.thresholds,
-            kind: "plan",
-            startedAt: startedAt,
-            stoppedBy: watcher.stoppedBy,
-            planSecrets: job.planSecrets
+        guard let distributed = job.distributed else { return try await load() }
+        return try await distributed.coordinate(
+            setup: plan.setup.isEmpty ? nil : { try await engine.runSetup() },
+            stop: { engine.abort(because: $0) },
+            load: load
         )
     }
 

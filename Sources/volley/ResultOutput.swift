@@ -43,7 +43,11 @@ struct ResultOutput {
         if !diagnosis.isEmpty {
             if json { Terminal.writeError("\n" + diagnosis) } else { Terminal.writeOut("\n" + diagnosis) }
         }
-        let exit = RunCommand.exitCode(summary, stoppedBy: outcome.stoppedBy)
+        let exit = RunCommand.exitCode(
+            summary,
+            stoppedBy: outcome.stoppedBy,
+            judgesThresholds: !outcome.judgedBySegment0
+        )
         var record = HistorySaver.record(
             summary,
             kind: outcome.kind,

@@ -41,7 +41,7 @@ extension RunCommand {
         try rejectURLOnlyFlags()
         var job = try Self.planJob(path: url, environment: environment, probing: probing)
         try fillCommon(&job.request)
-        job.options = engineOptions()
+        try distribute(&job)
         job.quiet = quiet
         job.samplesPath = out
         try job.validate()

@@ -21,6 +21,7 @@ public final class PlanEngine: Sendable {
     private let segment: ExecutionSegment
     private let options: EngineOptions
     private let finalResults = Mutex<EngineResults?>(nil)
+    private let setupRecorder = Mutex<ScenarioRecorder?>(nil)
     private let state = Mutex<[ScenarioLoop]>([])
     private let interrupted = Atomic<Bool>(false)
     private let abortedBy = Mutex<String?>(nil)
@@ -182,7 +183,8 @@ public final class PlanEngine: Sendable {
         return result
     }
 
-    public func run(onInterval: @escaping @Sendable (TimelineEntry) -> Void = { _ in }) async throws -> RunSummary {
+    /// Everything the plan's VUs share, built once per run (and for a setup run alone).
+    private func makeContext() throws -> ScenarioRunContext {
         var base: TargetURL?
         if let b = plan.baseURL { base = try TargetURL(parsing: b) }
         let prefix = String(
@@ -216,6 +218,38 @@ public final class PlanEngine: Sendable {
             // is left to the connections, which report it per request.
             context.addresses[Authority(host: base.host, port: base.port, isTLS: base.isTLS)] = address
         }
+        return context
+    }
+
+    /// Segment 0 of a distributed run: the plan's setup, run alone before the rendezvous
+    /// announces the start, so its captures can be sent to every segment. Its requests count
+    /// in this machine's run (merged into the summary by `run`, which then skips the setup).
+    public func runSetup() async throws -> [String: String] {
+        guard !plan.setup.isEmpty else { return [:] }
+        let context = try makeContext()
+        var names = NameTable()
+        let setupSteps = names.compile(plan.setup, defaults: plan.defaults)
+        let host = EngineHost(threads: 1)
+        do {
+            let (recorder, variables) = try await Self.runOnce(
+                "setup",
+                plan.setup,
+                compiled: setupSteps,
+                names: names,
+                on: host.loops[0],
+                context: context
+            )
+            try await host.shutdown()
+            setupRecorder.withLock { $0 = recorder }
+            return variables
+        } catch {
+            try? await host.shutdown()
+            throw error
+        }
+    }
+
+    public func run(onInterval: @escaping @Sendable (TimelineEntry) -> Void = { _ in }) async throws -> RunSummary {
+        var context = try makeContext()
         let host = EngineHost(threads: threads)
         let loops = host.loops
         var names = NameTable()
@@ -237,6 +271,9 @@ public final class PlanEngine: Sendable {
             )
             phases.merge(recorder)
             setupVariables = variables
+        } else if let separate = setupRecorder.withLock({ $0 }) {
+            // `runSetup` ran it (segment 0): its NameTable compiled the setup first, as here.
+            phases.merge(separate)
         }
         if let gate = options.startGate {
             do {

@@ -64,7 +64,9 @@ struct ScenarioRecorder: Sendable {
             if groups[i] == nil { groups[i] = LatencyHistogram.make() }
             groups[i]!.add(h)
         }
-        for i in skippedSteps.indices {
+        // `other` may know fewer names (a setup run alone compiles only the setup's, which
+        // come first in every NameTable): ids are shared, the rest is absent there.
+        for i in skippedSteps.indices where i < other.skippedSteps.count {
             skippedSteps[i] += other.skippedSteps[i]
             captureFailures[i] += other.captureFailures[i]
             if skipReasons[i] == nil { skipReasons[i] = other.skipReasons[i] }
