@@ -1,5 +1,6 @@
 import NIOCore
 import NIOPosix
+import Synchronization
 import Testing
 import VolleyCore
 
@@ -41,8 +42,15 @@ extension RendezvousTests {
     }
 
     @Test func aSegmentLostBeforeItsResultsAbortsTheOthersAndIsReportedMissing() async throws {
-        let results = try await RendezvousServer.withServer(Self.config(0)) { server in
-            try await Self.segments([0, 1, 2], server: server) { session -> Outcome in
+        let callbacks = Mutex<[Int: [String]]>([:])
+        let (results, recorded) = try await RendezvousServer.withServer(Self.config(0)) { server in
+            let results = try await Self.segments(
+                [0, 1, 2],
+                server: server,
+                onAbort: { i, abort in
+                    callbacks.withLock { $0[i, default: []].append(abort.reason) }
+                }
+            ) { session -> Outcome in
                 switch session.segment {
                 case 2:
                     return Outcome()  // the process "dies": its connection closes without results
@@ -56,6 +64,7 @@ extension RendezvousTests {
                     return Outcome(abort: abort, collection: await server.collect(own: own, timeout: .seconds(5)))
                 }
             }
+            return (results, server.aborts)
         }
         let lost = "segment 2/3 lost: connection closed before its results"
         for i in [0, 1] {
@@ -63,6 +72,9 @@ extension RendezvousTests {
             #expect(results[i]?.abort?.kind == .connectionLost)
             #expect(results[i]?.abort?.segment == 2)
         }
+        #expect(recorded.map(\.reason) == [lost])
+        // The callback saw the same abort, once per segment, before the session closed.
+        #expect(callbacks.withLock { $0 } == [0: [lost], 1: [lost]])
         let collection = try #require(results[0]?.collection)
         #expect(!collection.isComplete)
         #expect(collection.missing == [2: lost])

@@ -131,18 +131,30 @@ extension RendezvousTests {
         #expect(best.offset == 1_000_000)
     }
 
+    /// Three sessions in one process wake within 5 ms of each other (the issue asks 10 ms for
+    /// the first sends). Prints the spread and how late each woke after its `startAt`: across
+    /// processes the spread is at most the lateness plus the offset error (± rtt/2).
     @Test func threeSessionsWakeWithinFiveMillisecondsOfEachOther() async throws {
         var spreads: [Int64] = []
+        var lateness: [Int64] = []
         for _ in 0..<5 {
             let results = try await RendezvousServer.withServer(Self.config(0)) { server in
-                try await Self.segments([0, 1, 2], server: server) { try await $0.waitUntilStart() }
+                try await Self.segments([0, 1, 2], server: server) { session in
+                    let woke = try await session.waitUntilStart()
+                    return (woke, woke - session.startAt)
+                }
             }
-            let wakes = results.values
+            let wakes = results.values.map(\.0)
             spreads.append(wakes.max()! - wakes.min()!)
+            lateness.append(results.values.map(\.1).max()!)
         }
         let worst = spreads.max()!
-        print("rendezvous start spread over 5 runs (µs): \(spreads.map { $0 / 1000 }), worst \(worst / 1000) µs")
+        print(
+            "rendezvous start over 5 runs (µs): spread \(spreads.map { $0 / 1000 }), worst \(worst / 1000);"
+                + " latest wake after startAt \(lateness.map { $0 / 1000 })"
+        )
         #expect(worst < 5_000_000)
+        #expect(lateness.allSatisfy { $0 >= 0 })
     }
 
     @Test func startAtAcceptsRFC3339DelaysAndUnixSeconds() throws {

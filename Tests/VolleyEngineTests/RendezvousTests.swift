@@ -44,15 +44,19 @@ import VolleyCore
         of count: Int = 3,
         server: RendezvousServer,
         delay: [Int: Duration] = [:],
+        onAbort: (@Sendable (Int, RendezvousAbort) -> Void)? = nil,
         _ body: @escaping @Sendable (RendezvousSession) async throws -> T
     ) async throws -> [Int: T] {
         try await withThrowingTaskGroup(of: (Int, T).self) { group in
             for i in indices {
+                let forward: (@Sendable (RendezvousAbort) -> Void)?
+                if let onAbort { forward = { @Sendable abort in onAbort(i, abort) } } else { forward = nil }
                 group.addTask {
                     if let d = delay[i] { try await Task.sleep(for: d) }
                     let value = try await RendezvousClient.withSession(
                         config(i, of: count, port: server.port),
                         server: i == 0 ? server : nil,
+                        onAbort: forward,
                         body
                     )
                     return (i, value)
@@ -130,6 +134,17 @@ import VolleyCore
         #expect(registrations.allSatisfy { $0.rttNanoseconds > 0 && $0.registeredAt >= before })
     }
 
+    /// The start can overtake a segment's "registered" answer (the last segment registers
+    /// while that answer is being written): every order must be accepted.
+    @Test func manyRendezvousInARowAllStart() async throws {
+        for round in 0..<40 {
+            let results = try await RendezvousServer.withServer(Self.config(0)) { server in
+                try await Self.segments([0, 1, 2], server: server) { $0.startAtOnSegment0 }
+            }
+            #expect(Set(results.values).count == 1, "round \(round)")
+        }
+    }
+
     @Test func aLateSegmentStillMakesTheBarrier() async throws {
         let results = try await RendezvousServer.withServer(Self.config(0, barrier: .seconds(5))) { server in
             try await Self.segments([0, 1, 2], server: server, delay: [2: .milliseconds(800)]) { Self.joined($0) }
@@ -180,6 +195,68 @@ import VolleyCore
         for error in errors {
             #expect(error?.kind == .barrierTimeout)
             #expect(error?.message == "2 of 3 segments registered within 1s: missing 2")
+        }
+    }
+
+    /// Runs segments 0, 1, 2 expecting each to fail; returns their errors.
+    static func failingSegments(
+        _ server: RendezvousServer,
+        barrier: Duration = .seconds(10)
+    ) async throws
+        -> [RendezvousError?]
+    {
+        try await withThrowingTaskGroup(of: RendezvousError?.self) { group in
+            for i in [0, 1, 2] {
+                group.addTask {
+                    do {
+                        _ = try await RendezvousClient.withSession(
+                            Self.config(i, port: server.port, barrier: barrier),
+                            server: i == 0 ? server : nil
+                        ) { _ in 0 }
+                        return nil
+                    } catch let error as RendezvousError {
+                        return error
+                    }
+                }
+            }
+            return try await group.reduce(into: [RendezvousError?]()) { $0.append($1) }
+        }
+    }
+
+    struct SetupBroke: Error, CustomStringConvertible {
+        var description: String { "POST /login answered 500" }
+    }
+
+    @Test func aFailedSetupAbortsEverySegmentWithItsReason() async throws {
+        let setup: RendezvousServer.Setup = { throw SetupBroke() }
+        let errors = try await RendezvousServer.withServer(Self.config(0), setup: setup) { server in
+            let errors = try await Self.failingSegments(server)
+            #expect(server.setupRuns == 1)
+            return errors
+        }
+        #expect(errors.count == 3)
+        for error in errors {
+            #expect(error?.kind == .setupFailed)
+            #expect(error?.message == "the plan's setup failed on segment 0: POST /login answered 500")
+        }
+    }
+
+    @Test func aSetupThatHangsIsStoppedAtItsTimeOut() async throws {
+        var config = Self.config(0)
+        config.setupTimeout = .milliseconds(300)
+        let clock = ContinuousClock()
+        let began = clock.now
+        let setup: RendezvousServer.Setup = {
+            try await Task.sleep(for: .seconds(30))
+            return [:]
+        }
+        let errors = try await RendezvousServer.withServer(config, setup: setup) { server in
+            try await Self.failingSegments(server)
+        }
+        #expect(clock.now - began < .seconds(3))
+        for error in errors {
+            #expect(error?.kind == .setupFailed)
+            #expect(error?.message == "the plan's setup failed on segment 0: it did not finish within 300ms")
         }
     }
 

@@ -120,45 +120,42 @@ public enum RendezvousClient {
                 )
             )
         )
-        let reply = try await core.next(within: probeTimeout, awaiting: "answer to segment \(index)'s registration")
-        switch reply.message {
-        case .registered: break
-        case .refused(let reason, let hint):
-            throw RendezvousError(
-                .refused,
-                "segment 0 refused segment \(index): \(reason)",
-                hint: hint.isEmpty ? nil : hint
-            )
-        case .abort(let abort): throw RendezvousError(abort.kind, abort.reason)
-        default: throw unexpected(reply.message, "an answer to the registration")
-        }
-
-        // The barrier (counted from the first connection attempt), the setup, and a margin.
+        // Segment 0 answers "registered", then "start" (or an abort). The start can overtake the
+        // "registered" when the last segment registers while this answer is being written, so
+        // both orders are accepted. The wait covers the barrier (counted from the first
+        // connection attempt), the setup, and a margin.
         let elapsed = ContinuousClock.now - joinStarted
         let startWait =
             max(config.barrierTimeout - elapsed, .zero) + config.setupTimeout + config.startDelay + .seconds(5)
-        let announcement = try await core.next(within: startWait, awaiting: "start announcement")
-        switch announcement.message {
-        case .start(let at, let variables):
-            return RendezvousSession(
-                segment: index,
-                start: at,
-                sample: best,
-                variables: variables,
-                server: server,
-                core: core,
-                outbound: outbound
-            )
-        case .abort(let abort):
-            throw RendezvousError(abort.kind, abort.reason, hint: hint(for: abort.kind, config))
-        case .refused(let reason, let hint):
-            throw RendezvousError(
-                .refused,
-                "segment 0 dropped segment \(index): \(reason)",
-                hint: hint.isEmpty ? nil : hint
-            )
-        default:
-            throw unexpected(announcement.message, "the start announcement")
+        let deadline = ContinuousClock.now + startWait
+        var registered = false
+        while true {
+            let awaiting = registered ? "start announcement" : "answer to segment \(index)'s registration"
+            let arrival = try await core.next(within: max(deadline - ContinuousClock.now, .zero), awaiting: awaiting)
+            switch arrival.message {
+            case .registered where !registered:
+                registered = true
+            case .start(let at, let variables):
+                return RendezvousSession(
+                    segment: index,
+                    start: at,
+                    sample: best,
+                    variables: variables,
+                    server: server,
+                    core: core,
+                    outbound: outbound
+                )
+            case .abort(let abort):
+                throw RendezvousError(abort.kind, abort.reason, hint: hint(for: abort.kind, config))
+            case .refused(let reason, let hint):
+                throw RendezvousError(
+                    .refused,
+                    "segment 0 refused segment \(index): \(reason)",
+                    hint: hint.isEmpty ? nil : hint
+                )
+            default:
+                throw unexpected(arrival.message, "the \(awaiting)")
+            }
         }
     }
 
