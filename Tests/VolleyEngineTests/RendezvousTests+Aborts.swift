@@ -120,4 +120,31 @@ extension RendezvousTests {
         #expect(elapsed < .seconds(2))
         #expect(collection.missing == [1: "segment 1/2 sent no results within 500ms"])
     }
+
+    @Test func segment0EndingClosesEveryConnectionAndTheOthersHearIt() async throws {
+        let clock = ContinuousClock()
+        let ready = AsyncStream<Int>.makeStream()
+        let (portStream, portContinuation) = (ready.stream, ready.continuation)
+        let other = Task {
+            var ports = portStream.makeAsyncIterator()
+            let port = await ports.next()!
+            return try await RendezvousClient.withSession(Self.config(1, of: 2, port: port)) { session in
+                // A segment still running when segment 0 gives up: it must hear of it.
+                await Self.firstAbort(session, within: .seconds(20))
+            }
+        }
+        let began = clock.now
+        let collection = try await RendezvousServer.withServer(Self.config(0, of: 2)) { server in
+            portContinuation.yield(server.port)
+            return try await RendezvousClient.withSession(Self.config(0, of: 2, port: server.port), server: server) {
+                _ in await server.collect(own: [0], timeout: .milliseconds(300))
+            }
+        }
+        let abort = try await other.value
+        #expect(clock.now - began < .seconds(5))
+        #expect(collection.missing == [1: "segment 1/2 sent no results within 300ms"])
+        #expect(abort?.segment == 0)
+        #expect(abort?.kind == .connectionLost)
+        #expect(abort?.reason.hasPrefix("segment 0 (the rendezvous) lost:") == true)
+    }
 }
