@@ -130,6 +130,10 @@ import VolleyCore
             #expect(j.startAt == start - j.offset)
             #expect(j.woke >= j.startAt)
         }
+        print(
+            "rendezvous offsets (µs): \(registrations.map { $0.offsetNanoseconds / 1000 }), round trips (µs): "
+                + "\(registrations.map { $0.rttNanoseconds / 1000 })"
+        )
         #expect(registrations.map(\.segment) == [0, 1, 2])
         #expect(registrations.allSatisfy { $0.rttNanoseconds > 0 && $0.registeredAt >= before })
     }
