@@ -20,6 +20,8 @@ public struct RendezvousError: Error, Equatable, Sendable, CustomStringConvertib
         case connectionLost
     }
 
+    /// Which failure: the command line maps `.refused` to an input error (exit 2) and the
+    /// others to a failed run.
     public var kind: Kind
     /// What went wrong, naming the peer or the segments concerned.
     public var message: String

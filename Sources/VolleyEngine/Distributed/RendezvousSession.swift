@@ -53,7 +53,8 @@ public final class RendezvousSession: Sendable {
     }
 
     /// The aborts received since the start (relayed from another segment, or this segment's
-    /// connection to segment 0 lost), in order. For the engine: stop when one arrives.
+    /// connection to segment 0 lost), in order. For the engine: stop when one arrives. One
+    /// consumer only (an `AsyncStream`); use `onAbort` of `withSession` for more.
     public var aborts: AsyncStream<RendezvousAbort> { core.abortStream }
 
     /// The first abort received, if any.
