@@ -58,16 +58,6 @@ public struct EngineResults: Sendable {
     public var startedAtUnixNanos: Int64
 }
 
-/// The wall clock (CLOCK_REALTIME), in nanoseconds since 1970: the clock segments on
-/// different machines agree on (through NTP, and offsets measured at the rendezvous).
-public enum WallClock {
-    public static func nowNanos() -> Int64 {
-        var ts = timespec()
-        clock_gettime(CLOCK_REALTIME, &ts)
-        return Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec)
-    }
-}
-
 /// Collects each interval's latency histogram while the timeline is merged (only when a
 /// bundle will be written: a one-hour run keeps 3,600 of them).
 final class IntervalKeeper: @unchecked Sendable {

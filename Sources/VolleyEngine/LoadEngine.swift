@@ -123,7 +123,7 @@ public final class LoadEngine: Sendable {
             }
         }
         let startNanos = NIODeadline.now().uptimeNanoseconds
-        let startedAtUnixNanos = WallClock.nowNanos()
+        let startedAtUnixNanos = WallClock.now()
         for w in workers { w.loop.execute { w.begin(startNanos: startNanos) } }
         if alreadyInterrupted { interrupt() }
 

@@ -83,7 +83,9 @@ final class DistributedRun: Sendable {
     ) async throws -> RunCommand.Outcome {
         try await RendezvousClient.withSession(config, server: server, onAbort: { stop($0.reason) }) { session in
             current.withLock { $0 = session }
-            let outcome = try await load()
+            var outcome = try await load()
+            // Stopped because a segment was lost (not by a threshold): the run failed.
+            if let abort = session.firstAbort, abort.kind != .aborted { outcome.failure = abort.reason }
             let bundle = try makeBundle(outcome, session)
             let data = try bundle.encoded()
             if let localCopy { try RunCommand.write(data, to: localCopy) }
@@ -118,6 +120,9 @@ final class DistributedRun: Sendable {
         }
         let merged = try BundleMerge.merge(inputs, allowMissing: true, missingReasons: collection.missing)
         var outcome = own
+        if outcome.failure == nil, let lost = collection.missing.sorted(by: { $0.key < $1.key }).first {
+            outcome.failure = lost.value
+        }
         outcome.summary = merged.summary
         outcome.histograms = merged.histograms
         outcome.startedAt = merged.startedAt

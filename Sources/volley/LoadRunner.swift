@@ -121,13 +121,14 @@ enum LoadRunner {
         let (watcher, unwatch) = InterruptWatcher.watching(shared) { engine.interrupt() }
         defer { unwatch() }
         let progress = progressBox(quiet: job.quiet, requests: nil, seconds: RunCommand.progressSeconds(plan))
+        let relay = job.options.onAbort
         let load = { () async throws -> RunCommand.Outcome in
             var summary: RunSummary
             let startedAt = Date()
             let probes = try await job.probing.start(planProbes: job.runsProbes ? plan.probes : [])
             let aborts = probes.watchAborts(plan.thresholds.filter { $0.isProbeThreshold && $0.abortOnFail }) {
                 engine.abort(because: $0)
-                job.options.onAbort?($0)
+                relay?($0)
             }
             defer { aborts?.cancel() }
             do {
@@ -156,11 +157,9 @@ enum LoadRunner {
             )
         }
         guard let distributed = job.distributed else { return try await load() }
-        return try await distributed.coordinate(
-            setup: plan.setup.isEmpty ? nil : { try await engine.runSetup() },
-            stop: { engine.abort(because: $0) },
-            load: load
-        )
+        var setup: RendezvousServer.Setup?
+        if !plan.setup.isEmpty { setup = { try await engine.runSetup() } }
+        return try await distributed.coordinate(setup: setup, stop: { engine.abort(because: $0) }, load: load)
     }
 
     private static func progressBox(quiet: Bool, requests: Int?, seconds: Double?) -> ProgressBox {

@@ -46,8 +46,10 @@ struct ResultOutput {
         let exit = RunCommand.exitCode(
             summary,
             stoppedBy: outcome.stoppedBy,
-            judgesThresholds: !outcome.judgedBySegment0
+            judgesThresholds: !outcome.judgedBySegment0,
+            failure: outcome.failure
         )
+        if let failure = outcome.failure { Terminal.writeError("volley: error: the run failed: \(failure)\n") }
         var record = HistorySaver.record(
             summary,
             kind: outcome.kind,

@@ -98,8 +98,13 @@ extension RunCommand {
     }
 
     /// The segment's result bundle, as `volley merge` reads it.
-    func makeBundle(_ outcome: Outcome, clockOffsetNanos: Int64 = 0, clockRTTNanos: Int64? = nil) throws -> ResultBundle
-    {
+    static func makeBundle(
+        _ outcome: Outcome,
+        runKey: String,
+        segment: ExecutionSegment,
+        clockOffsetNanos: Int64 = 0,
+        clockRTTNanos: Int64? = nil
+    ) throws -> ResultBundle {
         guard let results = outcome.results else {
             throw CLIError(
                 message: "the run ended before it measured anything; no bundle was written",

@@ -352,6 +352,8 @@ struct RunCommand: AsyncParsableCommand {
         /// A segment whose results segment 0 merged and judged: its own share's thresholds do
         /// not decide its exit code (the merged run's do, on segment 0).
         var judgedBySegment0 = false
+        /// Why a distributed run failed although this process ran (a segment was lost).
+        var failure: String? = nil
         /// Credentials written in the plan's text, masked in the copy the history keeps.
         var planSecrets: Set<String> = []
 
@@ -393,11 +395,17 @@ struct RunCommand: AsyncParsableCommand {
     }
 
     /// The run's exit code: the stopping signal's first (130, 143 or 129), then 1, then 99.
-    static func exitCode(_ summary: RunSummary, stoppedBy: StopSignal?, judgesThresholds: Bool = true) -> VolleyExit {
+    static func exitCode(
+        _ summary: RunSummary,
+        stoppedBy: StopSignal?,
+        judgesThresholds: Bool = true,
+        failure: String? = nil
+    ) -> VolleyExit {
         if let stoppedBy { return stoppedBy.exit }
+        // A distributed run with a segment lost or missing is not the run that was asked for
+        // (and the others were stopped because of it: not an interruption).
+        if failure != nil || summary.distributed?.missing.isEmpty == false { return .failure }
         if summary.interrupted { return .interrupted }
-        // A distributed run with a segment missing is not the run that was asked for.
-        if summary.distributed?.missing.isEmpty == false { return .failure }
         if summary.completed == 0 { return .failure }
         if judgesThresholds && summary.thresholds?.contains(where: { !$0.passed }) == true { return .thresholdsFailed }
         return .success

@@ -315,7 +315,7 @@ public final class PlanEngine: Sendable {
         }
         state.withLock { $0 = runners }
         let startNanos = NIODeadline.now().uptimeNanoseconds
-        let startedAtUnixNanos = WallClock.nowNanos()
+        let startedAtUnixNanos = WallClock.now()
         for r in runners { r.loop.execute { r.begin(startNanos: startNanos) } }
         if interrupted.load(ordering: .relaxed) { interrupt() }
         if abortedBy.withLock({ $0 }) != nil {
