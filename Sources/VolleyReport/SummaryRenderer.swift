@@ -30,7 +30,10 @@ public struct SummaryRenderer: Sendable {
         } else {
             out.append(style.bold("\(s.method) \(s.target)") + style.dim("  ·  " + model))
         }
-        if s.interrupted { out.append(style.yellow("interrupted: the run was stopped early (Ctrl-C)")) }
+        if s.interrupted {
+            let why = s.segment != nil || s.distributed != nil ? "Ctrl-C, or a segment was lost" : "Ctrl-C"
+            out.append(style.yellow("interrupted: the run was stopped early (\(why))"))
+        }
         if let d = s.distributed { out += distributedLines(d) }
         out.append("")
 

@@ -49,8 +49,7 @@ final class DistributedRun: Sendable {
             runsTeardown: isSegment0,
             onAbort: { [self] reason in
                 guard let session = current.withLock({ $0 }) else { return }
-                let text = "segment \(config.segment.description): threshold \"\(reason)\" failed"
-                Task { try? await session.abort(reason: text) }
+                Task { try? await session.abort(reason: reason) }
             }
         )
     }
@@ -58,10 +57,10 @@ final class DistributedRun: Sendable {
     /// Joins (hosting the rendezvous on segment 0), runs `load` once the start is agreed,
     /// and returns the outcome to present: the merged run on segment 0, this segment's own
     /// elsewhere (after its bundle reached segment 0). `stop` is called when another segment
-    /// aborts or is lost.
+    /// aborts (a threshold with abort_on_fail: its expression is the reason) or is lost.
     func coordinate(
         setup: RendezvousServer.Setup?,
-        stop: @escaping @Sendable (String) -> Void,
+        stop: @escaping @Sendable (RendezvousAbort) -> Void,
         load: () async throws -> RunCommand.Outcome
     ) async throws -> RunCommand.Outcome {
         do {
@@ -78,10 +77,10 @@ final class DistributedRun: Sendable {
 
     private func joined(
         server: RendezvousServer?,
-        stop: @escaping @Sendable (String) -> Void,
+        stop: @escaping @Sendable (RendezvousAbort) -> Void,
         load: () async throws -> RunCommand.Outcome
     ) async throws -> RunCommand.Outcome {
-        try await RendezvousClient.withSession(config, server: server, onAbort: { stop($0.reason) }) { session in
+        try await RendezvousClient.withSession(config, server: server, onAbort: { stop($0) }) { session in
             current.withLock { $0 = session }
             var outcome = try await load()
             // Stopped because a segment was lost (not by a threshold): the run failed.

@@ -159,7 +159,15 @@ enum LoadRunner {
         guard let distributed = job.distributed else { return try await load() }
         var setup: RendezvousServer.Setup?
         if !plan.setup.isEmpty { setup = { try await engine.runSetup() } }
-        return try await distributed.coordinate(setup: setup, stop: { engine.abort(because: $0) }, load: load)
+        return try await distributed.coordinate(
+            setup: setup,
+            stop: { abort in
+                // Another segment's threshold stops this one as its own would; a lost segment
+                // interrupts it (the run has failed: segment 0 says why).
+                if abort.kind == .aborted { engine.abort(because: abort.reason) } else { engine.interrupt() }
+            },
+            load: load
+        )
     }
 
     private static func progressBox(quiet: Bool, requests: Int?, seconds: Double?) -> ProgressBox {
