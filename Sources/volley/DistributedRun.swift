@@ -80,7 +80,7 @@ final class DistributedRun: Sendable {
         stop: @escaping @Sendable (RendezvousAbort) -> Void,
         load: () async throws -> RunCommand.Outcome
     ) async throws -> RunCommand.Outcome {
-        try await RendezvousClient.withSession(config, server: server, onAbort: { stop($0) }) { session in
+        try await RendezvousClient.withSession(config, server: server, onAbort: stop) { session in
             current.withLock { $0 = session }
             var outcome = try await load()
             // Stopped because a segment was lost (not by a threshold): the run failed.
