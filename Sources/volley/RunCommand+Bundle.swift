@@ -30,7 +30,8 @@ extension RunCommand {
             )
         }
         let segment = try segmentOfThisRun()
-        guard segment.count > 1 || segment.index == 0, segment != .whole || self.segment != nil else {
+        let fromJob = try ExecutionSegment.fromEnvironment(ProcessInfo.processInfo.environment)
+        guard self.segment != nil || fromJob != nil else {
             throw InputError(
                 "--rendezvous needs the segment this process runs",
                 hint: "add --segment 0/3 (or set JOB_COMPLETION_INDEX and VOLLEY_SEGMENTS)"

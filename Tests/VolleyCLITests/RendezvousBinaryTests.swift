@@ -8,69 +8,6 @@ import VolleyTestSupport
 /// Issue 18's proof of one start, one setup and one abort, with real processes on one
 /// machine: segments coordinated through segment 0's rendezvous on 127.0.0.1.
 @Suite(.serialized) struct RendezvousBinaryTests {
-    /// A started `volley` process whose output goes to files (no pipe to fill up).
-    private final class Running: @unchecked Sendable {
-        // Safety: used from the test's task only.
-        let process = Process()
-        let out: URL
-        let err: URL
-
-        init(_ args: [String]) throws {
-            let base = FileManager.default.temporaryDirectory.appendingPathComponent("volley-rdv-\(UUID().uuidString)")
-            out = base.appendingPathExtension("out")
-            err = base.appendingPathExtension("err")
-            _ = FileManager.default.createFile(atPath: out.path, contents: nil)
-            _ = FileManager.default.createFile(atPath: err.path, contents: nil)
-            process.executableURL = try volleyBinary()
-            process.arguments = args
-            var env = ProcessInfo.processInfo.environment
-            env["NO_COLOR"] = "1"
-            env["VOLLEY_HOME"] = testHistoryHome
-            process.environment = env
-            process.standardOutput = try FileHandle(forWritingTo: out)
-            process.standardError = try FileHandle(forWritingTo: err)
-            try process.run()
-        }
-
-        /// Waits at most `limit` seconds (then kills it and records an issue).
-        func finish(limit: Double) -> Outcome {
-            let deadline = Date().addingTimeInterval(limit)
-            while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.02) }
-            if process.isRunning {
-                kill(process.processIdentifier, SIGKILL)
-                Issue.record("volley \(process.arguments ?? []) did not finish within \(limit) s")
-            }
-            process.waitUntilExit()
-            defer {
-                try? FileManager.default.removeItem(at: out)
-                try? FileManager.default.removeItem(at: err)
-            }
-            return Outcome(
-                status: process.terminationStatus,
-                stdout: (try? String(contentsOf: out, encoding: .utf8)) ?? "",
-                stderr: (try? String(contentsOf: err, encoding: .utf8)) ?? ""
-            )
-        }
-    }
-
-    /// A free TCP port on 127.0.0.1 for segment 0 to listen on.
-    private func freePort() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        addr.sin_port = 0
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) }
-        }
-        _ = withUnsafeMutablePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
-        }
-        return Int(UInt16(bigEndian: addr.sin_port))
-    }
-
     private func tempDir() throws -> URL {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("volley-rdv-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
@@ -114,10 +51,10 @@ import VolleyTestSupport
         let plan = try writePlan(baseURL: server.baseURL, in: dir)
         let single = try runVolley(["run", plan, "--json", "-q", "--no-save"], limit: 60)
         let singleReceived = server.requestsReceived
-        let port = try freePort()
+        let port = try freeLoopbackPort()
         // Started in reverse order: the others wait for segment 0 to listen.
         let segments = try (0..<3).reversed().map { i in
-            try Running([
+            try RunningVolley([
                 "run", plan, "--segment", "\(i)/3", "--rendezvous", "127.0.0.1:\(port)", "--json", "-q", "--no-save",
             ])
         }.reversed()
@@ -154,10 +91,10 @@ import VolleyTestSupport
 
     @Test func aSegmentThatDiesFailsTheRunStopsTheOthersAndKeepsWhatFinished() async throws {
         let server = try await TestServer.start()
-        let port = try freePort()
+        let port = try freeLoopbackPort()
         let url = server.baseURL + "/delay/2"
         let segments = try (0..<3).map { i in
-            try Running([
+            try RunningVolley([
                 "run", url, "-c", "3", "-d", "20s", "--segment", "\(i)/3", "--rendezvous", "127.0.0.1:\(port)",
                 "--json", "-q", "--no-save",
             ])
@@ -186,15 +123,15 @@ import VolleyTestSupport
 
     @Test func aSegmentThatNeverComesFailsTheBarrierNamingIt() async throws {
         let server = try await TestServer.start()
-        let port = try freePort()
+        let port = try freeLoopbackPort()
         let args = { (i: Int) in
             [
                 "run", server.baseURL + "/", "-n", "10", "--segment", "\(i)/3", "--rendezvous", "127.0.0.1:\(port)",
                 "--barrier-timeout", "2s", "-q", "--no-save",
             ]
         }
-        let zero = try Running(args(0))
-        let one = try Running(args(1))
+        let zero = try RunningVolley(args(0))
+        let one = try RunningVolley(args(1))
         let a = zero.finish(limit: 15)
         let b = one.finish(limit: 15)
         try await server.shutdown()
