@@ -55,7 +55,10 @@ public enum HistogramCodec {
             if i == buckets.count - 1 { exact.append(histogram.maxRecorded) }
             if exact.count == 2 && bucket.count == 1 { exact = [histogram.maxRecorded] }
             let rest = bucket.count - UInt64(exact.count)
-            if rest > 0 { emit(histogram.lowestEquivalentForValue(bucket.value), rest) }
+            // The first bucket's other counts are written at the exact minimum (the same
+            // bucket): written at the bucket's lowest value, they would read back as the minimum.
+            let at = i == 0 ? histogram.min : histogram.lowestEquivalentForValue(bucket.value)
+            if rest > 0 { emit(at, rest) }
             for value in exact.sorted() { emit(value, 1) }
         }
         return out

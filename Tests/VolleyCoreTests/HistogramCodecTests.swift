@@ -21,7 +21,10 @@ import Testing
     }
 
     @Test func exactMinimumAndMaximumSurvive() throws {
-        for values in [[1_234_567], [1_234_567, 1_234_999], [17, 17, 3_000_000_001]] as [[UInt64]] {
+        // The last case: the minimum shares its bucket with another value.
+        for values in [[1_234_567], [1_234_567, 1_234_999], [17, 17, 3_000_000_001], [1_234_567, 1_234_600, 5_000_000]]
+            as [[UInt64]]
+        {
             var h = LatencyHistogram.make()
             for v in values { _ = h.record(v) }
             let back = try HistogramCodec.decode(HistogramCodec.encode(h))
