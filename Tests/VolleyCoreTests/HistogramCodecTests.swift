@@ -22,7 +22,9 @@ import Testing
 
     @Test func exactMinimumAndMaximumSurvive() throws {
         // The last case: the minimum shares its bucket with another value.
-        for values in [[1_234_567], [1_234_567, 1_234_999], [17, 17, 3_000_000_001], [1_234_567, 1_234_600, 5_000_000]]
+        for values in [
+            [1_234_567], [1_234_567, 1_234_999], [17, 17, 3_000_000_001], [1_234_567, 1_234_600, 5_000_000],
+        ]
             as [[UInt64]]
         {
             var h = LatencyHistogram.make()
