@@ -54,7 +54,7 @@ import VolleyTestSupport
             }
             var podEnvironment = environment
             podEnvironment["JOB_COMPLETION_INDEX"] = String(index)
-            return try RunningVolley(podArgs, environment: podEnvironment)
+            return try ChildProcess(podArgs, environment: podEnvironment)
         }
         let outcomes = pods.map { $0.finish(limit: 60) }
         let received = server.requestsReceived

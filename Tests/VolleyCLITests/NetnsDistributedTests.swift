@@ -17,61 +17,6 @@ import VolleyReport
     static let servicePort = 8080
     static let rendezvousPort = 7070
 
-    /// A started process whose output goes to files (no pipe to fill up).
-    private final class Child: @unchecked Sendable {
-        // Safety: used from the test's task only.
-        let process = Process()
-        let out: URL
-        let err: URL
-
-        init(_ executable: String, _ args: [String]) throws {
-            let base = FileManager.default.temporaryDirectory.appendingPathComponent(
-                "volley-netns-\(UUID().uuidString)"
-            )
-            out = base.appendingPathExtension("out")
-            err = base.appendingPathExtension("err")
-            _ = FileManager.default.createFile(atPath: out.path, contents: nil)
-            _ = FileManager.default.createFile(atPath: err.path, contents: nil)
-            process.executableURL = URL(fileURLWithPath: executable)
-            process.arguments = args
-            var env = ProcessInfo.processInfo.environment
-            env["NO_COLOR"] = "1"
-            env["VOLLEY_HOME"] = testHistoryHome
-            process.environment = env
-            process.standardOutput = try FileHandle(forWritingTo: out)
-            process.standardError = try FileHandle(forWritingTo: err)
-            try process.run()
-        }
-
-        /// Waits at most `limit` seconds (then kills it and records an issue).
-        func finish(limit: Double) -> Outcome {
-            let deadline = Date().addingTimeInterval(limit)
-            while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.02) }
-            if process.isRunning {
-                kill(process.processIdentifier, SIGKILL)
-                Issue.record("\(process.arguments ?? []) did not finish within \(limit) s")
-            }
-            process.waitUntilExit()
-            defer {
-                try? FileManager.default.removeItem(at: out)
-                try? FileManager.default.removeItem(at: err)
-            }
-            return Outcome(
-                status: process.terminationStatus,
-                stdout: (try? String(contentsOf: out, encoding: .utf8)) ?? "",
-                stderr: (try? String(contentsOf: err, encoding: .utf8)) ?? ""
-            )
-        }
-
-        /// SIGTERM (nginx's fast shutdown), SIGKILL if it is still there after 5 s.
-        func stop() -> Outcome {
-            if process.isRunning { kill(process.processIdentifier, SIGTERM) }
-            let deadline = Date().addingTimeInterval(5)
-            while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.02) }
-            return finish(limit: 1)
-        }
-    }
-
     /// `ip`, for `ip netns exec`; nil when iproute2 is missing (then the script says so).
     private static func tool(_ name: String, in dirs: [String] = ["/usr/sbin", "/sbin", "/usr/bin", "/bin"]) -> String?
     {
@@ -80,12 +25,12 @@ import VolleyReport
     }
 
     private static func hosts(_ args: [String]) throws -> Outcome {
-        try Child(script, args).finish(limit: 30)
+        try ChildProcess(executable: script, args).finish(limit: 30)
     }
 
     /// Runs `args` inside namespace `ns`.
-    private static func inNamespace(_ ns: String, _ args: [String]) throws -> Child {
-        try Child(tool("ip") ?? "/usr/sbin/ip", ["netns", "exec", ns] + args)
+    private static func inNamespace(_ ns: String, _ args: [String]) throws -> ChildProcess {
+        try ChildProcess(executable: tool("ip") ?? "/usr/sbin/ip", ["netns", "exec", ns] + args)
     }
 
     /// The access log's client addresses, once their count has stopped growing (nginx logs a

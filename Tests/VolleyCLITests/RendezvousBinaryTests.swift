@@ -54,7 +54,7 @@ import VolleyTestSupport
         let port = try freeLoopbackPort()
         // Started in reverse order: the others wait for segment 0 to listen.
         let segments = try (0..<3).reversed().map { i in
-            try RunningVolley([
+            try ChildProcess([
                 "run", plan, "--segment", "\(i)/3", "--rendezvous", "127.0.0.1:\(port)", "--json", "-q", "--no-save",
             ])
         }.reversed()
@@ -94,7 +94,7 @@ import VolleyTestSupport
         let port = try freeLoopbackPort()
         let url = server.baseURL + "/delay/2"
         let segments = try (0..<3).map { i in
-            try RunningVolley([
+            try ChildProcess([
                 "run", url, "-c", "3", "-d", "20s", "--segment", "\(i)/3", "--rendezvous", "127.0.0.1:\(port)",
                 "--json", "-q", "--no-save",
             ])
@@ -130,8 +130,8 @@ import VolleyTestSupport
                 "--barrier-timeout", "2s", "-q", "--no-save",
             ]
         }
-        let zero = try RunningVolley(args(0))
-        let one = try RunningVolley(args(1))
+        let zero = try ChildProcess(args(0))
+        let one = try ChildProcess(args(1))
         let a = zero.finish(limit: 15)
         let b = one.finish(limit: 15)
         try await server.shutdown()

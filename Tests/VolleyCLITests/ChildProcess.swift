@@ -5,20 +5,26 @@ import Testing
 import Glibc
 #endif
 
-/// A started `volley` process whose output goes to files (no pipe to fill up).
-final class RunningVolley: @unchecked Sendable {
+/// A started process (`volley`, or a server it is tested against) whose output goes to files,
+/// so no pipe fills up however much it writes.
+final class ChildProcess: @unchecked Sendable {
     // Safety: used from the test's task only.
     let process = Process()
     let out: URL
     let err: URL
 
-    init(_ args: [String], environment: [String: String] = [:]) throws {
-        let base = FileManager.default.temporaryDirectory.appendingPathComponent("volley-rdv-\(UUID().uuidString)")
+    /// `volley` with `args`.
+    convenience init(_ args: [String], environment: [String: String] = [:]) throws {
+        try self.init(executable: try volleyBinary().path, args, environment: environment)
+    }
+
+    init(executable: String, _ args: [String], environment: [String: String] = [:]) throws {
+        let base = FileManager.default.temporaryDirectory.appendingPathComponent("volley-child-\(UUID().uuidString)")
         out = base.appendingPathExtension("out")
         err = base.appendingPathExtension("err")
         _ = FileManager.default.createFile(atPath: out.path, contents: nil)
         _ = FileManager.default.createFile(atPath: err.path, contents: nil)
-        process.executableURL = try volleyBinary()
+        process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = args
         var env = ProcessInfo.processInfo.environment
         env["NO_COLOR"] = "1"
@@ -36,7 +42,7 @@ final class RunningVolley: @unchecked Sendable {
         while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.02) }
         if process.isRunning {
             kill(process.processIdentifier, SIGKILL)
-            Issue.record("volley \(process.arguments ?? []) did not finish within \(limit) s")
+            Issue.record("\(process.arguments ?? []) did not finish within \(limit) s")
         }
         process.waitUntilExit()
         defer {
@@ -49,9 +55,17 @@ final class RunningVolley: @unchecked Sendable {
             stderr: (try? String(contentsOf: err, encoding: .utf8)) ?? ""
         )
     }
+
+    /// SIGTERM (a server's fast shutdown), SIGKILL if it is still there after 5 s.
+    func stop() -> Outcome {
+        if process.isRunning { kill(process.processIdentifier, SIGTERM) }
+        let deadline = Date().addingTimeInterval(5)
+        while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.02) }
+        return finish(limit: 1)
+    }
 }
 
-/// A free TCP port on 127.0.0.1 for segment 0 to listen on.
+/// A free TCP port on 127.0.0.1 (for segment 0 to listen on).
 func freeLoopbackPort() throws -> Int {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     defer { close(fd) }
