@@ -24,6 +24,12 @@ public struct RunConfiguration: Sendable {
     /// Redirect hops each request may follow (`--follow N`); 0 (the default, as in wrk and
     /// hey) counts a 3xx as the final response.
     public var followRedirects = 0
+    /// HTTP/1.1, HTTP/2 over TLS or h2c (``RunRequest/http``).
+    public var http: HTTPProtocolChoice = .http1
+    /// HTTP/2: requests in flight per connection.
+    public var streams = 1
+    /// HTTP/2 over TLS: fall back to HTTP/1.1 when the server's ALPN does not offer h2.
+    public var http1Fallback = false
     /// This machine's share of a run split over several (`--segment i/N`): its connections,
     /// arrivals and `-n` budget are the segment's stripe of the whole run's.
     public var segment: ExecutionSegment = .whole

@@ -15,6 +15,7 @@ public struct RunRequest: Sendable {
     public enum Field: String, Sendable, CaseIterable {
         case target, connections, requests, duration, rate, maxConnections, preconnect
         case threads, method, requestTimeout, connectTimeout, grace, slowest, requestIDHeader, follow
+        case http, streams
     }
 
     /// What is sent to a URL target: a fixed number of connections, or arrivals on a clock.
@@ -62,6 +63,14 @@ public struct RunRequest: Sendable {
     /// Redirect hops a request may follow before its 3xx counts as final (0: none, like wrk
     /// and hey). A request and its hops are one request: one latency, the final status.
     public var follow = 0
+    /// HTTP/1.1, HTTP/2 over TLS (ALPN) or h2c.
+    public var http: HTTPProtocolChoice = .http1
+    /// HTTP/2: requests in flight per connection (h2load's `-m`), at most what the server's
+    /// SETTINGS_MAX_CONCURRENT_STREAMS allows.
+    public var streams = 1
+    /// HTTP/2 over TLS: a server whose ALPN does not offer h2 is spoken to in HTTP/1.1
+    /// (counted), instead of failing the connection.
+    public var http1Fallback = false
     /// This machine's share of a run split over several (`--segment i/N`, or a Kubernetes
     /// Indexed Job's `JOB_COMPLETION_INDEX` of `VOLLEY_SEGMENTS`); `.whole` on one machine.
     public var segment: ExecutionSegment = .whole
@@ -163,11 +172,63 @@ public struct RunRequest: Sendable {
                 hint: "e.g. {follow} 5 (0, the default, does not follow redirects)"
             )
         }
+        try checkProtocol(url)
         if let threads { config.threads = threads }
+        config.http = http
+        config.streams = streams
+        config.http1Fallback = http1Fallback
         config.endGrace = grace
         config.followRedirects = follow
         config.segment = segment
         return config
+    }
+
+    /// The most streams a connection is asked to carry at once (servers allow 100–256).
+    public static let maxStreams = 1000
+
+    /// The protocol settings against the URL: HTTP/2 over TLS needs https, h2c plain http,
+    /// streams need HTTP/2, and a connection per request contradicts multiplexing.
+    func checkProtocol(_ url: TargetURL) throws(RunRequestError) {
+        guard (1...Self.maxStreams).contains(streams) else {
+            throw RunRequestError(
+                [.streams],
+                "{streams} must be between 1 and \(Self.maxStreams), got \(streams)",
+                hint: "e.g. {streams} 10 (requests in flight per HTTP/2 connection)"
+            )
+        }
+        switch http {
+        case .http1:
+            if streams > 1 {
+                throw RunRequestError(
+                    [.streams],
+                    "{streams} \(streams) needs HTTP/2: an HTTP/1.1 connection carries one request at a time",
+                    hint: "add --h2c (cleartext) or --http2 (TLS), or raise -c instead"
+                )
+            }
+        case .http2:
+            if !url.isTLS {
+                throw RunRequestError(
+                    [.http],
+                    "{http} negotiates HTTP/2 with TLS (ALPN), and \(url.description) is plain http",
+                    hint: "use --h2c for HTTP/2 over cleartext, or an https:// URL"
+                )
+            }
+        case .h2c:
+            if url.isTLS {
+                throw RunRequestError(
+                    [.http],
+                    "{http} is HTTP/2 over cleartext, and \(url.description) is https",
+                    hint: "use --http2 for HTTP/2 over TLS, or an http:// URL"
+                )
+            }
+        }
+        if http.isHTTP2 && !keepAlive {
+            throw RunRequestError(
+                [.http],
+                "{http} multiplexes requests on long-lived connections; --no-keepalive asks for one per request",
+                hint: "drop --no-keepalive, or use -m 1 with HTTP/1.1"
+            )
+        }
     }
 
     /// The most hops `follow` takes (curl's default limit is 50; no real chain is longer).

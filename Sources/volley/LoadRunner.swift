@@ -204,13 +204,15 @@ extension RunRequestError {
         case .rate: return "--rate"
         case .maxConnections: return "--max-connections"
         case .threads: return "--threads"
-        case .method: return "-m/--method"
+        case .method: return "-X/--method"
         case .requestTimeout: return "--timeout"
         case .connectTimeout: return "--connect-timeout"
         case .grace: return "--grace"
         case .slowest: return "--slowest"
         case .requestIDHeader: return "--request-id-header"
         case .follow: return "--follow"
+        case .http: return "--http2/--h2c"
+        case .streams: return "-m/--streams"
         }
     }
 }

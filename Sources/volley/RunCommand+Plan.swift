@@ -26,7 +26,8 @@ extension RunCommand {
         let given = [
             ("-c", connections != nil), ("-n", requests != nil), ("-d", duration != nil), ("-r", rate != nil),
             ("--stages", stages != nil), ("--body", body != nil), ("--body-file", bodyFile != nil),
-            ("-H", !headers.isEmpty), ("--follow", follow != 0),
+            ("-H", !headers.isEmpty), ("--follow", follow != 0), ("--http2", http2), ("--h2c", h2c),
+            ("-m/--streams", streams != nil),
         ].filter(\.1).map(\.0)
         guard given.isEmpty else {
             throw InputError(

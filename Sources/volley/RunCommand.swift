@@ -93,8 +93,27 @@ struct RunCommand: AsyncParsableCommand {
 
     // MARK: Request
 
-    @Option(name: [.short, .customLong("method")], help: "HTTP method.")
+    @Option(name: [.customShort("X"), .customLong("method")], help: "HTTP method (as curl's -X).")
     var method: String = "GET"
+
+    // MARK: Protocol
+
+    @Flag(help: "HTTP/2 over TLS, negotiated with ALPN (h2); an https:// URL.")
+    var http2 = false
+
+    @Flag(help: "HTTP/2 over cleartext TCP with prior knowledge (h2c); an http:// URL.")
+    var h2c = false
+
+    @Option(
+        name: [.customShort("m"), .customLong("streams")],
+        parsing: .unconditional,
+        help:
+            "HTTP/2: requests in flight per connection (as h2load's -m), at most what the server allows. Default 1."
+    )
+    var streams: String?
+
+    @Flag(help: "With --http2: speak HTTP/1.1 to a server whose ALPN does not offer h2 (counted), instead of failing.")
+    var http1Fallback = false
 
     @Option(name: [.customShort("H"), .customLong("header")], help: "A request header 'Name: value' (repeatable).")
     var headers: [String] = []
@@ -225,7 +244,31 @@ struct RunCommand: AsyncParsableCommand {
         if let bodyFile { request.body = try Self.readFile(bodyFile) }
         request.keepAlive = !noKeepalive
         request.follow = follow
+        try fillProtocol(&request)
         return request
+    }
+
+    /// `--http2`, `--h2c`, `-m/--streams`, `--http1-fallback`. `-m` was the method before
+    /// HTTP/2 (hey's meaning); it is h2load's streams now, so a method given to it is named.
+    func fillProtocol(_ request: inout RunRequest) throws {
+        if http2 && h2c {
+            throw InputError("--http2 and --h2c both given", hint: "--http2 for https:// (ALPN), --h2c for http://")
+        }
+        request.http = http2 ? .http2 : (h2c ? .h2c : .http1)
+        request.http1Fallback = http1Fallback
+        if http1Fallback && !http2 {
+            throw InputError("--http1-fallback applies to --http2 only", hint: "add --http2, or drop --http1-fallback")
+        }
+        guard let streams else { return }
+        guard let n = Int(streams.trimmingCharacters(in: .whitespaces)) else {
+            let looksLikeMethod = !streams.isEmpty && streams.allSatisfy { $0.isLetter }
+            throw InputError(
+                "-m/--streams takes the number of requests in flight per HTTP/2 connection, got \"\(streams)\"",
+                hint: looksLikeMethod
+                    ? "the method is -X/--method (as curl): -X \(streams.uppercased())" : "e.g. --h2c -m 10"
+            )
+        }
+        request.streams = n
     }
 
     /// The settings a URL and a plan target share: timeouts, threads, TLS, request ids.

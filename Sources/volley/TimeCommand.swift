@@ -32,7 +32,7 @@ struct TimeCommand: AsyncParsableCommand {
     @Option(name: [.customShort("r"), .customLong("repeat")], parsing: .unconditional, help: "Repeats.")
     var repeats: Int = 5
 
-    @Option(name: [.short, .customLong("method")], help: "HTTP method.")
+    @Option(name: [.customShort("X"), .customLong("method")], help: "HTTP method (as curl's -X).")
     var method: String = "GET"
 
     @Option(name: [.customShort("H"), .customLong("header")], help: "A header 'Name: value' (repeatable).")
@@ -56,7 +56,7 @@ struct TimeCommand: AsyncParsableCommand {
         job.flagName = { field in
             switch field {
             case .requests: return "-n/--number"
-            case .method: return "-m/--method"
+            case .method: return "-X/--method"
             default: return RunRequestError.runFlag(field)
             }
         }

@@ -127,7 +127,7 @@ import VolleyTestSupport
         }
         let a0 = try bundle("a0.json", ["--segment", "0/2"])
         let a1 = try bundle("a1.json", ["--segment", "1/2"])
-        let other = try bundle("b1.json", ["--segment", "1/2", "-m", "HEAD"])
+        let other = try bundle("b1.json", ["--segment", "1/2", "-X", "HEAD"])
         try await server.shutdown()
 
         let mixed = try runVolley(["merge", a0, other, "--no-save"])

@@ -105,7 +105,7 @@ import VolleyCore
             path: "/orders",
             connections: 16,
             database: true,
-            extra: ["-m", "POST"]
+            extra: ["-X", "POST"]
         )
         let lock = try #require(s.findings?.first { $0.id == .databaseLockWait }, "\(describe(s))")
         #expect(lock.evidence.first?.contains("active queries waited on a lock") == true)
@@ -116,7 +116,7 @@ import VolleyCore
             path: "/orders",
             connections: 16,
             database: true,
-            extra: ["-m", "POST"]
+            extra: ["-X", "POST"]
         )
         #expect(!healthy.contains(.databaseLockWait) && !healthy.contains(.poolSaturation), "\(describe(h))")
     }
@@ -132,7 +132,7 @@ import VolleyCore
             ("VOLLEY_FIELD_WORKERS_HEALTHY", "/report", 20, true, []),
             ("VOLLEY_FIELD_GIL", "/work", 30, false, []),
             ("VOLLEY_FIELD_BLOCKING_LOG", "/orders", 30, false, []),
-            ("VOLLEY_FIELD_LOCK_HEALTHY", "/orders", 20, true, ["-m", "POST"]),
+            ("VOLLEY_FIELD_LOCK_HEALTHY", "/orders", 20, true, ["-X", "POST"]),
         ]
         for (variable, path, rate, database, extra) in targets {
             let (s, ids) = try diagnose(

@@ -116,7 +116,7 @@ import VolleyTestSupport
             "\(r.stderr)"
         )
         #expect(r.stderr.contains("plan.yaml:11:20: error: body_file \".\" is a folder, not a file"), "\(r.stderr)")
-        let run = try runVolley(["run", "http://127.0.0.1:1/", "-m", "POST", "--body-file", "/dev/zero", "-q"])
+        let run = try runVolley(["run", "http://127.0.0.1:1/", "-X", "POST", "--body-file", "/dev/zero", "-q"])
         #expect(run.status == 2)
         #expect(run.stderr.contains("64 MiB"))
     }

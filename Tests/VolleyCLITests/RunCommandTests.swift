@@ -44,7 +44,7 @@ import VolleyEngine
 
     @Test func requestFlagsBuildTheRequest() throws {
         let a = try config([
-            "https://localhost:8443/x", "-m", "post", "-H", "Content-Type: application/json", "-H", "X-A: 1",
+            "https://localhost:8443/x", "-X", "post", "-H", "Content-Type: application/json", "-H", "X-A: 1",
             "--body", "{}", "--timeout", "2s", "--connect-timeout", "500ms", "--no-keepalive", "--insecure",
             "--request-id-header", "X-Correlation-ID", "--threads", "3",
         ])

@@ -18,8 +18,29 @@ import VolleyTestSupport
         let zero = try refused(["run", nowhere, "--rate", "0", "-d", "1s"])
         #expect(zero.contains("--rate must be above zero"), "\(zero)")
         #expect(zero.contains("hint: e.g. --rate 100/s"), "\(zero)")
-        let method = try refused(["run", nowhere, "-n", "1", "-m", "G T"])
-        #expect(method.contains("-m/--method: invalid method \"G T\""), "\(method)")
+        let method = try refused(["run", nowhere, "-n", "1", "-X", "G T"])
+        #expect(method.contains("-X/--method: invalid method \"G T\""), "\(method)")
+    }
+
+    @Test func protocolFlagsAreCheckedAgainstTheURL() throws {
+        let method = try refused(["run", nowhere, "-n", "1", "-m", "POST"])
+        #expect(method.contains("-m/--streams takes the number of requests in flight"), "\(method)")
+        #expect(method.contains("hint: the method is -X/--method (as curl): -X POST"), "\(method)")
+        let h1 = try refused(["run", nowhere, "-n", "1", "-m", "10"])
+        #expect(h1.contains("-m/--streams 10 needs HTTP/2"), "\(h1)")
+        let plain = try refused(["run", nowhere, "-n", "1", "--http2"])
+        #expect(plain.contains("--http2/--h2c negotiates HTTP/2 with TLS (ALPN)"), "\(plain)")
+        #expect(plain.contains("hint: use --h2c"), "\(plain)")
+        let tls = try refused(["run", "https://127.0.0.1:1/", "-n", "1", "--h2c"])
+        #expect(tls.contains("is HTTP/2 over cleartext, and https://127.0.0.1:1/ is https"), "\(tls)")
+        let both = try refused(["run", nowhere, "-n", "1", "--h2c", "--http2"])
+        #expect(both.contains("--http2 and --h2c both given"), "\(both)")
+        let close = try refused(["run", nowhere, "-n", "1", "--h2c", "--no-keepalive"])
+        #expect(close.contains("--no-keepalive asks for one per request"), "\(close)")
+        let zero = try refused(["run", nowhere, "-n", "1", "--h2c", "-m", "0"])
+        #expect(zero.contains("-m/--streams must be between 1 and 1000, got 0"), "\(zero)")
+        let fallback = try refused(["run", nowhere, "-n", "1", "--http1-fallback"])
+        #expect(fallback.contains("--http1-fallback applies to --http2 only"), "\(fallback)")
     }
 
     @Test func runRefusesASegmentThatDoesNotExist() throws {
@@ -56,8 +77,8 @@ import VolleyTestSupport
     }
 
     @Test func timeNamesItsMethodFlag() throws {
-        let method = try refused(["time", nowhere, "-n", "3", "-r", "1", "-m", "G T"])
-        #expect(method.contains("-m/--method: invalid method \"G T\""), "\(method)")
+        let method = try refused(["time", nowhere, "-n", "3", "-r", "1", "-X", "G T"])
+        #expect(method.contains("-X/--method: invalid method \"G T\""), "\(method)")
     }
 
     @Test func matrixNamesItsFlagsNotAGeneratedPlanFile() throws {
