@@ -32,6 +32,11 @@ public enum TransportErrorClass: String, CaseIterable, Codable, Sendable, Compar
     /// rendered during the run (from a capture, a feed, the environment) held a line break or
     /// a control byte, or named a port that does not exist. Counted, never sent.
     case invalidRequest = "invalid_request"
+    /// HTTP/2: the server reset the request's stream (RST_STREAM), the connection staying up.
+    case streamReset = "stream_reset"
+    /// HTTP/2: the server ended the connection with GOAWAY and an error code, or the request
+    /// was above its last stream and could not be retried.
+    case goAway = "goaway"
 
     public static func < (lhs: Self, rhs: Self) -> Bool {
         lhs.index < rhs.index
@@ -51,6 +56,8 @@ public enum TransportErrorClass: String, CaseIterable, Codable, Sendable, Compar
         case .interrupted: return 8
         case .other: return 9
         case .invalidRequest: return 10
+        case .streamReset: return 11
+        case .goAway: return 12
         }
     }
 

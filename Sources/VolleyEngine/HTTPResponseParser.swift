@@ -121,6 +121,37 @@ public struct HTTPResponseParser: Sendable {
         if !body.isEmpty { body.removeAll(keepingCapacity: true) }
     }
 
+    // MARK: HTTP/2 streams
+
+    /// HTTP/2: the stream's response head, decoded by the frame layer; kept as an HTTP/1.1
+    /// head would be (the same retention rules, the same error-body limit), so owners read a
+    /// response alike whichever protocol carried it. `headBytes` is what the head cost on the
+    /// wire (its frames).
+    public mutating func h2Head(status: Int, headers: some Sequence<(String, String)>, headBytes: Int) {
+        self.status = status
+        bytesReceived &+= headBytes
+        keepLimit = status >= 400 ? max(bodyLimit, errorBodyLimit) : bodyLimit
+        switch keepsHeaders {
+        case .none:
+            break
+        case .all:
+            for (name, value) in headers where !name.hasPrefix(":") { self.headers.append((name, value)) }
+        case .cookiesAndLocation:
+            for (name, value) in headers where name == "set-cookie" || name == "location" || name == "content-encoding"
+            {
+                self.headers.append((name, value))
+            }
+        }
+    }
+
+    /// HTTP/2: body bytes of the stream (a DATA frame's payload); `frameBytes` is the frame's
+    /// cost on the wire (header and padding included).
+    public mutating func h2Body(_ bytes: UnsafeRawBufferPointer, frameBytes: Int) {
+        bodyBytes &+= bytes.count
+        bytesReceived &+= frameBytes
+        if let base = bytes.baseAddress { keepBody(base, bytes.count) }
+    }
+
     /// True while the body runs until the connection closes (no length, not chunked).
     public var readsUntilClose: Bool { state == .untilClose }
 

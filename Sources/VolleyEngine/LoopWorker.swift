@@ -41,6 +41,8 @@ final class LoopWorker: HostedLoad, @unchecked Sendable {
     private let asksCompression: Bool
     let addresses: AddressBook
     let tlsSource: TLSContextSource?
+    /// HTTP/2 (`--h2c`, `--http2`): the loop's sessions, whose streams its connections (lanes) are.
+    private let h2: H2Pool<LoopWorker>?
 
     var recorder: Recorder
     /// Per-request samples (`--out`), when asked for.
@@ -109,18 +111,27 @@ final class LoopWorker: HostedLoad, @unchecked Sendable {
         self.addresses = AddressBook(loop: loop, known: [configuration.request.url.authorityKey: address])
         self.tlsSource = tlsSource
         self.asksCompression = configuration.request.headers.contains { $0.name.lowercased() == "accept-encoding" }
+        // HTTP/2: every connection of the load model carries `streams` lanes.
+        let lanesPerConnection = configuration.http.isHTTP2 ? configuration.streams : 1
+        self.h2 =
+            configuration.http.isHTTP2
+            ? H2Pool(
+                template: H2RequestTemplate(spec: configuration.request, runPrefix: encoder.runPrefixValue),
+                capacity: lanesPerConnection,
+                factory: factory
+            ) : nil
         switch configuration.model {
         case .closed(let connections, let limit):
             isOpenModel = false
             schedule = nil
-            slots = stripe.share(of: connections)
+            slots = stripe.share(of: connections) * lanesPerConnection
             closedDuration = limit.duration
             accounting = LoopAccounting(model: .closed(slots: slots), budget: budget)
         case .open(let schedule, let maxConnections, let preconnect):
             isOpenModel = true
             self.schedule = schedule
-            self.preconnect = stripe.share(of: preconnect)
-            let limit = max(1, stripe.share(of: maxConnections))
+            self.preconnect = stripe.share(of: preconnect) * lanesPerConnection
+            let limit = max(1, stripe.share(of: maxConnections)) * lanesPerConnection
             accounting = LoopAccounting(model: .open(maxConnections: limit), budget: nil)
         }
     }
@@ -244,7 +255,7 @@ final class LoopWorker: HostedLoad, @unchecked Sendable {
     func takeInterval() -> IntervalStats {
         recorder.takeInterval(
             inFlight: accounting.inFlight,
-            openConnections: connections.count - accounting.connecting,
+            openConnections: h2?.connectionCount ?? (connections.count - accounting.connecting),
             waiting: accounting.pending.count
         )
     }
@@ -286,6 +297,8 @@ final class LoopWorker: HostedLoad, @unchecked Sendable {
         if let hop = carrying?.hop, hop.url.authorityKey != redirects?.spec.url.authorityKey {
             c.data.authority = hop.url.authorityKey
             openElsewhere(c, to: hop.url)
+        } else if let h2 {
+            h2.open(c, to: address, tls: tls)
         } else {
             factory.open(c, to: address, tls: tls)
         }
@@ -299,7 +312,7 @@ final class LoopWorker: HostedLoad, @unchecked Sendable {
 
     func connectionReady(_ h: Connection) {
         accounting.connected()
-        recorder.connectionsOpened += 1
+        if h.opensTransport { recorder.connectionsOpened += 1 }
         if h.isReady { dispatch(h) }
         if isOpenModel { openForPending() }
         settleWarmup()
@@ -460,13 +473,19 @@ final class LoopWorker: HostedLoad, @unchecked Sendable {
         if let stampOffset {
             RequestEncoder.stamp(&h.data.template, at: stampOffset, loop: index, sequence: sequence)
         }
-        let bytes = h.data.template.readableBytes + (largeBody?.readableBytes ?? 0)
+        let bytes: Int
+        if let h2 {
+            bytes = h2.template.block.count + 9 + (h2.template.body?.readableBytes ?? 0)
+        } else {
+            bytes = h.data.template.readableBytes + (largeBody?.readableBytes ?? 0)
+        }
         h.send(
             h.data.template,
             body: largeBody,
             isHEAD: isHEAD,
             replayable: isReplayable,
             isRetry: firstSentAt != nil,
+            requestID: RequestID.value(loop: index, sequence: sequence),
             now: now
         )
         if firstSentAt != nil {

@@ -91,6 +91,34 @@ final class ConnectionFactory {
             .whenFailure { error in bound.value.connectAttemptFailed(error) }
     }
 
+    /// Connects an HTTP/2 session (through NIO: its frames are batched per read, not sent
+    /// per request). The outcome reaches its lanes as ready or failed.
+    func open<Owner: ConnectionOwner>(_ session: H2Session<Owner>, to address: SocketAddress, tls: TLSSetup?) {
+        let start = NIODeadline.now().uptimeNanoseconds
+        session.connectStartedAt = start
+        session.connectDeadline = start &+ UInt64(max(0, connectTimeout.nanoseconds))
+        session.connectTimeoutSeconds = Double(connectTimeout.nanoseconds) / 1e9
+        let bound = NIOLoopBound(session, eventLoop: loop)
+        ClientBootstrap(group: loop)
+            .channelOption(.tcpOption(.tcp_nodelay), value: 1)
+            .connectTimeout(connectTimeout)
+            .channelInitializer { channel in
+                do {
+                    if let tls {
+                        let ssl = try NIOSSLClientHandler(context: tls.context, serverHostname: tls.serverHostname)
+                        try channel.pipeline.syncOperations.addHandler(ssl)
+                    }
+                    try channel.pipeline.syncOperations.addHandler(bound.value)
+                    return channel.eventLoop.makeSucceededVoidFuture()
+                } catch {
+                    return channel.eventLoop.makeFailedFuture(error)
+                }
+            }
+            .connect(to: address)
+            .assumeIsolated()
+            .whenFailure { error in bound.value.connectAttemptFailed(error) }
+    }
+
     private func openDirect<Owner: ConnectionOwner>(
         _ connection: HTTPConnection<Owner>,
         to address: SocketAddress,

@@ -59,29 +59,39 @@ final class HTTPConnection<Owner: ConnectionOwner>: ChannelInboundHandler, Remov
     /// Nil once the owner let go of the connection (a retired VU): nothing is reported then.
     var owner: Owner?
     var data: Owner.ConnectionData
-    private(set) var state: State = .connecting
-    private var context: ChannelHandlerContext?
+    var state: State = .connecting
+    private(set) var context: ChannelHandlerContext?
     /// The response being read; the owner reads status, headers and body from it.
     var parser = HTTPResponseParser()
     private var pendingError: (any Error)?
     /// Whether the connection ever became usable (TCP, and TLS's handshake).
-    private(set) var activated = false
+    var activated = false
     /// False: close after each response (`--no-keepalive`).
     var keepAlive = true
     /// Position in the owner's list of connections, for O(1) removal.
     var slot = -1
     /// When the outstanding request times out (monotonic ns); `.max` when none is.
     var deadline: UInt64 = .max
+    /// HTTP/2: the connection this lane's requests are streams of (nil: HTTP/1.1, the lane is
+    /// the connection). A lane looks to its owner like a connection carrying one request at
+    /// a time; the session multiplexes its lanes' requests on one TCP connection.
+    var session: H2Session<Owner>?
+    /// HTTP/2: the stream of the outstanding request (0: none).
+    var streamID: UInt32 = 0
+    /// Whether this connection's readiness opened a transport (an HTTP/1.1 connection, or
+    /// the lane whose request made its HTTP/2 session connect): what `connections opened`
+    /// counts.
+    var opensTransport = true
     /// Set when Volley connected the socket itself (plain HTTP on Linux): requests are
     /// written with one `send(2)` instead of through NIO's channel (see ``DirectConnector``).
     var direct: DirectWriter?
 
     /// Complete responses this connection has carried: a connection that has served one is
     /// *reused*, and only a reused connection's silent close is a reason to retry.
-    private(set) var served = 0
+    var served = 0
     /// The outstanding request is a second attempt (``RetryPolicy``): never retried again.
-    private var isRetry = false
-    private var replayable = false
+    var isRetry = false
+    var replayable = false
     /// The direct write of the outstanding request failed before any byte of it left.
     private var nothingWritten = false
 
@@ -99,15 +109,15 @@ final class HTTPConnection<Owner: ConnectionOwner>: ChannelInboundHandler, Remov
     var connectTimeoutSeconds: Double = 10
     /// How long the name lookup for this connection took (nil: none, the address was known).
     var dnsNanos: UInt64?
-    private var tcpConnectedAt: UInt64 = 0
-    private var readyAt: UInt64 = 0
+    var tcpConnectedAt: UInt64 = 0
+    var readyAt: UInt64 = 0
     /// The connection's set-up costs, handed to the first request that completes on it.
-    private var setupUnclaimed = false
+    var setupUnclaimed = false
     /// When the outstanding request's write began, when the write call returned, and when
     /// its response's first byte was read (0: not yet).
-    private(set) var sentAt: UInt64 = 0
-    private var writtenAt: UInt64 = 0
-    private var firstByteAt: UInt64 = 0
+    var sentAt: UInt64 = 0
+    var writtenAt: UInt64 = 0
+    var firstByteAt: UInt64 = 0
 
     init(owner: Owner, data: Owner.ConnectionData, tls: Bool) {
         self.owner = owner
@@ -116,7 +126,7 @@ final class HTTPConnection<Owner: ConnectionOwner>: ChannelInboundHandler, Remov
     }
 
     @inline(__always)
-    private static func now() -> UInt64 { NIODeadline.now().uptimeNanoseconds }
+    static func now() -> UInt64 { NIODeadline.now().uptimeNanoseconds }
 
     /// Idle and usable: the owner may `send`.
     var isReady: Bool { state == .idle }
@@ -265,8 +275,22 @@ final class HTTPConnection<Owner: ConnectionOwner>: ChannelInboundHandler, Remov
         isHEAD: Bool,
         replayable: Bool,
         isRetry: Bool = false,
+        requestID: UInt64 = 0,
         now: UInt64
     ) {
+        if let session {
+            // HTTP/2: the request is a stream of the lane's session (its template, this id).
+            guard state == .idle else { preconditionFailure("Invalid state: send in \(state)") }
+            state = .busy
+            sentAt = now
+            writtenAt = now
+            firstByteAt = 0
+            self.isRetry = isRetry
+            self.replayable = replayable
+            parser.reset(isHEAD: isHEAD)
+            session.send(lane: self, requestID: requestID)
+            return
+        }
         guard let context, state == .idle else {
             preconditionFailure("Invalid state: send in \(state)")
         }
@@ -313,6 +337,7 @@ final class HTTPConnection<Owner: ConnectionOwner>: ChannelInboundHandler, Remov
     /// Ends the outstanding request with `error` (timeout, interrupt, malformed) and closes.
     func fail(_ error: TransportErrorClass, message: String) {
         guard state == .busy else { return }
+        if let session { return session.fail(lane: self, error, message: message) }
         state = .closing
         deadline = .max
         owner?.requestFailed(self, error, message: message, bytesIn: parser.bytesReceived, retry: false)
@@ -321,6 +346,7 @@ final class HTTPConnection<Owner: ConnectionOwner>: ChannelInboundHandler, Remov
 
     /// Closes an idle or connecting connection (no more work, or the server asked to close).
     func close() {
+        if let session { return session.release(lane: self) }
         switch state {
         case .idle, .connecting:
             state = .closing

@@ -1,0 +1,391 @@
+import NIOCore
+import NIOTLS
+import VolleyCore
+
+/// One HTTP/2 connection of an engine: the TCP (or TLS) channel, its ``H2Connection`` state
+/// machine, and the *lanes* whose requests are its streams.
+///
+/// A lane is an ``HTTPConnection`` in HTTP/2 mode: to its owner it is a connection carrying
+/// one request at a time, so both engines' accounting (tickets, retries, timeouts, the
+/// finish rule) works unchanged; the session multiplexes up to `capacity` lanes on one TCP
+/// connection (`-m`). Lanes beyond what the server allows at once
+/// (SETTINGS_MAX_CONCURRENT_STREAMS) wait in order for a stream, and that wait is part of
+/// their latency. Frames are written straight into one buffer and flushed once per read (a
+/// read that completes ten streams sends their ten successors in one write).
+final class H2Session<Owner: ConnectionOwner>: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    let template: H2RequestTemplate
+    /// Lanes this session carries (`-m`).
+    let capacity: Int
+    private(set) var h2: H2Connection
+    private(set) var lanes: [HTTPConnection<Owner>] = []
+    private var byStream: [UInt32: HTTPConnection<Owner>] = [:]
+    /// Lanes with a request waiting for the server to allow another stream.
+    private var waiting: [(lane: HTTPConnection<Owner>, requestID: UInt64)] = []
+    private var context: ChannelHandlerContext?
+    private var out: ByteBuffer
+    private var events: [H2Event] = []
+    private var inRead = false
+    private(set) var isReady = false
+    /// Takes no more lanes: GOAWAY received or sent, broken, or closed.
+    private(set) var isDraining = false
+    private(set) var isClosed = false
+    private var pendingError: (any Error)?
+    /// Called once the session has no lane left and is closed, for its pool to forget it.
+    var onGone: ((H2Session<Owner>) -> Void)?
+
+    // Connection set-up, claimed by the lane that made the session connect.
+    let awaitsHandshake: Bool
+    var connectStartedAt: UInt64 = 0
+    var connectDeadline: UInt64 = .max
+    var connectTimeoutSeconds: Double = 10
+    var dnsNanos: UInt64?
+    private var tcpConnectedAt: UInt64 = 0
+    private var handshakeTimer: Scheduled<Void>?
+
+    init(template: H2RequestTemplate, capacity: Int, tls: Bool, settings: H2LocalSettings = H2LocalSettings()) {
+        self.template = template
+        self.capacity = max(1, capacity)
+        self.awaitsHandshake = tls
+        self.h2 = H2Connection(settings: settings)
+        self.out = ByteBufferAllocator().buffer(capacity: 4096)
+    }
+
+    /// Whether another lane may join: room, and the connection not ending.
+    var hasRoom: Bool { !isDraining && !isClosed && lanes.count < capacity && !h2.isUsedUp }
+
+    // MARK: - Lanes
+
+    /// Makes `lane` one of this session's; it becomes ready with the session (at once when
+    /// the session already is).
+    func attach(_ lane: HTTPConnection<Owner>) {
+        lane.session = self
+        lane.opensTransport = lanes.isEmpty
+        lanes.append(lane)
+        if isReady { laneReady(lane, at: HTTPConnection<Owner>.now(), claimsSetup: false) }
+    }
+
+    private func laneReady(_ lane: HTTPConnection<Owner>, at t: UInt64, claimsSetup: Bool) {
+        lane.activated = true
+        lane.readyAt = t
+        lane.connectStartedAt = connectStartedAt
+        lane.tcpConnectedAt = tcpConnectedAt
+        lane.dnsNanos = claimsSetup ? dnsNanos : nil
+        lane.setupUnclaimed = claimsSetup
+        if lane.state == .connecting { lane.state = .idle }
+        lane.owner?.connectionReady(lane)
+    }
+
+    /// Sends `lane`'s request (request id `requestID`) on a new stream, or queues it until
+    /// the server allows another.
+    func send(lane: HTTPConnection<Owner>, requestID: UInt64) {
+        guard !isDraining, !isClosed else {
+            return laneFailed(lane, .goAway, "the connection is ending (GOAWAY)", retry: true)
+        }
+        guard h2.canOpenStream else {
+            waiting.append((lane, requestID))
+            return
+        }
+        open(lane, requestID: requestID)
+    }
+
+    private func open(_ lane: HTTPConnection<Owner>, requestID: UInt64) {
+        let id = h2.sendRequest(template, requestID: requestID, into: &out)
+        byStream[id] = lane
+        lane.streamID = id
+        lane.writtenAt = HTTPConnection<Owner>.now()
+        writeOut()
+    }
+
+    /// A lane's request timed out (or was interrupted): its stream is reset, the connection
+    /// stays, and the lane leaves (its owner replaces it).
+    func fail(lane: HTTPConnection<Owner>, _ error: TransportErrorClass, message: String) {
+        if lane.streamID != 0 {
+            h2.cancelStream(lane.streamID, into: &out)
+            byStream[lane.streamID] = nil
+            lane.streamID = 0
+            writeOut()
+        } else if let i = waiting.firstIndex(where: { $0.lane === lane }) {
+            waiting.remove(at: i)
+        }
+        laneFailed(lane, error, message, retry: false)
+    }
+
+    /// The owner has no more work for an idle lane: it leaves; the connection closes with
+    /// its last lane.
+    func release(lane: HTTPConnection<Owner>) {
+        guard lane.state == .idle || lane.state == .connecting else { return }
+        detach(lane)
+    }
+
+    private func laneFailed(_ lane: HTTPConnection<Owner>, _ error: TransportErrorClass, _ message: String, retry: Bool)
+    {
+        guard lane.state == .busy else { return }
+        lane.state = .closing
+        lane.deadline = .max
+        lane.owner?.requestFailed(lane, error, message: message, bytesIn: lane.parser.bytesReceived, retry: retry)
+        detach(lane)
+    }
+
+    /// Removes `lane`, reports it closed, and closes the connection when it was the last.
+    private func detach(_ lane: HTTPConnection<Owner>) {
+        if let i = lanes.firstIndex(where: { $0 === lane }) { lanes.remove(at: i) }
+        let wasReady = lane.activated
+        lane.state = .closed
+        lane.session = nil
+        if wasReady { lane.owner?.connectionClosed(lane) }
+        if lanes.isEmpty && !isClosed {
+            isDraining = true
+            h2.close(into: &out)
+            writeOut()
+            context?.close(promise: nil)
+        }
+    }
+
+    // MARK: - Channel events
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        tcpConnectedAt = HTTPConnection<Owner>.now()
+        guard awaitsHandshake else { return becameReady(at: tcpConnectedAt) }
+        let deadline = NIODeadline.uptimeNanoseconds(connectDeadline)
+        handshakeTimer = context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { [self] in
+            guard !isReady, let context = self.context else { return }
+            if pendingError == nil { pendingError = HandshakeTimeout(seconds: connectTimeoutSeconds) }
+            context.close(promise: nil)
+        }
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let tlsEvent = event as? TLSUserEvent, case .handshakeCompleted(let proto) = tlsEvent, !isReady {
+            handshakeTimer?.cancel()
+            handshakeTimer = nil
+            guard proto == "h2" else {
+                pendingError = ALPNRefused(offered: proto)
+                context.close(promise: nil)
+                return
+            }
+            becameReady(at: HTTPConnection<Owner>.now())
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    private func becameReady(at t: UInt64) {
+        isReady = true
+        // The client may send requests right after its preface (RFC 9113 §3.4).
+        h2.start(into: &out)
+        writeOut()
+        for (i, lane) in lanes.enumerated() { laneReady(lane, at: t, claimsSetup: i == 0) }
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let buffer = unwrapInboundIn(data)
+        let t = HTTPConnection<Owner>.now()
+        inRead = true
+        defer { inRead = false }
+        events.removeAll(keepingCapacity: true)
+        h2.receive(buffer, into: &out, events: &events)
+        for event in events { handle(event, at: t) }
+        serveWaiting()
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        flush()
+    }
+
+    private func handle(_ event: H2Event, at t: UInt64) {
+        switch event {
+        case .responseHead(let stream, let head):
+            guard let lane = byStream[stream] else { return }
+            if lane.firstByteAt == 0 { lane.firstByteAt = t }
+            lane.parser.h2Head(
+                status: head.status,
+                headers: head.headers.lazy.map { ($0.name, $0.value) },
+                headBytes: 9 + head.headers.reduce(0) { $0 + $1.name.utf8.count + $1.value.utf8.count + 2 }
+            )
+        case .data(let stream, let bytes):
+            guard let lane = byStream[stream] else { return }
+            if lane.firstByteAt == 0 { lane.firstByteAt = t }
+            bytes.withUnsafeReadableBytes { lane.parser.h2Body($0, frameBytes: $0.count + 9) }
+        case .responseComplete(let stream):
+            guard let lane = byStream.removeValue(forKey: stream) else { return }
+            lane.streamID = 0
+            lane.served += 1
+            lane.state = .idle
+            lane.deadline = .max
+            lane.owner?.responseCompleted(lane, at: t, keepAlive: true)
+        case .streamReset(let stream, let code):
+            guard let lane = byStream.removeValue(forKey: stream) else { return }
+            lane.streamID = 0
+            // REFUSED_STREAM: the server did not process it (RFC 9113 §8.7), safe to send again.
+            laneFailed(
+                lane,
+                .streamReset,
+                "the server reset the stream (\(code))",
+                retry: code == .refusedStream && !lane.isRetry
+            )
+        case .streamError(let stream, _, let message):
+            guard let lane = byStream.removeValue(forKey: stream) else { return }
+            lane.streamID = 0
+            laneFailed(lane, .malformed, message, retry: false)
+        case .goAway(_, let code, let refused, let debug):
+            isDraining = true
+            for stream in refused {
+                guard let lane = byStream.removeValue(forKey: stream) else { continue }
+                lane.streamID = 0
+                // Above the last stream: not processed, so sent again on another connection.
+                laneFailed(
+                    lane,
+                    .goAway,
+                    "the server ended the connection (GOAWAY \(code)) before this stream\(debug.isEmpty ? "" : ": \(debug)")",
+                    retry: !lane.isRetry
+                )
+            }
+            for (lane, _) in waiting {
+                laneFailed(lane, .goAway, "the server ended the connection (GOAWAY \(code))", retry: !lane.isRetry)
+            }
+            waiting.removeAll()
+            // Idle lanes leave now (their owner opens them elsewhere); busy ones finish first.
+            for lane in lanes where lane.state == .idle { detach(lane) }
+        case .connectionError(let error, let open):
+            isDraining = true
+            for stream in open {
+                guard let lane = byStream.removeValue(forKey: stream) else { continue }
+                lane.streamID = 0
+                laneFailed(lane, .malformed, "HTTP/2 connection error: \(error)", retry: false)
+            }
+            writeOut()
+            context?.close(promise: nil)
+        }
+    }
+
+    /// Lanes waiting for a stream get one as streams complete.
+    private func serveWaiting() {
+        while !waiting.isEmpty, h2.canOpenStream, !isDraining {
+            let (lane, id) = waiting.removeFirst()
+            open(lane, requestID: id)
+        }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if pendingError == nil { pendingError = error }
+        context.close(promise: nil)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        handshakeTimer?.cancel()
+        handshakeTimer = nil
+        isClosed = true
+        isDraining = true
+        guard isReady else {
+            let error = pendingError ?? HandshakeClosed()
+            for lane in lanes { lane.connectAttemptFailed(error) }
+            lanes.removeAll()
+            onGone?(self)
+            return
+        }
+        for lane in lanes {
+            switch lane.state {
+            case .busy:
+                let close = UnansweredClose(
+                    pendingError: pendingError,
+                    responseBytes: lane.parser.bytesReceived,
+                    reused: true,
+                    replayable: lane.replayable,
+                    nothingWritten: false,
+                    alreadyRetried: lane.isRetry
+                )
+                lane.state = .closing
+                lane.deadline = .max
+                lane.owner?.requestFailed(
+                    lane,
+                    close.failure,
+                    message: close.message,
+                    bytesIn: lane.parser.bytesReceived,
+                    retry: close.retry
+                )
+            case .idle:
+                lane.owner?.connectionDroppedWhileIdle(lane)
+            default:
+                break
+            }
+            lane.state = .closed
+            lane.session = nil
+            lane.owner?.connectionClosed(lane)
+        }
+        lanes.removeAll()
+        byStream.removeAll()
+        waiting.removeAll()
+        onGone?(self)
+    }
+
+    /// The connect failed before the channel existed (refused, timed out).
+    func connectAttemptFailed(_ error: any Error) {
+        guard !isReady, !isClosed else { return }
+        isClosed = true
+        for lane in lanes { lane.connectAttemptFailed(error) }
+        lanes.removeAll()
+        onGone?(self)
+    }
+
+    // MARK: - Writing
+
+    private func writeOut() {
+        guard out.readableBytes > 0, let context else { return }
+        context.write(wrapOutboundOut(out), promise: nil)
+        out = context.channel.allocator.buffer(capacity: 4096)
+        if !inRead { context.flush() }
+    }
+
+    private func flush() {
+        writeOut()
+        context?.flush()
+    }
+}
+
+/// `--http2` against a server whose TLS handshake did not select h2 with ALPN.
+struct ALPNRefused: Error, CustomStringConvertible {
+    var offered: String?
+    var description: String {
+        "the server did not agree to HTTP/2 in the TLS handshake (ALPN: \(offered.map { "\"\($0)\"" } ?? "none"))"
+    }
+}
+
+/// The HTTP/2 connections of one event loop: a lane joins a session with room, or a new
+/// session connects for it. `-c 50 -m 10` is 500 lanes in 50 sessions.
+final class H2Pool<Owner: ConnectionOwner> {
+    let template: H2RequestTemplate
+    let capacity: Int
+    let factory: ConnectionFactory
+    private(set) var sessions: [H2Session<Owner>] = []
+
+    init(template: H2RequestTemplate, capacity: Int, factory: ConnectionFactory) {
+        self.template = template
+        self.capacity = capacity
+        self.factory = factory
+    }
+
+    /// TCP connections open or opening.
+    var connectionCount: Int { sessions.count }
+
+    func open(_ lane: HTTPConnection<Owner>, to address: SocketAddress, tls: TLSSetup?) {
+        if let session = sessions.first(where: { $0.hasRoom }) {
+            session.attach(lane)
+            return
+        }
+        let session = H2Session<Owner>(template: template, capacity: capacity, tls: tls != nil)
+        session.onGone = { [weak self] gone in self?.sessions.removeAll { $0 === gone } }
+        sessions.append(session)
+        session.attach(lane)
+        factory.open(session, to: address, tls: tls)
+    }
+}
