@@ -75,7 +75,10 @@ public final class LoadEngine: Sendable {
         }
         var tls: TLSSetup?
         // Made on first use: a plain-HTTP run builds a context only if a redirect leads to HTTPS.
-        let tlsSource = TLSContextSource(insecure: config.insecure)
+        let tlsSource = TLSContextSource(
+            insecure: config.insecure,
+            protocols: config.http == .http2 ? (config.http1Fallback ? ["h2", "http/1.1"] : ["h2"]) : ["http/1.1"]
+        )
         if url.isTLS {
             do {
                 tls = TLSSetup(context: try tlsSource.context(), host: url.host)

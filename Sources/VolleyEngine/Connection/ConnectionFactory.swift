@@ -21,10 +21,14 @@ struct TLSSetup: Sendable {
 /// (each context loads the system's trust store), and both engines configure it alike.
 final class TLSContextSource: Sendable {
     private let insecure: Bool
+    /// What ALPN offers: HTTP/1.1 only, or h2 first (`--http2`; with HTTP/1.1 after it when
+    /// falling back is allowed).
+    private let protocols: [String]
     private let made = Mutex<Result<NIOSSLContext, any Error>?>(nil)
 
-    init(insecure: Bool) {
+    init(insecure: Bool, protocols: [String] = ["http/1.1"]) {
         self.insecure = insecure
+        self.protocols = protocols
     }
 
     /// The context, made once (its error, if it could not be made, is the same every time).
@@ -33,7 +37,7 @@ final class TLSContextSource: Sendable {
             if let slot { return try slot.get() }
             var configuration = TLSConfiguration.makeClientConfiguration()
             if insecure { configuration.certificateVerification = .none }
-            configuration.applicationProtocols = ["http/1.1"]
+            configuration.applicationProtocols = protocols
             let result = Result { try NIOSSLContext(configuration: configuration) }
             slot = result
             return try result.get()
