@@ -88,7 +88,9 @@ struct H2ConnectionTests {
     func goAway() {
         var peer = H2TestPeer()
         for _ in 0..<4 { _ = peer.request() }
-        peer.send(H2TestPeer.raw { H2FrameEncoder.writeGoAway(lastStreamID: 3, code: .noError, debug: "bye", into: &$0) })
+        peer.send(
+            H2TestPeer.raw { H2FrameEncoder.writeGoAway(lastStreamID: 3, code: .noError, debug: "bye", into: &$0) }
+        )
         #expect(peer.eventNames == ["goaway 3 NO_ERROR refused [5, 7] bye"])
         #expect(!peer.client.canOpenStream && peer.client.isUsedUp && peer.client.openStreams == 2)
         // A late frame for a refused stream is ignored; stream 3 still completes.
@@ -174,11 +176,16 @@ struct H2ConnectionTests {
         // The server raises every stream's window by 100: the rest goes, ending the stream.
         peer.send(H2TestPeer.settings([H2Setting(H2.Setting.initialWindowSize, 110)]))
         #expect(sent() == [10, 50, 40])
-        guard case .data(_, _, true, _) = peer.written.last(where: { if case .data = $0 { true } else { false } }) else {
+        guard case .data(_, _, true, _) = peer.written.last(where: { if case .data = $0 { true } else { false } })
+        else {
             Issue.record("the last DATA did not end the stream")
             return
         }
-        guard case .headers(_, _, let endStream, _) = peer.written.first(where: { if case .headers = $0 { true } else { false } }) else {
+        guard
+            case .headers(_, _, let endStream, _) = peer.written.first(where: {
+                if case .headers = $0 { true } else { false }
+            })
+        else {
             return
         }
         #expect(!endStream)
@@ -190,7 +197,9 @@ struct H2ConnectionTests {
         peer.send(H2TestPeer.settings([H2Setting(H2.Setting.headerTableSize, 0)]))
         _ = peer.request()
         _ = peer.request()
-        let blocks = peer.written.compactMap { if case .headers(_, let b, _, _) = $0 { b.readableBytesView.first } else { nil } }
+        let blocks = peer.written.compactMap {
+            if case .headers(_, let b, _, _) = $0 { b.readableBytesView.first } else { nil }
+        }
         #expect(blocks == [0x20, 0x82])
     }
 }

@@ -67,7 +67,13 @@ struct H2FrameTests {
             H2FrameEncoder.writeGoAway(lastStreamID: 9, code: .enhanceYourCalm, debug: "calm", into: &out)
             H2FrameEncoder.writeData(stream: 1, payload: ByteBuffer(string: "hello"), endStream: true, into: &out)
             ([0x82, 0x86] as [UInt8]).withUnsafeBytes {
-                _ = H2FrameEncoder.writeHeaders(stream: 3, block: $0, endStream: false, maxFrameSize: 16_384, into: &out)
+                _ = H2FrameEncoder.writeHeaders(
+                    stream: 3,
+                    block: $0,
+                    endStream: false,
+                    maxFrameSize: 16_384,
+                    into: &out
+                )
             }
         }
         let frames = try decodeAll([wire])
@@ -128,12 +134,16 @@ struct H2FrameTests {
         // DATA, PADDED | END_STREAM, stream 1: pad length 3, "hello", 3 zero bytes.
         let padded: [UInt8] = [0, 0, 9, 0x00, 0x09, 0, 0, 0, 1, 3] + Array("hello".utf8) + [0, 0, 0]
         #expect(
-            try decodeAll([padded]) == [.data(stream: 1, payload: ByteBuffer(string: "hello"), endStream: true, flowLength: 9)]
+            try decodeAll([padded]) == [
+                .data(stream: 1, payload: ByteBuffer(string: "hello"), endStream: true, flowLength: 9)
+            ]
         )
         // HEADERS, PADDED | PRIORITY | END_HEADERS: pad 1, 5 bytes of priority, block 0x88, pad.
         let headers: [UInt8] = [0, 0, 8, 0x01, 0x2C, 0, 0, 0, 3, 1, 0, 0, 0, 0, 16, 0x88, 0]
         #expect(
-            try decodeAll([headers]) == [.headers(stream: 3, block: ByteBuffer(bytes: [0x88]), endStream: false, endHeaders: true)]
+            try decodeAll([headers]) == [
+                .headers(stream: 3, block: ByteBuffer(bytes: [0x88]), endStream: false, endHeaders: true)
+            ]
         )
         let tooMuch: [UInt8] = [0, 0, 3, 0x00, 0x08, 0, 0, 0, 1, 3, 0x61, 0x62]
         do {
@@ -168,6 +178,8 @@ struct H2FrameTests {
             return
         }
         #expect([first.readableBytes, second.readableBytes, third.readableBytes] == [16_384, 16_384, 7_232])
-        #expect(Array(first.readableBytesView) + Array(second.readableBytesView) + Array(third.readableBytesView) == block)
+        #expect(
+            Array(first.readableBytesView) + Array(second.readableBytesView) + Array(third.readableBytesView) == block
+        )
     }
 }

@@ -29,7 +29,13 @@ struct H2RequestTemplateTests {
         H2RequestTemplate.literal(nameIndex: 4, value: Array("/sample/path".utf8), into: &out)  // C.2.2
         #expect(out == [0x04, 0x0C] + Array("/sample/path".utf8))
         // C.3.1's request, with the authority as a literal without indexing (0x01, not 0x41).
-        let template = H2RequestTemplate(method: "GET", scheme: "http", authority: "www.example.com", path: "/", headers: [])
+        let template = H2RequestTemplate(
+            method: "GET",
+            scheme: "http",
+            authority: "www.example.com",
+            path: "/",
+            headers: []
+        )
         #expect(template.block == [0x82, 0x86, 0x01, 0x0F] + Array("www.example.com".utf8) + [0x84])
     }
 
@@ -49,7 +55,8 @@ struct H2RequestTemplateTests {
         let headers = try decoded(template.block(requestID: id))
         #expect(
             headers == [
-                [":method", "POST"], [":scheme", "http"], [":authority", "127.0.0.1:8080"], [":path", "/api/items?x=1"],
+                [":method", "POST"], [":scheme", "http"], [":authority", "127.0.0.1:8080"],
+                [":path", "/api/items?x=1"],
                 ["user-agent", "volley/\(VolleyVersion.current)"], ["accept", "*/*"], ["x-custom", "v1"],
                 ["content-type", "application/json"], ["content-length", "2"],
                 ["x-request-id", "deadbeef-0300000000001234"],
@@ -78,7 +85,11 @@ struct H2RequestTemplateTests {
         #expect(frame[3] == H2.FrameType.headers && frame[4] == H2.Flags.endHeaders | H2.Flags.endStream)
         #expect(frame.suffix(4) == [0, 0, 0, 5])
         let headers = try decoded(Array(out.readableBytesView.dropFirst(9)))
-        #expect(headers.prefix(4) == [[":method", "GET"], [":scheme", "https"], [":authority", "api.example.com"], [":path", "/"]])
+        #expect(
+            headers.prefix(4) == [
+                [":method", "GET"], [":scheme", "https"], [":authority", "api.example.com"], [":path", "/"],
+            ]
+        )
     }
 
     @Test("a block longer than the frame size is split into CONTINUATION with the id still patched")

@@ -60,12 +60,22 @@ struct H2TestPeer {
             var block = ByteBuffer()
             try! encoder.encode(headers: HPACKHeaders(list), to: &block)
             block.withUnsafeReadableBytes {
-                _ = H2FrameEncoder.writeHeaders(stream: stream, block: $0, endStream: endStream, maxFrameSize: 16_384, into: &out)
+                _ = H2FrameEncoder.writeHeaders(
+                    stream: stream,
+                    block: $0,
+                    endStream: endStream,
+                    maxFrameSize: 16_384,
+                    into: &out
+                )
             }
         }
     }
 
-    static func data(_ stream: UInt32, _ bytes: Int, endStream: Bool = false) -> (inout ByteBuffer, inout HPACKEncoder) -> Void {
+    static func data(
+        _ stream: UInt32,
+        _ bytes: Int,
+        endStream: Bool = false
+    ) -> (inout ByteBuffer, inout HPACKEncoder) -> Void {
         { out, _ in
             H2FrameEncoder.writeData(
                 stream: stream,
@@ -89,7 +99,8 @@ struct H2TestPeer {
             case .responseComplete(let s): "complete \(s)"
             case .streamReset(let s, let code): "reset \(s) \(code)"
             case .streamError(let s, let code, _): "stream error \(s) \(code)"
-            case .goAway(let last, let code, let refused, let debug): "goaway \(last) \(code) refused \(refused) \(debug)"
+            case .goAway(let last, let code, let refused, let debug):
+                "goaway \(last) \(code) refused \(refused) \(debug)"
             case .connectionError(let error, let open): "connection error \(error.code) open \(open)"
             }
         }

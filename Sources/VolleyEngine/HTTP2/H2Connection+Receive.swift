@@ -157,7 +157,13 @@ extension H2Connection {
         if head.status < 200 {
             // 1xx: informational; the final head follows (§8.1).
             if endStream {
-                streamError(at: i, .protocolError, "an informational response ending the stream", into: &out, events: &events)
+                streamError(
+                    at: i,
+                    .protocolError,
+                    "an informational response ending the stream",
+                    into: &out,
+                    events: &events
+                )
             }
             return
         }
@@ -210,7 +216,9 @@ extension H2Connection {
                     tableSizeUpdatePending = true
                 }
             case H2.Setting.enablePush:
-                guard s.value == 0 else { throw H2ConnectionError(.protocolError, "a server's SETTINGS_ENABLE_PUSH of \(s.value)") }
+                guard s.value == 0 else {
+                    throw H2ConnectionError(.protocolError, "a server's SETTINGS_ENABLE_PUSH of \(s.value)")
+                }
             case H2.Setting.maxConcurrentStreams:
                 peerMaxConcurrentStreams = Int(s.value)
             case H2.Setting.initialWindowSize:

@@ -37,7 +37,9 @@ public struct H2LocalSettings: Sendable, Equatable {
     /// values that differ from the protocol's defaults.
     var wire: [H2Setting] {
         var s = [H2Setting(H2.Setting.enablePush, 0)]
-        if initialWindowSize != H2.defaultWindow { s.append(H2Setting(H2.Setting.initialWindowSize, UInt32(initialWindowSize))) }
+        if initialWindowSize != H2.defaultWindow {
+            s.append(H2Setting(H2.Setting.initialWindowSize, UInt32(initialWindowSize)))
+        }
         if maxFrameSize != H2.defaultMaxFrameSize { s.append(H2Setting(H2.Setting.maxFrameSize, UInt32(maxFrameSize))) }
         if headerTableSize != 4096 { s.append(H2Setting(H2.Setting.headerTableSize, UInt32(headerTableSize))) }
         return s

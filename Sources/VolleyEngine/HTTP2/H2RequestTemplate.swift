@@ -32,7 +32,9 @@ public struct H2RequestTemplate: Sendable {
         var headers = defaults.missing(from: names.contains).map { (name: $0.name, value: $0.value) }
         headers += spec.headers.map { (name: $0.name, value: $0.value) }
         let method = spec.method.uppercased()
-        if !names.contains("content-length") && (spec.body != nil || method == "POST" || method == "PUT" || method == "PATCH") {
+        if !names.contains("content-length")
+            && (spec.body != nil || method == "POST" || method == "PUT" || method == "PATCH")
+        {
             headers.append((name: "content-length", value: String(spec.body?.count ?? 0)))
         }
         let host = spec.headers.last { $0.name.lowercased() == "host" }?.value ?? spec.url.hostHeader
@@ -42,7 +44,9 @@ public struct H2RequestTemplate: Sendable {
             authority: host,
             path: spec.url.pathAndQuery,
             headers: headers,
-            requestID: spec.requestIDHeader.map { (name: $0, prefix: RequestEncoder.hex(UInt64(runPrefix), digits: 8)) },
+            requestID: spec.requestIDHeader.map {
+                (name: $0, prefix: RequestEncoder.hex(UInt64(runPrefix), digits: 8))
+            },
             body: spec.body
         )
     }
