@@ -202,4 +202,38 @@ struct H2ConnectionTests {
         }
         #expect(blocks == [0x20, 0x82])
     }
+
+    @Test("the server's bytes split at every point give the same events (HPACK's table in step)")
+    func everySplitPoint() {
+        // Two responses whose second head reuses the first's dynamic-table entries.
+        var encoder = HPACKEncoder(allocator: ByteBufferAllocator())
+        var wire = ByteBuffer()
+        H2TestPeer.settings([H2Setting(H2.Setting.maxConcurrentStreams, 10)])(&wire, &encoder)
+        H2TestPeer.headers(1, [(":status", "200"), ("server", "nginx"), ("x-long-header", "abcdefghijklmnop")])(
+            &wire,
+            &encoder
+        )
+        H2TestPeer.data(1, 300, endStream: true)(&wire, &encoder)
+        H2TestPeer.headers(
+            3,
+            [(":status", "404"), ("server", "nginx"), ("x-long-header", "abcdefghijklmnop")],
+            endStream: true
+        )(
+            &wire,
+            &encoder
+        )
+        let bytes = Array(wire.readableBytesView)
+        let expected = ["head 1 200", "data 1 300", "complete 1", "head 3 404", "complete 3"]
+        for split in 0..<bytes.count {
+            var peer = H2TestPeer()
+            _ = peer.request()
+            _ = peer.request()
+            peer.send(H2TestPeer.raw { $0.writeBytes(bytes[..<split]) })
+            peer.send(H2TestPeer.raw { $0.writeBytes(bytes[split...]) })
+            let names = peer.eventNames.filter { !$0.hasPrefix("data") }
+            #expect(names == expected.filter { !$0.hasPrefix("data") }, "split at \(split)")
+            let body = peer.events.reduce(0) { if case .data(_, let b) = $1 { $0 + b.readableBytes } else { $0 } }
+            #expect(body == 300)
+        }
+    }
 }
