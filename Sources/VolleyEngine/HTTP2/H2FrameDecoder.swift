@@ -36,10 +36,10 @@ public struct H2FrameDecoder: Sendable {
     public mutating func nextFrame() throws(H2ConnectionError) -> H2Frame? {
         guard var buffer = pending, buffer.readableBytes >= H2.frameHeaderLength else { return nil }
         let start = buffer.readerIndex
-        let length =
-            Int(buffer.getInteger(at: start, as: UInt8.self)!) << 16
-            | Int(buffer.getInteger(at: start + 1, as: UInt16.self)!)
-        let type = buffer.getInteger(at: start + 3, as: UInt8.self)!
+        // The 9-byte header as one 64-bit read and one byte: length, type, flags, stream.
+        let first8 = buffer.getInteger(at: start, as: UInt64.self)!
+        let length = Int(truncatingIfNeeded: first8 >> 40)
+        let type = UInt8(truncatingIfNeeded: first8 >> 32)
         if length > maxFrameSize {
             throw H2ConnectionError(
                 .frameSizeError,
@@ -47,8 +47,11 @@ public struct H2FrameDecoder: Sendable {
             )
         }
         guard buffer.readableBytes >= H2.frameHeaderLength + length else { return nil }
-        let flags = buffer.getInteger(at: start + 4, as: UInt8.self)!
-        let stream = buffer.getInteger(at: start + 5, as: UInt32.self)! & H2.maxStreamID
+        let flags = UInt8(truncatingIfNeeded: first8 >> 24)
+        let stream =
+            (UInt32(truncatingIfNeeded: first8 & 0xFF_FFFF) << 8
+                | UInt32(buffer.getInteger(at: start + 8, as: UInt8.self)!))
+            & H2.maxStreamID
         buffer.moveReaderIndex(forwardBy: H2.frameHeaderLength)
         let payload = buffer.readSlice(length: length)!
         pending = buffer.readableBytes > 0 ? buffer : nil

@@ -12,11 +12,13 @@ public enum H2FrameEncoder {
         stream: UInt32,
         into out: inout ByteBuffer
     ) {
-        out.writeInteger(UInt8(truncatingIfNeeded: length >> 16))
-        out.writeInteger(UInt16(truncatingIfNeeded: length))
-        out.writeInteger(type)
-        out.writeInteger(flags)
-        out.writeInteger(stream & H2.maxStreamID)
+        // Two writes, not five: each write checks the buffer's capacity and uniqueness.
+        let stream = stream & H2.maxStreamID
+        let first8 =
+            UInt64(truncatingIfNeeded: length & 0xFF_FFFF) << 40 | UInt64(type) << 32 | UInt64(flags) << 24
+            | UInt64(stream >> 8)
+        out.writeInteger(first8)
+        out.writeInteger(UInt8(truncatingIfNeeded: stream))
     }
 
     /// The client preface and our SETTINGS (§3.4), then a connection WINDOW_UPDATE that raises
