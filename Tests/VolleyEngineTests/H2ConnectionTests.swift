@@ -76,8 +76,13 @@ struct H2ConnectionTests {
 
     @Test("SETTINGS_MAX_CONCURRENT_STREAMS 3: the fourth stream waits until one completes")
     func maxConcurrentStreams() {
+        // Before the server's SETTINGS: 100 assumed, as nghttp2 does.
+        var early = H2TestPeer()
+        for _ in 0..<100 { _ = early.request() }
+        #expect(!early.client.canOpenStream && !early.client.receivedPeerSettings)
         var peer = H2TestPeer()
         peer.send(H2TestPeer.settings([H2Setting(H2.Setting.maxConcurrentStreams, 3)]))
+        #expect(peer.client.receivedPeerSettings)
         #expect([peer.request(), peer.request(), peer.request()] == [1, 3, 5])
         #expect(!peer.client.canOpenStream && !peer.client.isUsedUp)
         peer.send(H2TestPeer.headers(3, [(":status", "200")], endStream: true))
@@ -111,6 +116,22 @@ struct H2ConnectionTests {
         peer.send(H2TestPeer.headers(b, [(":status", "200")]))
         peer.send(H2TestPeer.data(b, 10, endStream: true))
         #expect(peer.eventNames == ["reset 1 REFUSED_STREAM"])
+    }
+
+    @Test("thousands of cancels: the record of reset streams stays bounded and recent ones are still ignored")
+    func manyCancels() {
+        var peer = H2TestPeer()
+        var out = ByteBuffer()
+        var last: UInt32 = 0
+        for _ in 0..<5_000 {
+            last = peer.request()
+            out.clear()
+            peer.client.cancelStream(last, into: &out)
+        }
+        #expect(peer.client.resetByUs.count <= 2_048)
+        peer.send(H2TestPeer.headers(last, [(":status", "200")]))
+        peer.send(H2TestPeer.data(last - 200, 10, endStream: true))
+        #expect(peer.events.isEmpty)
     }
 
     @Test("stream ids run out at 2^31-1: the connection is used up")

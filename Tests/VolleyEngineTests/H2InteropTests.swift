@@ -1,4 +1,5 @@
 import NIOCore
+import NIOHPACK
 import NIOHTTP1
 import NIOHTTP2
 import NIOPosix
@@ -26,15 +27,24 @@ final class H2Driver: ChannelInboundHandler {
     let template: H2RequestTemplate
     let total: Int
     let streams: Int
+    /// Opens no stream before the server's SETTINGS (its concurrency limit) has arrived.
+    let waitForSettings: Bool
     let done: EventLoopPromise<H2DriveResult>
     var sent = 0
     var result = H2DriveResult()
     var events: [H2Event] = []
 
-    init(template: H2RequestTemplate, total: Int, streams: Int, done: EventLoopPromise<H2DriveResult>) {
+    init(
+        template: H2RequestTemplate,
+        total: Int,
+        streams: Int,
+        waitForSettings: Bool,
+        done: EventLoopPromise<H2DriveResult>
+    ) {
         self.template = template
         self.total = total
         self.streams = streams
+        self.waitForSettings = waitForSettings
         self.done = done
     }
 
@@ -46,6 +56,7 @@ final class H2Driver: ChannelInboundHandler {
     }
 
     private func sendMore(into out: inout ByteBuffer) {
+        if waitForSettings && !connection.receivedPeerSettings { return }
         while sent < total && connection.openStreams < streams && connection.canOpenStream {
             _ = connection.sendRequest(template, requestID: UInt64(sent), into: &out)
             sent += 1
@@ -88,6 +99,7 @@ final class H2Driver: ChannelInboundHandler {
         template: H2RequestTemplate,
         total: Int,
         streams: Int,
+        waitForSettings: Bool = false,
         group: MultiThreadedEventLoopGroup,
         timeout: TimeAmount = .seconds(10)
     ) async throws -> H2DriveResult {
@@ -97,7 +109,13 @@ final class H2Driver: ChannelInboundHandler {
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(
-                        H2Driver(template: template, total: total, streams: streams, done: done)
+                        H2Driver(
+                            template: template,
+                            total: total,
+                            streams: streams,
+                            waitForSettings: waitForSettings,
+                            done: done
+                        )
                     )
                 }
             }
@@ -138,12 +156,19 @@ final class H2EchoResponder: ChannelInboundHandler {
     }
 }
 
-func startNIOH2Server(group: MultiThreadedEventLoopGroup) async throws -> Channel {
-    try await ServerBootstrap(group: group)
+/// swift-nio-http2's server with `H2EchoResponder` on every stream, allowing
+/// `maxConcurrentStreams` streams at a time.
+func startNIOH2Server(group: MultiThreadedEventLoopGroup, maxConcurrentStreams: Int = 100) async throws -> Channel {
+    let settings = [
+        HTTP2Setting(parameter: .maxConcurrentStreams, value: maxConcurrentStreams),
+        HTTP2Setting(parameter: .maxHeaderListSize, value: HPACKDecoder.defaultMaxHeaderListSize),
+    ]
+    return try await ServerBootstrap(group: group)
         .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
         .childChannelInitializer { channel in
             channel.configureHTTP2Pipeline(
                 mode: .server,
+                initialLocalSettings: settings,
                 inboundStreamInitializer: { stream in
                     stream.eventLoop.makeCompletedFuture {
                         try stream.pipeline.syncOperations.addHandlers([
@@ -186,6 +211,34 @@ struct H2InteropTests {
         )
         let p = try await H2Driver.run(port: port, template: post, total: 20, streams: 4, group: group)
         #expect(p.other.isEmpty && p.completed == 20 && p.statuses == [200: 20])
+        try await server.close()
+        try await group.shutdownGracefully()
+    }
+
+    /// Without waiting, the first burst of 10 is legal: a limit binds only once its SETTINGS
+    /// is acknowledged (RFC 9113 §6.5.3), and swift-nio-http2 then serves all 10.
+    @Test("a server allowing 3 streams: waiting for its SETTINGS, never more than 3 in flight")
+    func threeStreams() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let server = try await startNIOH2Server(group: group, maxConcurrentStreams: 3)
+        let port = try #require(server.localAddress?.port)
+        let get = H2RequestTemplate(
+            method: "GET",
+            scheme: "http",
+            authority: "127.0.0.1",
+            path: "/?size=10",
+            headers: []
+        )
+        let r = try await H2Driver.run(
+            port: port,
+            template: get,
+            total: 50,
+            streams: 10,
+            waitForSettings: true,
+            group: group
+        )
+        #expect(r.other == [])
+        #expect(r.completed == 50 && r.statuses == [200: 50] && r.maxInFlight == 3)
         try await server.close()
         try await group.shutdownGracefully()
     }

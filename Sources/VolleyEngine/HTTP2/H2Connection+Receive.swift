@@ -71,6 +71,7 @@ extension H2Connection {
         case .settings(let ack, let settings):
             if !ack {
                 try apply(settings)
+                receivedPeerSettings = true
                 H2FrameEncoder.writeSettingsAck(into: &out)
                 sendPendingBodies(into: &out)
             }
@@ -220,7 +221,7 @@ extension H2Connection {
                     throw H2ConnectionError(.protocolError, "a server's SETTINGS_ENABLE_PUSH of \(s.value)")
                 }
             case H2.Setting.maxConcurrentStreams:
-                peerMaxConcurrentStreams = Int(s.value)
+                peerMaxConcurrentStreams = Int(min(s.value, UInt32(Int32.max)))
             case H2.Setting.initialWindowSize:
                 guard s.value <= UInt32(H2.maxWindow) else {
                     throw H2ConnectionError(.flowControlError, "SETTINGS_INITIAL_WINDOW_SIZE of \(s.value)")

@@ -20,8 +20,13 @@ public struct H2Connection {
     var nextStreamID: UInt32 = 1
 
     // MARK: The peer's settings
-    /// SETTINGS_MAX_CONCURRENT_STREAMS: unlimited until the server says (§6.5.2).
-    public internal(set) var peerMaxConcurrentStreams = Int.max
+    /// SETTINGS_MAX_CONCURRENT_STREAMS. Until the server's first SETTINGS arrives, 100: the
+    /// least the RFC recommends a server allow (§6.5.2) and what nghttp2 (h2load) assumes; a
+    /// server with a lower limit refuses the streams above it (REFUSED_STREAM, safe to retry)
+    /// unless the owner waits for `receivedPeerSettings` before opening more than one.
+    public internal(set) var peerMaxConcurrentStreams = 100
+    /// The server's first SETTINGS has arrived (its limits are known, not assumed).
+    public internal(set) var receivedPeerSettings = false
     var peerInitialWindow = H2.defaultWindow
     /// SETTINGS_MAX_FRAME_SIZE: how we cut HEADERS and DATA.
     public internal(set) var peerMaxFrameSize = H2.defaultMaxFrameSize
