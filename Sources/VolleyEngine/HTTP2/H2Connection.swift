@@ -10,6 +10,7 @@ import NIOHPACK
 /// blocks go through one NIOHPACK decoder per connection, since servers use its dynamic table
 /// and Huffman coding. Lives on one event loop, like the connection that owns it.
 public struct H2Connection {
+    /// What we announced, and the receive windows kept.
     public let local: H2LocalSettings
     var frames: H2FrameDecoder
     var hpack: HPACKDecoder
@@ -55,6 +56,7 @@ public struct H2Connection {
     /// many cookies exceed it, and a head we refuse is a lost response, not a saved byte).
     static let maxResponseHeaderListSize = 256 * 1024
 
+    /// A connection before its first byte; call ``start(into:)`` once the socket is up.
     public init(settings: H2LocalSettings = H2LocalSettings(), allocator: ByteBufferAllocator = ByteBufferAllocator()) {
         local = settings
         frames = H2FrameDecoder(maxFrameSize: settings.maxFrameSize)

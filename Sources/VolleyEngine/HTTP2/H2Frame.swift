@@ -3,9 +3,12 @@ import NIOCore
 /// An HTTP/2 error code (RFC 9113 §7): a struct over the raw value, because a peer may send
 /// codes this version does not know and they must still be reported, not dropped.
 public struct H2ErrorCode: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
+    /// The code as on the wire.
     public let rawValue: UInt32
+    /// Any code, known or not.
     public init(rawValue: UInt32) { self.rawValue = rawValue }
 
+    // The codes RFC 9113 §7 defines.
     public static let noError = H2ErrorCode(rawValue: 0x0)
     public static let protocolError = H2ErrorCode(rawValue: 0x1)
     public static let internalError = H2ErrorCode(rawValue: 0x2)
@@ -36,12 +39,16 @@ public struct H2ErrorCode: RawRepresentable, Hashable, Sendable, CustomStringCon
 /// A connection error (RFC 9113 §5.4.1): the connection cannot continue; the state machine
 /// sends GOAWAY with `code` and the owner closes. `message` says what the peer did.
 public struct H2ConnectionError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// The code sent in our GOAWAY.
     public var code: H2ErrorCode
+    /// What the peer did, for the run's error message (and our GOAWAY's debug data).
     public var message: String
+    /// An error with `code`, saying what happened in `message`.
     public init(_ code: H2ErrorCode, _ message: String) {
         self.code = code
         self.message = message
     }
+    /// `HTTP/2 PROTOCOL_ERROR: what happened`.
     public var description: String { "HTTP/2 \(code): \(message)" }
 }
 
@@ -117,8 +124,10 @@ public enum H2Frame: Equatable, Sendable {
 
 /// One SETTINGS parameter (§6.5.1).
 public struct H2Setting: Equatable, Sendable {
+    /// The identifier (``H2/Setting``); unknown ones are ignored.
     public var id: UInt16
     public var value: UInt32
+    /// The parameter `id` with `value`.
     public init(_ id: UInt16, _ value: UInt32) {
         self.id = id
         self.value = value

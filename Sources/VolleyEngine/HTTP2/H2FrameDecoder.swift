@@ -12,6 +12,7 @@ public struct H2FrameDecoder: Sendable {
     public var maxFrameSize: Int
     private var pending: ByteBuffer?
 
+    /// A decoder accepting frames up to `maxFrameSize` (our SETTINGS_MAX_FRAME_SIZE).
     public init(maxFrameSize: Int = H2.defaultMaxFrameSize) {
         self.maxFrameSize = maxFrameSize
     }

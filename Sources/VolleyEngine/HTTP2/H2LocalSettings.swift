@@ -18,6 +18,7 @@ public struct H2LocalSettings: Sendable, Equatable {
     /// SETTINGS_HEADER_TABLE_SIZE: the HPACK dynamic table our decoder keeps for the server.
     public var headerTableSize: Int
 
+    /// Our defaults, or smaller windows (tests); values outside the RFC's ranges are a bug.
     public init(
         initialWindowSize: Int = (1 << 30) - 1,
         connectionWindow: Int = (1 << 30) - 1,
@@ -49,6 +50,7 @@ public struct H2LocalSettings: Sendable, Equatable {
 /// A response's head as the owner needs it: the status and the few headers Volley acts on,
 /// taken once from the decoded block, plus the whole list for checks and captures.
 public struct H2ResponseHead: Sendable {
+    /// `:status`, three digits.
     public var status: Int
     /// `content-length`, when present and a number.
     public var contentLength: Int?
@@ -56,6 +58,7 @@ public struct H2ResponseHead: Sendable {
     public var contentEncoding: String?
     /// `location`, for redirects.
     public var location: String?
+    /// Every field as decoded (pseudo-headers included), for checks and captures.
     public var headers: HPACKHeaders
 
     /// Reads the head from a decoded block; nil when `:status` is missing or not 3 digits

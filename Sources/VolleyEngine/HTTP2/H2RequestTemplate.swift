@@ -16,6 +16,7 @@ public struct H2RequestTemplate: Sendable {
     public let sequenceOffset: Int?
     /// The request body, sent as DATA frames; nil: the HEADERS frame ends the stream.
     public let body: ByteBuffer?
+    /// A HEAD request: its response has a head and no body, whatever `content-length` says.
     public let isHEAD: Bool
     /// Safe to send twice (``RetryPolicy/isReplayable(method:headerNames:)``).
     public let isReplayable: Bool
