@@ -61,6 +61,7 @@ final class H2Session<Owner: ConnectionOwner>: ChannelInboundHandler, RemovableC
     /// Makes `lane` one of this session's; it becomes ready with the session (at once when
     /// the session already is).
     func attach(_ lane: HTTPConnection<Owner>) {
+        if lanes.isEmpty { h2.keepsAllHeaders = lane.parser.keepsHeaders != .none }
         lane.session = self
         lane.opensTransport = lanes.isEmpty
         lanes.append(lane)
@@ -210,7 +211,7 @@ final class H2Session<Owner: ConnectionOwner>: ChannelInboundHandler, RemovableC
             lane.parser.h2Head(
                 status: head.status,
                 headers: head.headers.lazy.map { ($0.name, $0.value) },
-                headBytes: 9 + head.headers.reduce(0) { $0 + $1.name.utf8.count + $1.value.utf8.count + 2 }
+                headBytes: 9 + head.blockBytes
             )
         case .data(let stream, let bytes):
             guard let lane = byStream[stream] else { return }
