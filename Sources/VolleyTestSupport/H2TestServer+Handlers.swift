@@ -63,7 +63,19 @@ final class H2ConnectionHandler: ChannelInboundHandler {
     /// Adds swift-nio-http2's connection handler (announcing `settings`) and this one.
     static func install(on channel: any Channel, settings: HTTP2Settings, state: H2ServerState) throws {
         let pipeline = channel.pipeline.syncOperations
-        try pipeline.addHandler(NIOHTTP2Handler(mode: .server, initialSettings: settings))
+        // swift-nio-http2's DoS heuristics (200 client RST_STREAMs, stream errors or control
+        // frames per 30 s, 200 glitches) would end a load test's connection with
+        // ENHANCE_YOUR_CALM the moment a client cancels many streams: a proof server counts
+        // such clients instead of defending against them.
+        var connection = NIOHTTP2Handler.ConnectionConfiguration()
+        connection.initialSettings = settings
+        connection.maximumConnectionGlitches = Int(Int32.max)
+        connection.controlFrameRateLimit.maximumCount = Int(Int32.max)
+        var streams = NIOHTTP2Handler.StreamConfiguration()
+        streams.streamResetFrameRateLimit.maximumCount = Int(Int32.max)
+        streams.streamErrorRateLimit.maximumCount = Int(Int32.max)
+        let handler = NIOHTTP2Handler(mode: .server, connectionConfiguration: connection, streamConfiguration: streams)
+        try pipeline.addHandler(handler)
         try pipeline.addHandler(H2ConnectionHandler(state: state))
         state.update { $0.http2Connections += 1 }
     }
@@ -119,13 +131,12 @@ final class H2ConnectionHandler: ChannelInboundHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        guard error is NIOHTTP2Errors.MaxStreamsViolation else {
-            return context.close(promise: nil)
-        }
         // swift-nio-http2 treats a stream beyond the acknowledged limit as a connection error
-        // (RFC 9113 §5.1.2 allows it): it has written GOAWAY PROTOCOL_ERROR; make sure that
-        // reaches the client before the connection ends.
-        state.update { $0.streamLimitViolations += 1 }
+        // (RFC 9113 §5.1.2 allows it). For that and any other connection error it has written
+        // GOAWAY; make sure that reaches the client before the connection ends.
+        if error is NIOHTTP2Errors.MaxStreamsViolation {
+            state.update { $0.streamLimitViolations += 1 }
+        }
         for stream in streams.values { stream.timer?.cancel() }
         streams.removeAll()
         context.flush()

@@ -220,9 +220,30 @@ import VolleyTestSupport
         }
     }
 
-    /// `python3 -c greedyClient PORT STREAMS PATH`: h2c with prior knowledge at frame level;
+    /// A client that cancels hundreds of streams (as a load generator's timeouts do) is counted,
+    /// not cut off: swift-nio-http2's default heuristics would end the connection with GOAWAY
+    /// ENHANCE_YOUR_CALM after 200 RST_STREAMs in 30 s.
+    @Test func manyCancelledStreamsAreCountedNotPunished() async throws {
+        let python = try ExternalTool.require("python3")
+        try await Self.withServer { server in
+            let outcome = try python.run(
+                ["-c", Self.greedyClient, String(server.port), "300", "/delay/5000", "cancel"],
+                seconds: 20
+            )
+            #expect(outcome.status == 0, "\(outcome.stderr)")
+            #expect(outcome.stdout == "headers 601\n", "\(outcome.stdout)")
+            let counts = server.counts
+            #expect(
+                counts.resetsReceived == 300 && counts.streamsOpened == 301 && counts.responsesSent == 1,
+                "\(counts)"
+            )
+        }
+    }
+
+    /// `python3 -c greedyClient PORT STREAMS PATH [cancel]`: h2c with prior knowledge at frame level;
     /// prints `headers ID` per response head, `rst ID CODE` per RST_STREAM, `goaway CODE` per
-    /// GOAWAY and `closed` when the server closes; gives up after 3 s.
+    /// GOAWAY and `closed` when the server closes; gives up after 3 s. With `cancel` it resets
+    /// each stream right after opening it, then sends `GET /` and stops at that response.
     static let greedyClient = #"""
         import socket, struct, sys, time
         port, streams, path = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3].encode()
@@ -256,12 +277,21 @@ import VolleyTestSupport
             if kind == 4 and flags & 1: break
         time.sleep(0.1)
         block = bytes([0x82, 0x86, 0x04, len(path)]) + path  # GET, http, :path literal
-        s.sendall(b"".join(frame(1, 0x5, 2 * i + 1, block) for i in range(streams)))
+        last = None
+        if sys.argv[4:] == ["cancel"]:
+            # Each stream cancelled at once (RST_STREAM CANCEL), then one more GET /.
+            cancel = struct.pack(">I", 8)
+            s.sendall(b"".join(frame(1, 0x5, 2 * i + 1, block) + frame(3, 0, 2 * i + 1, cancel) for i in range(streams)))
+            last = 2 * streams + 1
+            s.sendall(frame(1, 0x5, last, bytes([0x82, 0x86, 0x84])))
+        else:
+            s.sendall(b"".join(frame(1, 0x5, 2 * i + 1, block) for i in range(streams)))
         for kind, flags, stream, payload in frames(time.monotonic() + 3):
             if kind == 3:
                 print("rst", stream, int.from_bytes(payload, "big"))
             elif kind == 1:
                 print("headers", stream)
+                if stream == last: break
             elif kind == 7:
                 print("goaway", int.from_bytes(payload[4:8], "big"))
         if closed: print("closed")
