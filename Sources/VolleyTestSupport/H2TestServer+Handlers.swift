@@ -194,8 +194,8 @@ final class H2ConnectionHandler: ChannelInboundHandler {
         var fields = HPACKHeaders([(":status", String(route.status)), ("content-type", route.contentType)])
         if !bodyless { fields.add(name: "content-length", value: String(route.body.count)) }
         for (name, value) in route.headers { fields.add(name: name, value: value) }
-        // An empty body ends with the HEADERS, as nginx does: curl 7.88 fails the next request
-        // on a connection after an empty DATA frame carrying END_STREAM.
+        // An empty body ends with the HEADERS (END_STREAM there, no empty DATA frame), as nginx
+        // does.
         let headersOnly = bodyless || stream.isHead || route.body.isEmpty
         let head = HTTP2Frame(streamID: id, payload: .headers(.init(headers: fields, endStream: headersOnly)))
         state.update { $0.responsesSent += 1 }

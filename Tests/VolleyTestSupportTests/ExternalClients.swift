@@ -163,3 +163,64 @@ enum ALPNProbe {
         }
     }
 }
+
+/// An h2c client at frame level that does what nghttp2 never would (open streams beyond an
+/// acknowledged limit, cancel hundreds of streams), in Python so it needs no HTTP/2 library.
+enum RawH2Client {
+    /// `python3 -c RawH2Client.script PORT STREAMS PATH [cancel]`: h2c with prior knowledge;
+    /// prints `headers ID` per response head, `rst ID CODE` per RST_STREAM, `goaway CODE` per
+    /// GOAWAY and `closed` when the server closes; gives up after 3 s. With `cancel` it resets
+    /// each stream right after opening it, then sends `GET /` and stops at that response.
+    static let script = #"""
+        import socket, struct, sys, time
+        port, streams, path = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3].encode()
+        s = socket.create_connection(("127.0.0.1", port), timeout=2)
+        def frame(kind, flags, stream, payload=b""):
+            return struct.pack(">I", len(payload))[1:] + bytes([kind, flags]) + struct.pack(">I", stream) + payload
+        s.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + frame(4, 0, 0))
+        buf = b""
+        closed = False
+        def frames(deadline):
+            global buf, closed
+            while time.monotonic() < deadline:
+                while len(buf) >= 9:
+                    length = int.from_bytes(buf[:3], "big")
+                    if len(buf) < 9 + length: break
+                    kind, flags, stream = buf[3], buf[4], int.from_bytes(buf[5:9], "big") & 0x7FFFFFFF
+                    payload, buf = buf[9:9 + length], buf[9 + length:]
+                    yield kind, flags, stream, payload
+                try:
+                    s.settimeout(max(0.01, deadline - time.monotonic()))
+                    data = s.recv(65536)
+                except socket.timeout:
+                    return
+                if not data:
+                    closed = True
+                    return
+                buf += data
+        # Acknowledge the server's SETTINGS, then wait for its ACK of ours: the limit now binds us.
+        for kind, flags, stream, payload in frames(time.monotonic() + 2):
+            if kind == 4 and not flags & 1: s.sendall(frame(4, 1, 0))
+            if kind == 4 and flags & 1: break
+        time.sleep(0.1)
+        block = bytes([0x82, 0x86, 0x04, len(path)]) + path  # GET, http, :path literal
+        last = None
+        if sys.argv[4:] == ["cancel"]:
+            # Each stream cancelled at once (RST_STREAM CANCEL), then one more GET /.
+            cancel = struct.pack(">I", 8)
+            s.sendall(b"".join(frame(1, 0x5, 2 * i + 1, block) + frame(3, 0, 2 * i + 1, cancel) for i in range(streams)))
+            last = 2 * streams + 1
+            s.sendall(frame(1, 0x5, last, bytes([0x82, 0x86, 0x84])))
+        else:
+            s.sendall(b"".join(frame(1, 0x5, 2 * i + 1, block) for i in range(streams)))
+        for kind, flags, stream, payload in frames(time.monotonic() + 3):
+            if kind == 3:
+                print("rst", stream, int.from_bytes(payload, "big"))
+            elif kind == 1:
+                print("headers", stream)
+                if stream == last: break
+            elif kind == 7:
+                print("goaway", int.from_bytes(payload[4:8], "big"))
+        if closed: print("closed")
+        """#
+}
