@@ -20,7 +20,7 @@ struct H2ConnectionTests {
         peer.send(H2TestPeer.data(1, 5, endStream: true))
         #expect(peer.eventNames == ["head 1 200", "data 1 5", "complete 1"])
         guard case .responseHead(_, let head) = peer.events[0] else { return }
-        #expect(head.contentLength == 5 && head.headers.first(name: "server") == "t")
+        #expect(head.contentLength == 5 && head.headers.first { $0.name == "server" }?.value == "t")
         #expect(peer.client.openStreams == 0 && peer.request() == 3)
     }
 

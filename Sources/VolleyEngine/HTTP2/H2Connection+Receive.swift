@@ -138,10 +138,9 @@ extension H2Connection {
         into out: inout ByteBuffer,
         events: inout [H2Event]
     ) throws(H2ConnectionError) {
-        var block = block
-        let headers: HPACKHeaders
+        let decoded: H2HeaderDecoder.Head
         do {
-            headers = try hpack.decodeHeaders(from: &block)
+            decoded = try hpack.decode(block, keepAll: keepsAllHeaders)
         } catch {
             throw H2ConnectionError(.compressionError, "the header block of stream \(stream) did not decode: \(error)")
         }
@@ -152,7 +151,7 @@ extension H2Connection {
             }
             return complete(at: i, into: &out, events: &events)
         }
-        guard let head = H2ResponseHead(headers) else {
+        guard let head = H2ResponseHead(decoded, blockBytes: block.readableBytes) else {
             return streamError(at: i, .protocolError, "a response without a valid :status", into: &out, events: &events)
         }
         if head.status < 200 {

@@ -13,7 +13,10 @@ public struct H2Connection {
     /// What we announced, and the receive windows kept.
     public let local: H2LocalSettings
     var frames: H2FrameDecoder
-    var hpack: HPACKDecoder
+    var hpack: H2HeaderDecoder
+    /// Keep every response field (checks, captures, cookies); false: only `:status` and the
+    /// three headers Volley acts on become strings (``H2HeaderDecoder``).
+    public var keepsAllHeaders = true
     /// Our open streams (a request sent, its response not yet complete). A short array: a
     /// connection carries at most a few hundred, and linear search beats hashing at `-m 10`.
     var streams: [H2Stream] = []
@@ -60,11 +63,7 @@ public struct H2Connection {
     public init(settings: H2LocalSettings = H2LocalSettings(), allocator: ByteBufferAllocator = ByteBufferAllocator()) {
         local = settings
         frames = H2FrameDecoder(maxFrameSize: settings.maxFrameSize)
-        hpack = HPACKDecoder(
-            allocator: allocator,
-            maxDynamicTableSize: settings.headerTableSize,
-            maxHeaderListSize: Self.maxResponseHeaderListSize
-        )
+        hpack = H2HeaderDecoder(maxTableSize: settings.headerTableSize)
         connectionReceiveWindow = settings.connectionWindow
     }
 

@@ -48,7 +48,8 @@ public struct H2LocalSettings: Sendable, Equatable {
 }
 
 /// A response's head as the owner needs it: the status and the few headers Volley acts on,
-/// taken once from the decoded block, plus the whole list for checks and captures.
+/// taken once from the decoded block, plus the other fields when the owner keeps them
+/// (``H2Connection/keepsAllHeaders``: checks and captures).
 public struct H2ResponseHead: Sendable {
     /// `:status`, three digits.
     public var status: Int
@@ -58,25 +59,21 @@ public struct H2ResponseHead: Sendable {
     public var contentEncoding: String?
     /// `location`, for redirects.
     public var location: String?
-    /// Every field as decoded (pseudo-headers included), for checks and captures.
-    public var headers: HPACKHeaders
+    /// Every regular field in order (no pseudo-headers), when the connection keeps them.
+    public var headers: [(name: String, value: String)]
+    /// The header block's size on the wire (its HEADERS and CONTINUATION payloads).
+    public var blockBytes: Int
 
-    /// Reads the head from a decoded block; nil when `:status` is missing or not 3 digits
-    /// (a malformed response, RFC 9113 §8.3.2).
-    init?(_ headers: HPACKHeaders) {
-        guard let text = headers.first(name: ":status"), text.utf8.count == 3, let status = Int(text) else {
-            return nil
-        }
+    /// The head of a decoded block; nil when `:status` is missing or not 3 digits (a
+    /// malformed response, RFC 9113 §8.3.2).
+    init?(_ head: H2HeaderDecoder.Head, blockBytes: Int) {
+        guard let status = head.status else { return nil }
         self.status = status
-        self.headers = headers
-        for (name, value, _) in headers {
-            switch name {
-            case "content-length": contentLength = Int(value)
-            case "content-encoding": contentEncoding = value
-            case "location": location = value
-            default: break
-            }
-        }
+        contentLength = head.contentLength
+        contentEncoding = head.contentEncoding
+        location = head.location
+        headers = head.fields
+        self.blockBytes = blockBytes
     }
 }
 
