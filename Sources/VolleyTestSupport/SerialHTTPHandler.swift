@@ -220,6 +220,13 @@ struct Reply {
         return context.writeAndFlush(NIOAny(buffer))
     }
 
+    /// Writes raw bytes (a compressed body) and flushes them, as ``write(_:)`` does for text.
+    @discardableResult
+    func write(bytes: [UInt8]) -> EventLoopFuture<Void>? {
+        guard handler.open, let context = handler.context else { return nil }
+        return context.writeAndFlush(NIOAny(context.channel.allocator.buffer(bytes: bytes)))
+    }
+
     /// Runs `body` after `delay` unless the connection closed meanwhile.
     func after(_ delay: TimeAmount, _ body: @escaping () -> Void) {
         guard handler.open, let context = handler.context else { return }
