@@ -1,0 +1,147 @@
+import Foundation
+import Testing
+import VolleyCore
+import VolleyTestSupport
+
+@testable import VolleyEngine
+
+/// `volley run --h2c/--http2 -m N` through the URL engine against the HTTP/2 test server
+/// (swift-nio-http2's server side): counts exact by class, on both sides.
+@Suite(.serialized) struct H2EngineTests {
+    private func run(
+        _ url: String,
+        http: HTTPProtocolChoice = .h2c,
+        streams: Int,
+        model: LoadModel,
+        insecure: Bool = false,
+        timeout: Duration = .seconds(10)
+    ) async throws -> RunSummary {
+        var config = RunConfiguration(
+            request: RequestSpec(url: try TargetURL(parsing: url)),
+            model: model,
+            threads: 1,
+            requestTimeout: timeout,
+            insecure: insecure
+        )
+        config.http = http
+        config.streams = streams
+        return try await LoadEngine(configuration: config).run()
+    }
+
+    private func closed(_ connections: Int, requests: Int) -> LoadModel {
+        .closed(connections: connections, limit: .requests(requests))
+    }
+
+    @Test func closedModelStreamsAreCountedExactly() async throws {
+        let server = try await H2TestServer.start()
+        let summary = try await run(server.url("/"), streams: 4, model: closed(2, requests: 200))
+        let counts = server.counts
+        try await server.shutdown()
+        #expect(summary.completed == 200)
+        #expect(summary.status == ["200": 200])
+        #expect(summary.failed == 0)
+        #expect(summary.connectionsOpened == 2)
+        #expect(counts.connectionsAccepted == 2)
+        #expect(counts.streamsOpened == 200)
+        #expect(counts.responsesSent == 200)
+        #expect(counts.maxConcurrentStreamsObserved <= 4)
+    }
+
+    @Test func theServersStreamLimitIsHonoured() async throws {
+        let server = try await H2TestServer.start(.init(maxConcurrentStreams: 3))
+        let summary = try await run(server.url("/delay/5"), streams: 10, model: closed(1, requests: 60))
+        let counts = server.counts
+        try await server.shutdown()
+        #expect(summary.completed == 60)
+        #expect(summary.failed == 0)
+        #expect(counts.streamLimitViolations == 0)
+        #expect(counts.maxConcurrentStreamsObserved <= 3)
+    }
+
+    @Test func goAwayLosesNoRequest() async throws {
+        let server = try await H2TestServer.start(.init(goAwayAfter: 10))
+        let summary = try await run(server.url("/"), streams: 4, model: closed(2, requests: 100))
+        let counts = server.counts
+        try await server.shutdown()
+        #expect(summary.completed == 100, "\(summary.transportErrors)")
+        #expect(summary.status == ["200": 100])
+        #expect(counts.goAwaysSent >= 9)
+        #expect(counts.responsesSent == 100)
+        #expect(summary.connectionsOpened == counts.connectionsAccepted)
+    }
+
+    @Test func resetStreamsAreTheirOwnClass() async throws {
+        let server = try await H2TestServer.start(.init(resetEvery: 5))
+        let summary = try await run(server.url("/"), streams: 4, model: closed(1, requests: 100))
+        let counts = server.counts
+        try await server.shutdown()
+        #expect(summary.requests == 100)
+        #expect(summary.completed == 80)
+        #expect(summary.transportErrors == ["stream_reset": 20])
+        #expect(counts.resetsSent == 20)
+        // The connection stays: one connection for all of them.
+        #expect(summary.connectionsOpened == 1)
+    }
+
+    @Test func theOpenModelsArrivalsAreEachOneStream() async throws {
+        let server = try await H2TestServer.start()
+        let schedule = ArrivalSchedule(rate: 400, duration: .seconds(1))
+        let summary = try await run(
+            server.url("/"),
+            streams: 4,
+            model: .open(schedule: schedule, maxConnections: 10, preconnect: 1)
+        )
+        let counts = server.counts
+        try await server.shutdown()
+        #expect(summary.scheduled == 400)
+        #expect(summary.completed == 400)
+        #expect(counts.streamsOpened == 400)
+    }
+
+    @Test func aTimedOutStreamIsResetAndTheConnectionStays() async throws {
+        let server = try await H2TestServer.start()
+        let summary = try await run(
+            server.url("/delay/2000"),
+            streams: 2,
+            model: closed(1, requests: 4),
+            timeout: .milliseconds(200)
+        )
+        let counts = server.counts
+        try await server.shutdown()
+        #expect(summary.transportErrors == ["timeout": 4])
+        #expect(counts.resetsReceived == 4)
+        #expect(summary.connectionsOpened == 1)
+    }
+
+    @Test func tlsNegotiatesH2WithALPNOrFailsClearly() async throws {
+        let fixtures = try #require(Bundle.module.resourceURL?.appendingPathComponent("Fixtures"))
+        let cert = fixtures.appendingPathComponent("cert.pem").path
+        let key = fixtures.appendingPathComponent("key.pem").path
+        let server = try await H2TestServer.start(.init(mode: .tls(certificatePath: cert, keyPath: key)))
+        let summary = try await run(
+            server.url("/json"),
+            http: .http2,
+            streams: 4,
+            model: closed(1, requests: 40),
+            insecure: true
+        )
+        let counts = server.counts
+        try await server.shutdown()
+        #expect(summary.completed == 40)
+        #expect(counts.http2Connections == 1)
+        #expect(summary.phases?[.tls] != nil)
+
+        let refusing = try await H2TestServer.start(.init(mode: .tlsRefusingH2(certificatePath: cert, keyPath: key)))
+        let refused = try await run(
+            refusing.url("/"),
+            http: .http2,
+            streams: 1,
+            model: closed(1, requests: 3),
+            insecure: true
+        )
+        try await refusing.shutdown()
+        #expect(refused.completed == 0)
+        #expect(refused.failed == 3)
+        #expect(refused.transportErrorSamples.values.contains { $0.contains("did not agree to HTTP/2") })
+    }
+}
