@@ -28,8 +28,6 @@ public struct RunConfiguration: Sendable {
     public var http: HTTPProtocolChoice = .http1
     /// HTTP/2: requests in flight per connection.
     public var streams = 1
-    /// HTTP/2 over TLS: fall back to HTTP/1.1 when the server's ALPN does not offer h2.
-    public var http1Fallback = false
     /// This machine's share of a run split over several (`--segment i/N`): its connections,
     /// arrivals and `-n` budget are the segment's stripe of the whole run's.
     public var segment: ExecutionSegment = .whole

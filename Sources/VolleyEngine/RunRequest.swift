@@ -68,9 +68,6 @@ public struct RunRequest: Sendable {
     /// HTTP/2: requests in flight per connection (h2load's `-m`), at most what the server's
     /// SETTINGS_MAX_CONCURRENT_STREAMS allows.
     public var streams = 1
-    /// HTTP/2 over TLS: a server whose ALPN does not offer h2 is spoken to in HTTP/1.1
-    /// (counted), instead of failing the connection.
-    public var http1Fallback = false
     /// This machine's share of a run split over several (`--segment i/N`, or a Kubernetes
     /// Indexed Job's `JOB_COMPLETION_INDEX` of `VOLLEY_SEGMENTS`); `.whole` on one machine.
     public var segment: ExecutionSegment = .whole
@@ -176,7 +173,6 @@ public struct RunRequest: Sendable {
         if let threads { config.threads = threads }
         config.http = http
         config.streams = streams
-        config.http1Fallback = http1Fallback
         config.endGrace = grace
         config.followRedirects = follow
         config.segment = segment

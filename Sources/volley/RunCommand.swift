@@ -112,9 +112,6 @@ struct RunCommand: AsyncParsableCommand {
     )
     var streams: String?
 
-    @Flag(help: "With --http2: speak HTTP/1.1 to a server whose ALPN does not offer h2 (counted), instead of failing.")
-    var http1Fallback = false
-
     @Option(name: [.customShort("H"), .customLong("header")], help: "A request header 'Name: value' (repeatable).")
     var headers: [String] = []
 
@@ -248,17 +245,13 @@ struct RunCommand: AsyncParsableCommand {
         return request
     }
 
-    /// `--http2`, `--h2c`, `-m/--streams`, `--http1-fallback`. `-m` was the method before
+    /// `--http2`, `--h2c`, `-m/--streams`. `-m` was the method before
     /// HTTP/2 (hey's meaning); it is h2load's streams now, so a method given to it is named.
     func fillProtocol(_ request: inout RunRequest) throws {
         if http2 && h2c {
             throw InputError("--http2 and --h2c both given", hint: "--http2 for https:// (ALPN), --h2c for http://")
         }
         request.http = http2 ? .http2 : (h2c ? .h2c : .http1)
-        request.http1Fallback = http1Fallback
-        if http1Fallback && !http2 {
-            throw InputError("--http1-fallback applies to --http2 only", hint: "add --http2, or drop --http1-fallback")
-        }
         guard let streams else { return }
         guard let n = Int(streams.trimmingCharacters(in: .whitespaces)) else {
             let looksLikeMethod = !streams.isEmpty && streams.allSatisfy { $0.isLetter }

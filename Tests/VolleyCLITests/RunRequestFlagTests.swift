@@ -39,8 +39,6 @@ import VolleyTestSupport
         #expect(close.contains("--no-keepalive asks for one per request"), "\(close)")
         let zero = try refused(["run", nowhere, "-n", "1", "--h2c", "-m", "0"])
         #expect(zero.contains("-m/--streams must be between 1 and 1000, got 0"), "\(zero)")
-        let fallback = try refused(["run", nowhere, "-n", "1", "--http1-fallback"])
-        #expect(fallback.contains("--http1-fallback applies to --http2 only"), "\(fallback)")
     }
 
     @Test func runRefusesASegmentThatDoesNotExist() throws {
