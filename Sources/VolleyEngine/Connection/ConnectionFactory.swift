@@ -74,25 +74,7 @@ final class ConnectionFactory {
             openDirect(connection, to: address, connector)
             return
         }
-        let bound = NIOLoopBound(connection, eventLoop: loop)
-        ClientBootstrap(group: loop)
-            .channelOption(.tcpOption(.tcp_nodelay), value: 1)
-            .connectTimeout(connectTimeout)
-            .channelInitializer { channel in
-                do {
-                    if let tls {
-                        let ssl = try NIOSSLClientHandler(context: tls.context, serverHostname: tls.serverHostname)
-                        try channel.pipeline.syncOperations.addHandler(ssl)
-                    }
-                    try channel.pipeline.syncOperations.addHandler(bound.value)
-                    return channel.eventLoop.makeSucceededVoidFuture()
-                } catch {
-                    return channel.eventLoop.makeFailedFuture(error)
-                }
-            }
-            .connect(to: address)
-            .assumeIsolated()
-            .whenFailure { error in bound.value.connectAttemptFailed(error) }
+        connect(connection, to: address, tls: tls) { $0.connectAttemptFailed($1) }
     }
 
     /// Connects an HTTP/2 session (through NIO: its frames are batched per read, not sent
@@ -102,7 +84,19 @@ final class ConnectionFactory {
         session.connectStartedAt = start
         session.connectDeadline = start &+ UInt64(max(0, connectTimeout.nanoseconds))
         session.connectTimeoutSeconds = Double(connectTimeout.nanoseconds) / 1e9
-        let bound = NIOLoopBound(session, eventLoop: loop)
+        connect(session, to: address, tls: tls) { $0.connectAttemptFailed($1) }
+    }
+
+    /// NIO's bootstrap for either handler (an HTTP/1.1 connection, an HTTP/2 session): TLS
+    /// first when asked, the handler after it; a connect that fails reaches `failed`.
+    private func connect<Handler: ChannelHandler & SendableMetatype>(
+        _ handler: Handler,
+        to address: SocketAddress,
+        tls: TLSSetup?,
+        failed: @escaping (Handler, any Error) -> Void
+    ) {
+        let bound = NIOLoopBound(handler, eventLoop: loop)
+        let onFailure = NIOLoopBound(failed, eventLoop: loop)
         ClientBootstrap(group: loop)
             .channelOption(.tcpOption(.tcp_nodelay), value: 1)
             .connectTimeout(connectTimeout)
@@ -120,7 +114,7 @@ final class ConnectionFactory {
             }
             .connect(to: address)
             .assumeIsolated()
-            .whenFailure { error in bound.value.connectAttemptFailed(error) }
+            .whenFailure { error in onFailure.value(bound.value, error) }
     }
 
     private func openDirect<Owner: ConnectionOwner>(
