@@ -470,7 +470,9 @@ final class LoopWorker: HostedLoad, @unchecked Sendable {
         h.data.dueAt = dueAt
         h.data.firstSentAt = firstWrite
         h.deadline = firstWrite &+ requestTimeoutNanos
-        if let stampOffset {
+        // HTTP/2 lanes send the session's HPACK block with the id patched there: the HTTP/1.1
+        // template is not stamped for nothing on every request.
+        if let stampOffset, h2 == nil {
             RequestEncoder.stamp(&h.data.template, at: stampOffset, loop: index, sequence: sequence)
         }
         let bytes: Int
