@@ -185,6 +185,8 @@ let package = Package(
             name: "VolleyEngineTests",
             dependencies: [
                 "VolleyCore", "VolleyEngine", "VolleyTestSupport",
+                // Plans over HTTP/2 are read from YAML, as users write them.
+                "VolleyPlan",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 // HTTP/2 interop: a swift-nio-http2 server for the codec's own client.

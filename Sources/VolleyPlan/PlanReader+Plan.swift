@@ -57,7 +57,7 @@ extension PlanReader {
     private func readBaseURL(_ node: PlanNode) -> String? {
         guard let url = text(node, "base_url") else { return nil }
         do {
-            _ = try TargetURL(parsing: url)
+            baseURLIsTLS = try TargetURL(parsing: url).isTLS
         } catch {
             report(error, at: node.location)
             return nil
@@ -91,7 +91,7 @@ extension PlanReader {
         return variables
     }
 
-    private static let defaultsKeys = ["headers", "timeout", "max_redirects", "cookies", "compression"]
+    private static let defaultsKeys = ["headers", "timeout", "max_redirects", "cookies", "compression", "http"]
 
     private func readDefaults(_ node: PlanNode) -> PlanDefaults? {
         guard let pairs = map(node, "\"defaults\"") else { return nil }
@@ -106,12 +106,15 @@ extension PlanReader {
         }
         let cookies = optional(pairs, "cookies", default: base.cookies) { bool($0, "cookies") }
         let compression = optional(pairs, "compression", default: base.compression) { bool($0, "compression") }
+        let http = optional(pairs, "http", default: base.http, readHTTP) ?? base.http
+        defaultHTTP = http
         return PlanDefaults(
             headers: headers,
             timeout: timeout ?? base.timeout,
             maxRedirects: redirects ?? base.maxRedirects,
             cookies: cookies ?? base.cookies,
-            compression: compression ?? base.compression
+            compression: compression ?? base.compression,
+            http: http
         )
     }
 

@@ -5,7 +5,7 @@ extension PlanReader {
     static let stepKinds = ["request", "think", "group"]
     static let requestKeys = [
         "request", "name", "headers", "query", "json", "form", "body", "body_file", "content_type", "timeout", "check",
-        "capture",
+        "capture", "http",
     ]
     static let methods = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "TRACE"]
 
@@ -120,7 +120,12 @@ extension PlanReader {
         let timeout = value(pairs, "timeout").flatMap { duration($0, "timeout", positive: true) }
         let checks = value(pairs, "check").map(readChecks) ?? []
         let captures = value(pairs, "capture").map(readCaptures) ?? []
+        let httpNode = value(pairs, "http")
+        let http = httpNode.flatMap(readHTTP)
         guard let (method, url) = line else { return nil }
+        if httpNode == nil || http != nil {
+            checkHTTP(http ?? defaultHTTP, url: url, fromDefaults: http == nil, at: httpNode?.location ?? node.location)
+        }
         return RequestStep(
             name: name,
             method: method,
@@ -131,6 +136,7 @@ extension PlanReader {
             timeout: timeout,
             checks: checks,
             captures: captures,
+            http: http,
             location: location
         )
     }

@@ -23,6 +23,10 @@ final class PlanReader {
     /// Whether relative request paths have a base URL to join (true when `base_url` is
     /// present, valid or not, so a bad base URL is reported once, not at every request).
     var hasBaseURL = false
+    /// Whether the base URL is https (nil: no base URL, or not readable).
+    var baseURLIsTLS: Bool?
+    /// The plan's `defaults: http:`, for checking each request's URL against it.
+    var defaultHTTP: HTTPProtocolChoice = .http1
 
     init(file: String, yaml: String, baseDirectory: String, environment: [String: String]) {
         self.file = file

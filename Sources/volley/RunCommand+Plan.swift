@@ -30,10 +30,12 @@ extension RunCommand {
             ("-m/--streams", streams != nil),
         ].filter(\.1).map(\.0)
         guard given.isEmpty else {
+            let protocolOnly = given.allSatisfy { ["--http2", "--h2c", "-m/--streams"].contains($0) }
             throw InputError(
                 "\(given.joined(separator: ", ")) do\(given.count == 1 ? "es" : "") not apply to a plan file",
-                hint:
-                    "set VUs, durations, headers and defaults.max_redirects in the plan; make them overridable with ${VUS:-50} and -e VUS=100"
+                hint: protocolOnly
+                    ? "a plan says its HTTP itself: http: 2 (TLS) or http: h2c under defaults: or on a request; make it overridable with http: ${HTTP:-1.1} and -e HTTP=h2c"
+                    : "set VUs, durations, headers and defaults.max_redirects in the plan; make them overridable with ${VUS:-50} and -e VUS=100"
             )
         }
     }

@@ -115,19 +115,24 @@ public struct PlanDefaults: Equatable, Sendable {
     /// Ask for compressed bodies (`Accept-Encoding: gzip, deflate, br`), as browsers and k6
     /// do; checks and captures read them decoded. A request's own `Accept-Encoding` wins.
     public var compression: Bool
+    /// Which HTTP requests speak unless a step says otherwise (`http: 1.1 | 2 | h2c`): a
+    /// service reached over HTTP/2 behind its load balancer is measured over HTTP/2.
+    public var http: HTTPProtocolChoice
 
     public init(
         headers: [TemplatedHeader] = [],
         timeout: Duration = .seconds(30),
         maxRedirects: Int = 10,
         cookies: Bool = true,
-        compression: Bool = true
+        compression: Bool = true,
+        http: HTTPProtocolChoice = .http1
     ) {
         self.headers = headers
         self.timeout = timeout
         self.maxRedirects = maxRedirects
         self.cookies = cookies
         self.compression = compression
+        self.http = http
     }
 }
 

@@ -38,6 +38,8 @@ public struct RequestStep: Equatable, Sendable {
     public var timeout: Duration?
     public var checks: [Check]
     public var captures: [Capture]
+    /// This request's HTTP (`http:` on the step); nil: the plan's default.
+    public var http: HTTPProtocolChoice?
     public var location: SourceLocation?
 
     public init(
@@ -50,6 +52,7 @@ public struct RequestStep: Equatable, Sendable {
         timeout: Duration? = nil,
         checks: [Check] = [],
         captures: [Capture] = [],
+        http: HTTPProtocolChoice? = nil,
         location: SourceLocation? = nil
     ) {
         self.name = name ?? "\(method) \(url.source)"
@@ -61,6 +64,7 @@ public struct RequestStep: Equatable, Sendable {
         self.timeout = timeout
         self.checks = checks
         self.captures = captures
+        self.http = http
         self.location = location
     }
 
@@ -68,7 +72,7 @@ public struct RequestStep: Equatable, Sendable {
         a.name == b.name && a.method == b.method && a.url == b.url
             && a.query.map(\.name) == b.query.map(\.name) && a.query.map(\.value) == b.query.map(\.value)
             && a.headers == b.headers && a.body == b.body && a.timeout == b.timeout && a.checks == b.checks
-            && a.captures == b.captures && a.location == b.location
+            && a.captures == b.captures && a.http == b.http && a.location == b.location
     }
 }
 

@@ -162,13 +162,15 @@ final class AddressBook {
 
     init(loop: any EventLoop, known: [Authority: SocketAddress] = [:]) {
         self.loop = loop
-        for (authority, address) in known { entries[authority] = .known(address) }
+        for (authority, address) in known { entries[authority.endpoint] = .known(address) }
     }
 
     /// Calls `done` with the address of `authority` and how long the lookup took this
     /// caller (nil when no lookup was needed) — at once when known, else on this loop when
     /// the lookup ends. A failed lookup is forgotten: the next connection tries again.
     func lookup(_ authority: Authority, _ done: @escaping (Result<SocketAddress, any Error>, UInt64?) -> Void) {
+        // An address is the host's whatever HTTP the connection speaks.
+        let authority = authority.endpoint
         switch entries[authority] {
         case .known(let address):
             done(.success(address), nil)

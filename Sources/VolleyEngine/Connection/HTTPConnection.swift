@@ -276,6 +276,7 @@ final class HTTPConnection<Owner: ConnectionOwner>: ChannelInboundHandler, Remov
         replayable: Bool,
         isRetry: Bool = false,
         requestID: UInt64 = 0,
+        h2Request: H2RequestTemplate? = nil,
         now: UInt64
     ) {
         if let session {
@@ -288,7 +289,7 @@ final class HTTPConnection<Owner: ConnectionOwner>: ChannelInboundHandler, Remov
             self.isRetry = isRetry
             self.replayable = replayable
             parser.reset(isHEAD: isHEAD)
-            session.send(lane: self, requestID: requestID)
+            session.send(lane: self, request: h2Request, requestID: requestID)
             return
         }
         guard let context, state == .idle else {

@@ -21,6 +21,14 @@ public struct H2RequestTemplate: Sendable {
     /// Safe to send twice (``RetryPolicy/isReplayable(method:headerNames:)``).
     public let isReplayable: Bool
 
+    /// Bytes the request puts on the wire: its HEADERS frame, and DATA frames of at most
+    /// 16 KiB (the default SETTINGS_MAX_FRAME_SIZE) for the body.
+    public var wireBytes: Int {
+        let bodyBytes = body?.readableBytes ?? 0
+        let frames = (bodyBytes + H2.defaultMaxFrameSize - 1) / H2.defaultMaxFrameSize
+        return 9 + block.count + bodyBytes + 9 * frames
+    }
+
     /// Headers that mean nothing in HTTP/2 and make a request malformed (RFC 9113 §8.2.2).
     static let connectionSpecific: Set<String> = [
         "connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "host",

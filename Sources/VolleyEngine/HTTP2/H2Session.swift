@@ -16,14 +16,15 @@ final class H2Session<Owner: ConnectionOwner>: ChannelInboundHandler, RemovableC
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
-    let template: H2RequestTemplate
+    /// The request of `volley run`'s lanes; a plan's VU passes its own with each request.
+    let template: H2RequestTemplate?
     /// Lanes this session carries (`-m`).
     let capacity: Int
     private(set) var h2: H2Connection
     private(set) var lanes: [HTTPConnection<Owner>] = []
     private var byStream: [UInt32: HTTPConnection<Owner>] = [:]
     /// Lanes with a request waiting for the server to allow another stream.
-    private var waiting: [(lane: HTTPConnection<Owner>, requestID: UInt64)] = []
+    private var waiting: [(lane: HTTPConnection<Owner>, request: H2RequestTemplate, requestID: UInt64)] = []
     private var context: ChannelHandlerContext?
     private var out: ByteBuffer
     private var events: [H2Event] = []
@@ -35,6 +36,13 @@ final class H2Session<Owner: ConnectionOwner>: ChannelInboundHandler, RemovableC
     private var pendingError: (any Error)?
     /// Called once the session has no lane left and is closed, for its pool to forget it.
     var onGone: ((H2Session<Owner>) -> Void)?
+    /// Whether the connection closes when its last lane fails (a timeout, a reset stream).
+    /// A pool's lanes are replaced by new ones elsewhere; a VU's next request joins the same
+    /// connection again, as a browser's or k6's would: a reset stream does not end HTTP/2's
+    /// connection. A lane's `release` closes it either way.
+    var closesWhenEmpty = true
+    /// Whether a lane has counted the connection's opening (``HTTPConnection/opensTransport``).
+    private var transportClaimed = false
 
     // Connection set-up, claimed by the lane that made the session connect.
     let awaitsHandshake: Bool
@@ -45,7 +53,7 @@ final class H2Session<Owner: ConnectionOwner>: ChannelInboundHandler, RemovableC
     private var tcpConnectedAt: UInt64 = 0
     private var handshakeTimer: Scheduled<Void>?
 
-    init(template: H2RequestTemplate, capacity: Int, tls: Bool, settings: H2LocalSettings = H2LocalSettings()) {
+    init(template: H2RequestTemplate?, capacity: Int, tls: Bool, settings: H2LocalSettings = H2LocalSettings()) {
         self.template = template
         self.capacity = max(1, capacity)
         self.awaitsHandshake = tls
@@ -63,7 +71,8 @@ final class H2Session<Owner: ConnectionOwner>: ChannelInboundHandler, RemovableC
     func attach(_ lane: HTTPConnection<Owner>) {
         if lanes.isEmpty { h2.keepsAllHeaders = lane.parser.keepsHeaders != .none }
         lane.session = self
-        lane.opensTransport = lanes.isEmpty
+        lane.opensTransport = !transportClaimed
+        transportClaimed = true
         lanes.append(lane)
         if isReady { laneReady(lane, at: HTTPConnection<Owner>.now(), claimsSetup: false) }
     }
@@ -79,21 +88,24 @@ final class H2Session<Owner: ConnectionOwner>: ChannelInboundHandler, RemovableC
         lane.owner?.connectionReady(lane)
     }
 
-    /// Sends `lane`'s request (request id `requestID`) on a new stream, or queues it until
-    /// the server allows another.
-    func send(lane: HTTPConnection<Owner>, requestID: UInt64) {
+    /// Sends `lane`'s request (`request`, else the session's template; request id
+    /// `requestID`) on a new stream, or queues it until the server allows another.
+    func send(lane: HTTPConnection<Owner>, request: H2RequestTemplate? = nil, requestID: UInt64) {
         guard !isDraining, !isClosed else {
             return laneFailed(lane, .goAway, "the connection is ending (GOAWAY)", retry: true)
         }
+        guard let request = request ?? template else {
+            preconditionFailure("Invalid state: an HTTP/2 request without a template")
+        }
         guard h2.canOpenStream else {
-            waiting.append((lane, requestID))
+            waiting.append((lane, request, requestID))
             return
         }
-        open(lane, requestID: requestID)
+        open(lane, request, requestID: requestID)
     }
 
-    private func open(_ lane: HTTPConnection<Owner>, requestID: UInt64) {
-        let id = h2.sendRequest(template, requestID: requestID, into: &out)
+    private func open(_ lane: HTTPConnection<Owner>, _ request: H2RequestTemplate, requestID: UInt64) {
+        let id = h2.sendRequest(request, requestID: requestID, into: &out)
         byStream[id] = lane
         lane.streamID = id
         lane.writtenAt = HTTPConnection<Owner>.now()
@@ -118,7 +130,16 @@ final class H2Session<Owner: ConnectionOwner>: ChannelInboundHandler, RemovableC
     /// its last lane.
     func release(lane: HTTPConnection<Owner>) {
         guard lane.state == .idle || lane.state == .connecting else { return }
-        detach(lane)
+        detach(lane, closingWhenEmpty: true)
+    }
+
+    /// Closes a connection that no lane uses (a VU's, kept after its lane failed).
+    func closeIfUnused() {
+        guard lanes.isEmpty, !isClosed, !isDraining else { return }
+        isDraining = true
+        h2.close(into: &out)
+        writeOut()
+        context?.close(promise: nil)
     }
 
     private func laneFailed(_ lane: HTTPConnection<Owner>, _ error: TransportErrorClass, _ message: String, retry: Bool)
@@ -130,14 +151,15 @@ final class H2Session<Owner: ConnectionOwner>: ChannelInboundHandler, RemovableC
         detach(lane)
     }
 
-    /// Removes `lane`, reports it closed, and closes the connection when it was the last.
-    private func detach(_ lane: HTTPConnection<Owner>) {
+    /// Removes `lane`, reports it closed, and closes the connection when it was the last
+    /// (unless the owner keeps it for its next lane, ``closesWhenEmpty``).
+    private func detach(_ lane: HTTPConnection<Owner>, closingWhenEmpty: Bool = false) {
         if let i = lanes.firstIndex(where: { $0 === lane }) { lanes.remove(at: i) }
         let wasReady = lane.activated
         lane.state = .closed
         lane.session = nil
         if wasReady { lane.owner?.connectionClosed(lane) }
-        if lanes.isEmpty && !isClosed {
+        if lanes.isEmpty && !isClosed && (closingWhenEmpty || closesWhenEmpty || isDraining) {
             isDraining = true
             h2.close(into: &out)
             writeOut()
@@ -251,7 +273,7 @@ final class H2Session<Owner: ConnectionOwner>: ChannelInboundHandler, RemovableC
                     retry: !lane.isRetry
                 )
             }
-            for (lane, _) in waiting {
+            for (lane, _, _) in waiting {
                 laneFailed(lane, .goAway, "the server ended the connection (GOAWAY \(code))", retry: !lane.isRetry)
             }
             waiting.removeAll()
@@ -272,8 +294,8 @@ final class H2Session<Owner: ConnectionOwner>: ChannelInboundHandler, RemovableC
     /// Lanes waiting for a stream get one as streams complete.
     private func serveWaiting() {
         while !waiting.isEmpty, h2.canOpenStream, !isDraining {
-            let (lane, id) = waiting.removeFirst()
-            open(lane, requestID: id)
+            let (lane, request, id) = waiting.removeFirst()
+            open(lane, request, requestID: id)
         }
     }
 

@@ -206,6 +206,7 @@ public final class PlanEngine: Sendable {
             feeds: feeds,
             feedOrders: orders,
             tls: TLSContextSource(insecure: insecure),
+            tlsH2: TLSContextSource(insecure: insecure, protocols: ["h2"]),
             bodyLimit: 1 << 20,
             runPrefix: prefix,
             slowestCount: slowestCount,

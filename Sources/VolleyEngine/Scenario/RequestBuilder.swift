@@ -1,11 +1,16 @@
 import NIOCore
 import VolleyCore
 
-/// Host, port and scheme of a request: the key under which a VU keeps a connection.
+/// Host, port, scheme and HTTP of a request: the key under which a VU keeps a connection
+/// (a VU that speaks HTTP/2 and HTTP/1.1 to one host holds a connection for each).
 struct Authority: Hashable {
     var host: String
     var port: Int
     var isTLS: Bool
+    var http: HTTPProtocolChoice = .http1
+
+    /// The same authority whatever HTTP it is spoken with: what an address belongs to.
+    var endpoint: Authority { Authority(host: host, port: port, isTLS: isTLS) }
 }
 
 /// A rendered request, ready to write.
@@ -14,11 +19,17 @@ struct BuiltRequest {
     /// The request target (path and query) as sent, so a redirect's relative Location can be
     /// resolved against the request's own URL.
     var path: String
+    /// HTTP/1.1: the request's bytes. Empty over HTTP/2, where `h2` is the request.
     var bytes: ByteBuffer
+    /// HTTP/2: the request's HPACK block and body; the session writes the id's digits.
+    var h2: H2RequestTemplate?
     var isHEAD: Bool
     /// The sequence number in the request id (`ScenarioLoop.requestID(_:)` spells it out);
     /// kept as a number so a request whose id is never shown costs no string.
     var sequence: UInt64
+
+    /// Bytes the request puts on the wire (HTTP/2: its frames).
+    var wireBytes: Int { h2?.wireBytes ?? bytes.readableBytes }
 }
 
 /// Why a step's request was not built.
@@ -39,8 +50,12 @@ struct PreparedRequest: Sendable {
     /// Step headers first, then the defaults the step did not set.
     var headers: [(name: String, value: Template)]
     var setsHost = false
-    /// The default headers (``DefaultHeaders``) this step does not set, as wire bytes.
+    /// The default headers (``DefaultHeaders``) this step does not set, as wire bytes, and
+    /// as names and values for HTTP/2.
     var defaultLines: [UInt8]
+    var defaultPairs: [(name: String, value: String)]
+    /// The step's HTTP, or the plan's default.
+    var http: HTTPProtocolChoice
     var setsContentType = false
     var setsCookie = false
     var isHEAD: Bool
@@ -74,6 +89,8 @@ struct PreparedRequest: Sendable {
             }
         setsHost = given("host")
         defaultLines = DefaultHeaders.plan(compression: defaults.compression).wireLines(missingFrom: given)
+        defaultPairs = DefaultHeaders.plan(compression: defaults.compression).missing(from: given)
+        http = step.http ?? defaults.http
         setsContentType = given("content-type")
         setsCookie = given("cookie")
     }
@@ -159,11 +176,11 @@ final class RequestBuilder: Sendable {
             && (rawURL.hasPrefixIgnoringASCIICase("http://") || rawURL.hasPrefixIgnoringASCIICase("https://"))
         {
             let target = try TargetURL(parsing: rawURL)
-            authority = Authority(host: target.host, port: target.port, isTLS: target.isTLS)
+            authority = Authority(host: target.host, port: target.port, isTLS: target.isTLS, http: prepared.http)
             hostHeader = target.hostHeader
             path = target.pathAndQuery
         } else if let base = baseURL {
-            authority = Authority(host: base.host, port: base.port, isTLS: base.isTLS)
+            authority = Authority(host: base.host, port: base.port, isTLS: base.isTLS, http: prepared.http)
             hostHeader = baseHostHeader
             // Rendered values (captures, feeds) are checked here, per request: a literal was
             // checked when the plan was loaded, but `${id}` can hold anything the service sent.
@@ -202,32 +219,40 @@ final class RequestBuilder: Sendable {
             body = files[path] ?? []
             contentType = type
         }
+        if authority.http.isHTTP2 {
+            try Self.checkScheme(authority)
+            var head = H2Head()
+            try writeHeaders(prepared, context, hostHeader, contentType, body, cookies, into: &head)
+            let template = H2RequestTemplate(
+                method: step.method,
+                scheme: authority.isTLS ? "https" : "http",
+                authority: head.authority ?? hostHeader,
+                path: path,
+                headers: head.headers,
+                requestID: requestIDHeader.map { (name: $0, prefix: runPrefix) },
+                body: body
+            )
+            return BuiltRequest(
+                authority: authority,
+                path: path,
+                bytes: ByteBuffer(),
+                h2: template,
+                isHEAD: prepared.isHEAD,
+                sequence: sequence
+            )
+        }
         // Written into the VU's scratch bytes, then copied once into the buffer: appending
         // to a ByteBuffer piece by piece paid NIO's exclusivity check on every piece.
-        var out = scratch
+        var head = H1Head(out: scratch)
         scratch = []
-        out.removeAll(keepingCapacity: true)
-        out.reserveCapacity(256 + path.utf8.count + (body?.count ?? 0))
-        out.append(contentsOf: step.method.utf8)
-        out.append(UInt8(ascii: " "))
-        out.append(contentsOf: path.utf8)
-        out.append(contentsOf: Self.versionLine)
-        if !prepared.setsHost { Self.appendHeader(Self.hostName, hostHeader, to: &out) }
-        out.append(contentsOf: prepared.defaultLines)
-        for h in prepared.headers {
-            let value = try context.render(h.value).get()
-            try WireText.checkHeaderValue(value, name: h.name)
-            Self.appendHeader(h.name, value, to: &out)
-        }
-        if let contentType, !prepared.setsContentType { Self.appendHeader("Content-Type", contentType, to: &out) }
-        if body != nil || prepared.alwaysSendsLength {
-            Self.appendHeader("Content-Length", String(body?.count ?? 0), to: &out)
-        }
-        if let cookies, !prepared.setsCookie {
-            // Cookie values come from the service's Set-Cookie headers: checked like captures.
-            try WireText.checkHeaderValue(cookies, name: "Cookie")
-            Self.appendHeader("Cookie", cookies, to: &out)
-        }
+        head.out.removeAll(keepingCapacity: true)
+        head.out.reserveCapacity(256 + path.utf8.count + (body?.count ?? 0))
+        head.out.append(contentsOf: step.method.utf8)
+        head.out.append(UInt8(ascii: " "))
+        head.out.append(contentsOf: path.utf8)
+        head.out.append(contentsOf: Self.versionLine)
+        try writeHeaders(prepared, context, hostHeader, contentType, body, cookies, into: &head)
+        var out = head.out
         if let idHeader = requestIDHeader {
             out.append(contentsOf: idHeader.utf8)
             out.append(UInt8(ascii: ":"))
@@ -258,19 +283,57 @@ final class RequestBuilder: Sendable {
         )
     }
 
+    /// The headers every request carries, in one order for both protocols: `Host` (HTTP/2's
+    /// `:authority`), the defaults the step did not set, the step's and the plan's headers,
+    /// the body's type and length, the VU's cookies.
+    @inline(__always)
+    private func writeHeaders<Sink: HeadSink>(
+        _ prepared: PreparedRequest,
+        _ context: VUContext,
+        _ hostHeader: String,
+        _ contentType: String?,
+        _ body: [UInt8]?,
+        _ cookies: String?,
+        into sink: inout Sink
+    ) throws {
+        if !prepared.setsHost { sink.header(Self.hostName, hostHeader) }
+        sink.defaults(prepared)
+        for h in prepared.headers {
+            let value = try context.render(h.value).get()
+            try WireText.checkHeaderValue(value, name: h.name)
+            sink.header(h.name, value)
+        }
+        if let contentType, !prepared.setsContentType { sink.header("Content-Type", contentType) }
+        if body != nil || prepared.alwaysSendsLength {
+            sink.header("Content-Length", String(body?.count ?? 0))
+        }
+        if let cookies, !prepared.setsCookie {
+            // Cookie values come from the service's Set-Cookie headers: checked like captures.
+            try WireText.checkHeaderValue(cookies, name: "Cookie")
+            sink.header("Cookie", cookies)
+        }
+    }
+
+    /// HTTP/2 over TLS needs https, h2c needs http: a URL rendered from a capture or a feed
+    /// (the plan's reader checked literal ones) that does not fit is not sent.
+    private static func checkScheme(_ authority: Authority) throws {
+        if authority.http == .http2 && !authority.isTLS {
+            throw InputError(
+                "http: 2 is HTTP/2 over TLS, but the request goes to http://\(authority.host):\(authority.port)",
+                hint: "write http: h2c for HTTP/2 over cleartext, or use an https:// URL"
+            )
+        }
+        if authority.http == .h2c && authority.isTLS {
+            throw InputError(
+                "http: h2c is HTTP/2 over cleartext, but the request goes to https://\(authority.host):\(authority.port)",
+                hint: "write http: 2 for HTTP/2 over TLS, or use an http:// URL"
+            )
+        }
+    }
+
     private static let versionLine = Array(" HTTP/1.1\r\n".utf8)
     private static let hostName = "Host"
     private static let sixteenZeros = [UInt8](repeating: 0x30, count: 16)
-
-    @inline(__always)
-    private static func appendHeader(_ name: String, _ value: String, to out: inout [UInt8]) {
-        out.append(contentsOf: name.utf8)
-        out.append(UInt8(ascii: ":"))
-        out.append(UInt8(ascii: " "))
-        out.append(contentsOf: value.utf8)
-        out.append(UInt8(ascii: "\r"))
-        out.append(UInt8(ascii: "\n"))
-    }
 
     /// RFC 3986 unreserved characters pass; everything else is %-encoded.
     static func percentEncode(_ s: String) -> String {
@@ -287,5 +350,48 @@ final class RequestBuilder: Sendable {
             }
         }
         return String(decoding: out, as: UTF8.self)
+    }
+}
+
+/// Where ``RequestBuilder`` writes a request's headers: HTTP/1.1 lines or HTTP/2 fields.
+private protocol HeadSink {
+    mutating func header(_ name: String, _ value: String)
+    mutating func defaults(_ prepared: PreparedRequest)
+}
+
+/// HTTP/1.1: header lines appended to the request's bytes.
+private struct H1Head: HeadSink {
+    var out: [UInt8]
+
+    @inline(__always)
+    mutating func header(_ name: String, _ value: String) {
+        out.append(contentsOf: name.utf8)
+        out.append(UInt8(ascii: ":"))
+        out.append(UInt8(ascii: " "))
+        out.append(contentsOf: value.utf8)
+        out.append(UInt8(ascii: "\r"))
+        out.append(UInt8(ascii: "\n"))
+    }
+
+    mutating func defaults(_ prepared: PreparedRequest) {
+        out.append(contentsOf: prepared.defaultLines)
+    }
+}
+
+/// HTTP/2: fields for ``H2RequestTemplate``; `Host` becomes `:authority` (RFC 9113 §8.3.1).
+private struct H2Head: HeadSink {
+    var authority: String?
+    var headers: [(name: String, value: String)] = []
+
+    mutating func header(_ name: String, _ value: String) {
+        if name.equalsIgnoringASCIICase("host") {
+            authority = value
+        } else {
+            headers.append((name, value))
+        }
+    }
+
+    mutating func defaults(_ prepared: PreparedRequest) {
+        headers += prepared.defaultPairs
     }
 }

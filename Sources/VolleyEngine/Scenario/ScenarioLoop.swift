@@ -35,8 +35,10 @@ struct ScenarioRunContext: Sendable {
     var variables: [String: Template]
     var feeds: [String: FeedTable]
     var feedOrders: [String: DataFeed.Order]
-    /// The run's TLS context, made when the first HTTPS connection needs it.
+    /// The run's TLS contexts, made when the first HTTPS connection needs one: ALPN
+    /// http/1.1, and h2 for requests with `http: 2`.
     var tls: TLSContextSource
+    var tlsH2: TLSContextSource
     var bodyLimit: Int
     var runPrefix: String
     var slowestCount: Int
@@ -183,12 +185,14 @@ final class ScenarioLoop: HostedLoad, @unchecked Sendable {
     /// The addresses VUs connect to, each host name resolved once per loop.
     let addresses: AddressBook
     private var tlsSetups: [String: TLSSetup] = [:]
+    private var tlsSetupsH2: [String: TLSSetup] = [:]
 
-    /// The TLS settings for connections to `host` (the context is made on first use).
-    func tlsSetup(for host: String) throws -> TLSSetup {
-        if let known = tlsSetups[host] { return known }
-        let setup = TLSSetup(context: try run.tls.context(), host: host)
-        tlsSetups[host] = setup
+    /// The TLS settings for connections to `host` (the context is made on first use), with
+    /// ALPN h2 for HTTP/2.
+    func tlsSetup(for host: String, http2: Bool = false) throws -> TLSSetup {
+        if let known = http2 ? tlsSetupsH2[host] : tlsSetups[host] { return known }
+        let setup = TLSSetup(context: try (http2 ? run.tlsH2 : run.tls).context(), host: host)
+        if http2 { tlsSetupsH2[host] = setup } else { tlsSetups[host] = setup }
         return setup
     }
 

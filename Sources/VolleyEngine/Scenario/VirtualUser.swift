@@ -16,6 +16,9 @@ final class VirtualUser: Slotted {
     unowned(unsafe) let runner: ScenarioLoop
     var context: VUContext
     private var connections: [Authority: Connection] = [:]
+    /// HTTP/2 connections, kept when their lane fails (a reset stream, a timeout) so the
+    /// next request is another stream on the same connection.
+    private var sessions: [Authority: H2Session<VirtualUser>] = [:]
     /// The steps being walked; a group pushes a frame that remembers its name and start.
     private var stack: [(steps: [CompiledStep], index: Int, group: Int?, started: UInt64)] = []
     private var thinkTask: Scheduled<Void>?
@@ -87,7 +90,8 @@ final class VirtualUser: Slotted {
     /// This VU's connections that are open now (for the timeline, once a second).
     var openConnectionCount: Int {
         var n = 0
-        for c in connections.values where c.isOpen { n += 1 }
+        for c in connections.values where c.isOpen && c.session == nil { n += 1 }
+        for s in sessions.values where !s.isClosed { n += 1 }
         return n
     }
 
@@ -99,6 +103,8 @@ final class VirtualUser: Slotted {
             c.close()
         }
         connections.removeAll()
+        for s in sessions.values { s.closeIfUnused() }
+        sessions.removeAll()
     }
 
     private func endIteration(complete: Bool) {
@@ -203,21 +209,49 @@ final class VirtualUser: Slotted {
         c.parser.keepsHeaders = .all
         c.parser.bodyLimit = runner.bodyLimit
         connections[authority] = c
+        // HTTP/2: the VU's connection is a session with one lane (a VU sends one request at
+        // a time, as a k6 VU does); the lane is what the VU keeps and sends on. A lane whose
+        // stream failed is replaced by a new lane on the same connection.
+        if authority.http.isHTTP2, let kept = sessions[authority], kept.isReady, kept.hasRoom {
+            kept.attach(c)
+            return
+        }
+        let session = authority.http.isHTTP2 ? newSession(for: authority) : nil
+        session?.attach(c)
         let runner = self.runner
         runner.addresses.lookup(authority) { result, dnsNanos in
             switch result {
             case .success(let address):
-                c.dnsNanos = dnsNanos
                 do {
-                    let tls = authority.isTLS ? try runner.tlsSetup(for: authority.host) : nil
-                    runner.factory.open(c, to: address, tls: tls)
+                    let tls =
+                        authority.isTLS
+                        ? try runner.tlsSetup(for: authority.host, http2: authority.http == .http2) : nil
+                    if let session {
+                        session.dnsNanos = dnsNanos
+                        runner.factory.open(session, to: address, tls: tls)
+                    } else {
+                        c.dnsNanos = dnsNanos
+                        runner.factory.open(c, to: address, tls: tls)
+                    }
                 } catch {
-                    c.connectAttemptFailed(error)
+                    if let session { session.connectAttemptFailed(error) } else { c.connectAttemptFailed(error) }
                 }
             case .failure(let error):
-                c.connectAttemptFailed(error)
+                if let session { session.connectAttemptFailed(error) } else { c.connectAttemptFailed(error) }
             }
         }
+    }
+
+    private func newSession(for authority: Authority) -> H2Session<VirtualUser> {
+        sessions[authority]?.closeIfUnused()
+        let session = H2Session<VirtualUser>(template: nil, capacity: 1, tls: authority.isTLS)
+        session.closesWhenEmpty = false
+        session.onGone = { [weak self] gone in
+            guard let self, self.sessions[authority] === gone else { return }
+            self.sessions[authority] = nil
+        }
+        sessions[authority] = session
+        return session
     }
 
     /// The request waiting for its connection to open.
@@ -243,11 +277,11 @@ final class VirtualUser: Slotted {
             // The second attempt: its latency still counts from the first one's start, and
             // its bytes are not another request.
             start = latencyStart
-            runner.recorder.overall.recordResend(bytes: built.bytes.readableBytes)
+            runner.recorder.overall.recordResend(bytes: built.wireBytes)
         } else {
             start = iterationDue.map { min($0, sentAt) } ?? sentAt
             iterationDue = nil
-            runner.recorder.overall.recordSend(bytes: built.bytes.readableBytes, lagNanos: nil)
+            runner.recorder.overall.recordSend(bytes: built.wireBytes, lagNanos: nil)
         }
         let timeout = (compiled.step.timeout ?? runner.defaults.timeout).nanosecondsClamped
         // Timeouts are found by the loop's sweep (every 50 ms), not a timer per request:
@@ -262,6 +296,8 @@ final class VirtualUser: Slotted {
             isHEAD: built.isHEAD,
             replayable: latencyStart == nil && compiled.prepared.isReplayable,
             isRetry: latencyStart != nil,
+            requestID: RequestID.value(loop: runner.index, sequence: built.sequence),
+            h2Request: built.h2,
             now: sentAt
         )
     }
@@ -476,7 +512,13 @@ final class VirtualUser: Slotted {
             next.query = []
             next.method = method
             if !keepsBody { next.body = nil }
-            if url.authorityKey != authority {
+            // The hop keeps the request's HTTP where its scheme allows: `http: 2` to an
+            // http:// Location goes on over HTTP/1.1 (as browsers, which speak HTTP/2 only
+            // over TLS), h2c to an https:// one over HTTP/2 by ALPN.
+            if url.isTLS != authority.isTLS, authority.http.isHTTP2 {
+                next.http = url.isTLS ? .http2 : .http1
+            }
+            if url.authorityKey != authority.endpoint {
                 next.headers = step.headers.filter {
                     !RedirectFollower.authorityHeaders.contains($0.name.lowercased())
                 }
@@ -491,8 +533,9 @@ final class VirtualUser: Slotted {
         guard c.isReady, connections[c.data] === c, let o = opening else { return }
         opening = nil
         connectFailures = 0
-        // Counted once established (TCP, and TLS's handshake): an attempt is not a connection.
-        runner.recorder.overall.connectionsOpened += 1
+        // Counted once established (TCP, and TLS's handshake): an attempt is not a connection,
+        // nor is a new stream's lane on a kept HTTP/2 connection.
+        if c.opensTransport { runner.recorder.overall.connectionsOpened += 1 }
         send(o.request, o.built, on: c, hops: o.hops, retryOf: o.latencyStart)
     }
 
