@@ -73,14 +73,22 @@ extension LoopWorker {
         h.data.firstSentAt = firstSentAt
         h.deadline = firstSentAt &+ requestTimeoutNanos
         var bytes = ByteBuffer()
-        hop.encoder.encode(into: &bytes, loop: index, sequence: sequence)
-        let count = bytes.readableBytes + (hop.encoder.largeBody?.readableBytes ?? 0)
+        let count: Int
+        if let h2 = hop.h2, h.session != nil {
+            // HTTP/2: the hop's HPACK block, the request id patched in by the session.
+            count = h2.wireBytes
+        } else {
+            hop.encoder.encode(into: &bytes, loop: index, sequence: sequence)
+            count = bytes.readableBytes + (hop.encoder.largeBody?.readableBytes ?? 0)
+        }
         h.send(
             bytes,
             body: hop.encoder.largeBody,
             isHEAD: hop.encoder.isHEAD,
             replayable: hop.encoder.isReplayable,
             isRetry: isRetry,
+            requestID: RequestID.value(loop: index, sequence: sequence),
+            h2Request: hop.h2,
             now: now
         )
         if isRetry {
@@ -91,8 +99,10 @@ extension LoopWorker {
     }
 
     /// Opens `c` to a redirect's other authority: its name resolved once per loop (the
-    /// lookup is the connection's DNS phase), TLS from the run's context source.
-    func openElsewhere(_ c: Connection, to url: TargetURL) {
+    /// lookup is the connection's DNS phase), TLS from the run's context source (ALPN h2 in
+    /// an HTTP/2 run). A hop over HTTP/2 goes on a session of its own with `c` its one lane.
+    func openElsewhere(_ c: Connection, to hop: RedirectHop) {
+        let url = hop.url
         var setup: TLSSetup?
         if url.isTLS {
             do {
@@ -107,8 +117,15 @@ extension LoopWorker {
         addresses.lookup(url.authorityKey) { [self] result, dns in
             switch result {
             case .success(let address) where c.state == .connecting:
-                c.dnsNanos = dns
-                factory.open(c, to: address, tls: setup)
+                if hop.http.isHTTP2 {
+                    let session = H2Session<LoopWorker>(template: nil, capacity: 1, tls: url.isTLS)
+                    session.attach(c)
+                    session.dnsNanos = dns
+                    factory.open(session, to: address, tls: setup)
+                } else {
+                    c.dnsNanos = dns
+                    factory.open(c, to: address, tls: setup)
+                }
             case .success:
                 // Told to close while its name was being resolved (the run was stopped).
                 c.connectAttemptFailed(ChannelError.ioOnClosedChannel)

@@ -107,7 +107,12 @@ final class LoopWorker: HostedLoad, @unchecked Sendable {
         let follow = configuration.followRedirects
         self.redirects =
             follow > 0
-            ? RedirectFollower(limit: follow, spec: configuration.request, runPrefix: encoder.runPrefixValue) : nil
+            ? RedirectFollower(
+                limit: follow,
+                spec: configuration.request,
+                runPrefix: encoder.runPrefixValue,
+                http: configuration.http
+            ) : nil
         self.addresses = AddressBook(loop: loop, known: [configuration.request.url.authorityKey: address])
         self.tlsSource = tlsSource
         self.asksCompression = configuration.request.headers.contains { $0.name.lowercased() == "accept-encoding" }
@@ -296,7 +301,7 @@ final class LoopWorker: HostedLoad, @unchecked Sendable {
         connections.insert(c)
         if let hop = carrying?.hop, hop.url.authorityKey != redirects?.spec.url.authorityKey {
             c.data.authority = hop.url.authorityKey
-            openElsewhere(c, to: hop.url)
+            openElsewhere(c, to: hop)
         } else if let h2 {
             h2.open(c, to: address, tls: tls)
         } else {

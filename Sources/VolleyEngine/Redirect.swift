@@ -18,6 +18,10 @@ struct RedirectHop {
     var carriesBody: Bool
     /// The hop's bytes (re-encoded: a new target, and maybe a new method or no body).
     var encoder: RequestEncoder
+    /// The HTTP the hop speaks (``RedirectFollower/hopProtocol(run:to:)``).
+    var http: HTTPProtocolChoice = .http1
+    /// HTTP/2: the hop's request as an HPACK block.
+    var h2: H2RequestTemplate?
 }
 
 /// What a response means for a request's redirect chain: the same rules as plans
@@ -76,6 +80,18 @@ struct RedirectFollower {
     let spec: RequestSpec
     /// The run's id prefix, so a hop carries the id of the request it continues.
     let runPrefix: UInt32
+    /// The run's HTTP (`--http2`, `--h2c`).
+    var http: HTTPProtocolChoice = .http1
+
+    /// The HTTP of a hop to `url` in a run speaking `run`: HTTP/2 where the scheme allows
+    /// it — by ALPN to https (both `--http2` and `--h2c`), by prior knowledge to http in an
+    /// h2c run — and HTTP/1.1 from `--http2` to an http:// Location, as browsers do (they
+    /// speak HTTP/2 only over TLS). Plans follow the same rule.
+    static func hopProtocol(run: HTTPProtocolChoice, to url: TargetURL) -> HTTPProtocolChoice {
+        guard run.isHTTP2 else { return .http1 }
+        if url.isTLS { return .http2 }
+        return run == .h2c ? .h2c : .http1
+    }
 
     /// Headers that belong to the original authority: not sent to another one (curl drops
     /// `Authorization` and `Cookie` there too), and `Host` is the new target's.
@@ -106,12 +122,15 @@ struct RedirectFollower {
             return !(foreign && Self.authorityHeaders.contains(name))
                 && (carriesBody || !Self.bodyHeaders.contains(name))
         }
+        let hopHTTP = Self.hopProtocol(run: http, to: url)
         let hop = RedirectHop(
             url: url,
             method: method,
             hops: (current?.hops ?? 0) + 1,
             carriesBody: carriesBody,
-            encoder: RequestEncoder(spec: hopSpec, runPrefix: runPrefix)
+            encoder: RequestEncoder(spec: hopSpec, runPrefix: runPrefix),
+            http: hopHTTP,
+            h2: hopHTTP.isHTTP2 ? H2RequestTemplate(spec: hopSpec, runPrefix: runPrefix) : nil
         )
         return (decision, hop)
     }

@@ -45,6 +45,8 @@ struct H2Route {
             return H2Route(status: 302, body: [], headers: [("location", "/redirect/\(n - 1)")])
         case ("redirect", 0):
             return H2Route(status: 200, body: Array("arrived".utf8))
+        case ("elsewhere", let port?) where (1...65535).contains(port):
+            return H2Route(status: 302, body: [], headers: [("location", "http://127.0.0.1:\(port)/json")])
         default:
             return H2Route(status: 404, body: Array("not found".utf8))
         }

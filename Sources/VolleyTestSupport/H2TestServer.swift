@@ -21,6 +21,7 @@ import Synchronization
 /// - `/json`: 200 `{"id":42,"name":"volley"}` (`content-type: application/json`).
 /// - `/gzip`: the same JSON gzip-encoded, with `content-encoding: gzip`.
 /// - `/redirect/{n}`: 302 with `location: /redirect/{n-1}` while n > 0; 200 `arrived` at 0.
+/// - `/elsewhere/{port}`: 302 to `http://127.0.0.1:{port}/json` (another server: another authority).
 /// - anything else: 404 `not found`.
 ///
 /// Call ``shutdown()`` when done: the server owns an event loop group.

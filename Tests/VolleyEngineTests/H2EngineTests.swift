@@ -14,7 +14,8 @@ import VolleyTestSupport
         streams: Int,
         model: LoadModel,
         insecure: Bool = false,
-        timeout: Duration = .seconds(10)
+        timeout: Duration = .seconds(10),
+        follow: Int = 0
     ) async throws -> RunSummary {
         var config = RunConfiguration(
             request: RequestSpec(url: try TargetURL(parsing: url)),
@@ -25,6 +26,7 @@ import VolleyTestSupport
         )
         config.http = http
         config.streams = streams
+        config.followRedirects = follow
         return try await LoadEngine(configuration: config).run()
     }
 
@@ -143,5 +145,33 @@ import VolleyTestSupport
         #expect(refused.completed == 0)
         #expect(refused.failed == 3)
         #expect(refused.transportErrorSamples.values.contains { $0.contains("did not agree to HTTP/2") })
+    }
+
+    /// `--follow` over HTTP/2: a hop on the same host is another stream (with the hop's own
+    /// request, not the run's again); a hop to another host is an HTTP/2 connection there.
+    @Test func redirectsAreFollowedOverHTTP2() async throws {
+        let server = try await H2TestServer.start()
+        let summary = try await run(server.url("/redirect/3"), streams: 4, model: closed(2, requests: 40), follow: 5)
+        #expect(summary.completed == 40)
+        #expect(summary.status == ["200": 40])
+        let counts = server.counts
+        #expect(counts.requestsPerPath == ["/redirect/3": 40, "/redirect/2": 40, "/redirect/1": 40, "/redirect/0": 40])
+        #expect(counts.connectionsAccepted == 2)
+
+        let other = try await H2TestServer.start()
+        let moved = try await run(
+            server.url("/elsewhere/\(other.port)"),
+            streams: 2,
+            model: closed(1, requests: 10),
+            follow: 2
+        )
+        let there = other.counts
+        try await other.shutdown()
+        try await server.shutdown()
+        #expect(moved.completed == 10)
+        #expect(moved.status == ["200": 10])
+        #expect(there.requestsPerPath == ["/json": 10])
+        #expect(there.http2Connections == there.connectionsAccepted)
+        #expect(there.http1Requests == 0)
     }
 }
