@@ -512,12 +512,8 @@ final class VirtualUser: Slotted {
             next.query = []
             next.method = method
             if !keepsBody { next.body = nil }
-            // The hop keeps the request's HTTP where its scheme allows: `http: 2` to an
-            // http:// Location goes on over HTTP/1.1 (as browsers, which speak HTTP/2 only
-            // over TLS), h2c to an https:// one over HTTP/2 by ALPN.
-            if url.isTLS != authority.isTLS, authority.http.isHTTP2 {
-                next.http = url.isTLS ? .http2 : .http1
-            }
+            // The hop keeps HTTP/2 where its scheme allows (the rule of `volley run --follow`).
+            if authority.http.isHTTP2 { next.http = RedirectFollower.hopProtocol(run: authority.http, to: url) }
             if url.authorityKey != authority.endpoint {
                 next.headers = step.headers.filter {
                     !RedirectFollower.authorityHeaders.contains($0.name.lowercased())
