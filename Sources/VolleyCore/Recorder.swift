@@ -186,6 +186,11 @@ public struct Recorder: Sendable {
     public var decodeFailures = 0
     /// Connections that were established (a refused or timed-out connect is not one).
     public var connectionsOpened = 0
+    /// HTTP/2 runs: of ``connectionsOpened``, those that spoke HTTP/2 (h2 by ALPN, or h2c).
+    public var h2Connections = 0
+    /// `--http1-fallback`: of ``connectionsOpened``, those whose server did not agree to h2
+    /// in ALPN and that carried HTTP/1.1 requests instead.
+    public var http1FallbackConnections = 0
     /// Keep-alive connections the server closed without announcing it (no `Connection:
     /// close`): while idle, or before answering a request on a reused connection. Each is
     /// replaced by a new connection when one is needed: a reconnect, not an error.
@@ -337,6 +342,8 @@ public struct Recorder: Sendable {
         bytesDecoded += other.bytesDecoded
         decodeFailures += other.decodeFailures
         connectionsOpened += other.connectionsOpened
+        h2Connections += other.h2Connections
+        http1FallbackConnections += other.http1FallbackConnections
         reconnects += other.reconnects
         retries += other.retries
         redirectsFollowed += other.redirectsFollowed

@@ -21,6 +21,9 @@ public struct RecorderData: Codable, Sendable, Equatable {
     public var bytesDecoded: UInt64
     public var decodeFailures: Int
     public var connectionsOpened: Int
+    /// HTTP/2 runs: connections by protocol spoken (``RunSummary/protocols``); nil otherwise
+    /// and in bundles written before it was counted.
+    public var protocols: [String: Int]?
     public var reconnects: Int
     public var retries: Int
     public var redirectsFollowed: Int
@@ -45,6 +48,7 @@ public struct RecorderData: Codable, Sendable, Equatable {
         case bytesDecoded = "bytes_decoded"
         case decodeFailures = "decode_failures"
         case connectionsOpened = "connections_opened"
+        case protocols
         case reconnects, retries
         case redirectsFollowed = "redirects_followed"
         case redirectLimit = "redirect_limit"
@@ -72,6 +76,7 @@ public struct RecorderData: Codable, Sendable, Equatable {
         bytesDecoded = r.bytesDecoded
         decodeFailures = r.decodeFailures
         connectionsOpened = r.connectionsOpened
+        protocols = RunSummary.protocols(r)
         reconnects = r.reconnects
         retries = r.retries
         redirectsFollowed = r.redirectsFollowed
@@ -114,6 +119,8 @@ public struct RecorderData: Codable, Sendable, Equatable {
         r.bytesDecoded = bytesDecoded
         r.decodeFailures = decodeFailures
         r.connectionsOpened = connectionsOpened
+        r.h2Connections = protocols?[RunSummary.h2Key] ?? 0
+        r.http1FallbackConnections = protocols?[RunSummary.http1Key] ?? 0
         r.reconnects = reconnects
         r.retries = retries
         r.redirectsFollowed = redirectsFollowed

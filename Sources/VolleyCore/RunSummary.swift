@@ -230,6 +230,10 @@ public struct RunSummary: Equatable, Sendable, Codable {
     public var bytesIn: UInt64
     public var bytesOut: UInt64
     public var connectionsOpened: Int
+    /// HTTP/2 runs: connections by the protocol they spoke, `{"h2": n, "http/1.1": m}`, where
+    /// "http/1.1" counts those that fell back (`--http1-fallback`: the server did not agree to
+    /// h2 in ALPN); nil for HTTP/1.1 runs and runs saved before it was counted.
+    public var protocols: [String: Int]?
     /// Keep-alive connections the server closed without `Connection: close` (Recorder's
     /// `reconnects`); nil in runs saved before it was counted.
     public var reconnects: Int?
@@ -309,6 +313,7 @@ public struct RunSummary: Equatable, Sendable, Codable {
         case bytesIn = "bytes_in"
         case bytesOut = "bytes_out"
         case connectionsOpened = "connections_opened"
+        case protocols
         case reconnects, retries, phases
         case redirectsFollowed = "redirects_followed"
         case redirectLimit = "redirect_limit"
@@ -461,6 +466,7 @@ extension RunSummary {
         bytesIn = r.bytesIn
         bytesOut = r.bytesOut
         connectionsOpened = r.connectionsOpened
+        protocols = Self.protocols(r)
         reconnects = r.reconnects
         retries = r.retries
         phases = PhaseSummary(r.phases)

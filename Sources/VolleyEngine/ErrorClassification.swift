@@ -15,7 +15,8 @@ import Darwin
 enum ErrorClassifier {
     static func classify(_ error: any Error, connecting: Bool) -> TransportErrorClass {
         if error is HandshakeTimeout { return .connectTimeout }
-        if error is HandshakeClosed { return .tls }
+        // ALPN is part of the handshake: a server refusing h2 is a TLS-level refusal.
+        if error is HandshakeClosed || error is ALPNRefused { return .tls }
         if error is HostResolutionError { return .dns }
         if error is NIOSSLError || error is BoringSSLError || error is NIOSSLCloseTimedOutError
             || error is NIOSSLExtraError

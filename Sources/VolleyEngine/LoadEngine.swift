@@ -77,7 +77,7 @@ public final class LoadEngine: Sendable {
         // Made on first use: a plain-HTTP run builds a context only if a redirect leads to HTTPS.
         let tlsSource = TLSContextSource(
             insecure: config.insecure,
-            protocols: config.http.isHTTP2 ? ["h2"] : ["http/1.1"]
+            protocols: config.http.isHTTP2 ? (config.http1Fallback ? ["h2", "http/1.1"] : ["h2"]) : ["http/1.1"]
         )
         if url.isTLS {
             do {

@@ -118,7 +118,12 @@ extension LoopWorker {
             switch result {
             case .success(let address) where c.state == .connecting:
                 if hop.http.isHTTP2 {
-                    let session = H2Session<LoopWorker>(template: nil, capacity: 1, tls: url.isTLS)
+                    let session = H2Session<LoopWorker>(
+                        template: nil,
+                        capacity: 1,
+                        tls: url.isTLS,
+                        allowsHTTP1: h2?.allowsHTTP1 ?? false
+                    )
                     session.attach(c)
                     session.dnsNanos = dns
                     factory.open(session, to: address, tls: setup)

@@ -42,7 +42,7 @@ final class LoopWorker: HostedLoad, @unchecked Sendable {
     let addresses: AddressBook
     let tlsSource: TLSContextSource?
     /// HTTP/2 (`--h2c`, `--http2`): the loop's sessions, whose streams its connections (lanes) are.
-    private let h2: H2Pool<LoopWorker>?
+    let h2: H2Pool<LoopWorker>?
 
     var recorder: Recorder
     /// Per-request samples (`--out`), when asked for.
@@ -123,7 +123,8 @@ final class LoopWorker: HostedLoad, @unchecked Sendable {
             ? H2Pool(
                 template: H2RequestTemplate(spec: configuration.request, runPrefix: encoder.runPrefixValue),
                 capacity: lanesPerConnection,
-                factory: factory
+                factory: factory,
+                allowsHTTP1: configuration.http1Fallback
             ) : nil
         switch configuration.model {
         case .closed(let connections, let limit):
@@ -260,9 +261,19 @@ final class LoopWorker: HostedLoad, @unchecked Sendable {
     func takeInterval() -> IntervalStats {
         recorder.takeInterval(
             inFlight: accounting.inFlight,
-            openConnections: h2?.connectionCount ?? (connections.count - accounting.connecting),
+            openConnections: h2.map { $0.connectionCount + http1LanesOpen() }
+                ?? (connections.count - accounting.connecting),
             waiting: accounting.pending.count
         )
+    }
+
+    /// HTTP/2 runs: lanes that are connections of their own (fell back to HTTP/1.1, or a
+    /// redirect's other host). Once a second, so the scan costs nothing that matters.
+    private func http1LanesOpen() -> Int {
+        guard h2 != nil else { return 0 }
+        var n = 0
+        for h in connections where h.session == nil && h.isOpen { n += 1 }
+        return n
     }
 
     private func checkFinished() {
@@ -317,7 +328,13 @@ final class LoopWorker: HostedLoad, @unchecked Sendable {
 
     func connectionReady(_ h: Connection) {
         accounting.connected()
-        if h.opensTransport { recorder.connectionsOpened += 1 }
+        if h.opensTransport {
+            recorder.connectionsOpened += 1
+            // HTTP/2 runs count connections by protocol; a redirect's other host is neither.
+            if h2 != nil && h.data.authority == nil {
+                if h.session != nil { recorder.h2Connections += 1 } else { recorder.http1FallbackConnections += 1 }
+            }
+        }
         if h.isReady { dispatch(h) }
         if isOpenModel { openForPending() }
         settleWarmup()
@@ -477,11 +494,11 @@ final class LoopWorker: HostedLoad, @unchecked Sendable {
         h.deadline = firstWrite &+ requestTimeoutNanos
         // HTTP/2 lanes send the session's HPACK block with the id patched there: the HTTP/1.1
         // template is not stamped for nothing on every request.
-        if let stampOffset, h2 == nil {
+        if let stampOffset, h.session == nil {
             RequestEncoder.stamp(&h.data.template, at: stampOffset, loop: index, sequence: sequence)
         }
         let bytes: Int
-        if let h2 {
+        if let h2, h.session != nil {
             bytes = h2.template.block.count + 9 + (h2.template.body?.readableBytes ?? 0)
         } else {
             bytes = h.data.template.readableBytes + (largeBody?.readableBytes ?? 0)

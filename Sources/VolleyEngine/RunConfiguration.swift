@@ -28,6 +28,9 @@ public struct RunConfiguration: Sendable {
     public var http: HTTPProtocolChoice = .http1
     /// HTTP/2: requests in flight per connection.
     public var streams = 1
+    /// HTTP/2 over TLS: a connection whose server does not agree to h2 in ALPN speaks
+    /// HTTP/1.1 (counted) instead of failing (``RunRequest/http1Fallback``).
+    public var http1Fallback = false
     /// This machine's share of a run split over several (`--segment i/N`): its connections,
     /// arrivals and `-n` budget are the segment's stripe of the whole run's.
     public var segment: ExecutionSegment = .whole

@@ -15,7 +15,7 @@ public struct RunRequest: Sendable {
     public enum Field: String, Sendable, CaseIterable {
         case target, connections, requests, duration, rate, maxConnections, preconnect
         case threads, method, requestTimeout, connectTimeout, grace, slowest, requestIDHeader, follow
-        case http, streams
+        case http, streams, http1Fallback
     }
 
     /// What is sent to a URL target: a fixed number of connections, or arrivals on a clock.
@@ -68,6 +68,11 @@ public struct RunRequest: Sendable {
     /// HTTP/2: requests in flight per connection (h2load's `-m`), at most what the server's
     /// SETTINGS_MAX_CONCURRENT_STREAMS allows.
     public var streams = 1
+    /// `--http1-fallback`: with HTTP/2 over TLS, ALPN offers h2 and then http/1.1, and a
+    /// connection the server answers with HTTP/1.1 (or no ALPN) carries HTTP/1.1 requests,
+    /// counted apart (``RunSummary/protocols``) instead of failing. Off by default: a load
+    /// test must not silently measure the other protocol.
+    public var http1Fallback = false
     /// This machine's share of a run split over several (`--segment i/N`, or a Kubernetes
     /// Indexed Job's `JOB_COMPLETION_INDEX` of `VOLLEY_SEGMENTS`); `.whole` on one machine.
     public var segment: ExecutionSegment = .whole
@@ -173,6 +178,7 @@ public struct RunRequest: Sendable {
         if let threads { config.threads = threads }
         config.http = http
         config.streams = streams
+        config.http1Fallback = http1Fallback
         config.endGrace = grace
         config.followRedirects = follow
         config.segment = segment
@@ -217,6 +223,15 @@ public struct RunRequest: Sendable {
                     hint: "use --http2 for HTTP/2 over TLS, or an http:// URL"
                 )
             }
+        }
+        if http1Fallback && http != .http2 {
+            throw RunRequestError(
+                [.http1Fallback],
+                "{http1Fallback} applies to HTTP/2 over TLS (--http2), where ALPN can choose HTTP/1.1",
+                hint: http == .h2c
+                    ? "h2c has no negotiation to fall back from: drop {http1Fallback}, or use --http2 with an https:// URL"
+                    : "add --http2 (with an https:// URL), or drop {http1Fallback}"
+            )
         }
         if http.isHTTP2 && !keepAlive {
             throw RunRequestError(

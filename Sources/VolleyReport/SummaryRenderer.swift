@@ -67,6 +67,7 @@ public struct SummaryRenderer: Sendable {
                     + " retried once on a new connection, not counted as errors"
             )
         }
+        out += protocolLines(s)
         if let line = redirectLine(s) { out.append(line) }
         out.append("")
         let header = ["min", "mean", "p50", "p90", "p95", "p99", "p99.9", "max"]

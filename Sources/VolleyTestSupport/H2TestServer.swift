@@ -37,6 +37,9 @@ public final class H2TestServer: Sendable {
         /// TLS whose ALPN offers only `http/1.1` and serves HTTP/1.1: a server that refuses h2,
         /// for checking that a client falls back or fails clearly, as its user asked.
         case tlsRefusingH2(certificatePath: String, keyPath: String)
+        /// TLS with no ALPN at all (the server ignores the client's offer) and HTTP/1.1: an
+        /// older server, whose silence a falling-back client must read as HTTP/1.1.
+        case tlsWithoutALPN(certificatePath: String, keyPath: String)
 
         var isTLS: Bool { self != .h2c }
     }
@@ -154,6 +157,8 @@ public final class H2TestServer: Sendable {
             tls = try makeTLSContext(certificatePath, keyPath, alpn: ["h2", "http/1.1"])
         case .tlsRefusingH2(let certificatePath, let keyPath):
             tls = try makeTLSContext(certificatePath, keyPath, alpn: ["http/1.1"])
+        case .tlsWithoutALPN(let certificatePath, let keyPath):
+            tls = try makeTLSContext(certificatePath, keyPath, alpn: [])
         }
         let mode = options.mode
         let host = try await ServerHost.start(threads: options.threads, backlog: 1024) { channel in
@@ -179,7 +184,7 @@ public final class H2TestServer: Sendable {
                         }
                     }
                 )
-            case .tlsRefusingH2:
+            case .tlsRefusingH2, .tlsWithoutALPN:
                 try pipeline.addHandler(NIOSSLServerHandler(context: tls!))
                 try pipeline.addHandler(SerialHTTPHandler(responder: H2RoutesOverHTTP1(state: state)))
             }

@@ -213,6 +213,7 @@ extension RunRequestError {
         case .follow: return "--follow"
         case .http: return "--http2/--h2c"
         case .streams: return "-m/--streams"
+        case .http1Fallback: return "--http1-fallback"
         }
     }
 }

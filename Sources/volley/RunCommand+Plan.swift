@@ -27,7 +27,7 @@ extension RunCommand {
             ("-c", connections != nil), ("-n", requests != nil), ("-d", duration != nil), ("-r", rate != nil),
             ("--stages", stages != nil), ("--body", body != nil), ("--body-file", bodyFile != nil),
             ("-H", !headers.isEmpty), ("--follow", follow != 0), ("--http2", http2), ("--h2c", h2c),
-            ("-m/--streams", streams != nil),
+            ("-m/--streams", streams != nil), ("--http1-fallback", http1Fallback),
         ].filter(\.1).map(\.0)
         guard given.isEmpty else {
             let protocolOnly = given.allSatisfy { ["--http2", "--h2c", "-m/--streams"].contains($0) }

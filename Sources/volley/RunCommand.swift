@@ -112,6 +112,12 @@ struct RunCommand: AsyncParsableCommand {
     )
     var streams: String?
 
+    @Flag(
+        help:
+            "With --http2: offer h2 then http/1.1 in ALPN, and speak HTTP/1.1 on connections the server answers so (counted), instead of failing them."
+    )
+    var http1Fallback = false
+
     @Option(name: [.customShort("H"), .customLong("header")], help: "A request header 'Name: value' (repeatable).")
     var headers: [String] = []
 
@@ -245,13 +251,14 @@ struct RunCommand: AsyncParsableCommand {
         return request
     }
 
-    /// `--http2`, `--h2c`, `-m/--streams`. `-m` was the method before
+    /// `--http2`, `--h2c`, `-m/--streams`, `--http1-fallback`. `-m` was the method before
     /// HTTP/2 (hey's meaning); it is h2load's streams now, so a method given to it is named.
     func fillProtocol(_ request: inout RunRequest) throws {
         if http2 && h2c {
             throw InputError("--http2 and --h2c both given", hint: "--http2 for https:// (ALPN), --h2c for http://")
         }
         request.http = http2 ? .http2 : (h2c ? .h2c : .http1)
+        request.http1Fallback = http1Fallback
         guard let streams else { return }
         guard let n = Int(streams.trimmingCharacters(in: .whitespaces)) else {
             let looksLikeMethod = !streams.isEmpty && streams.allSatisfy { $0.isLetter }

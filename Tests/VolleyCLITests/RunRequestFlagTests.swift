@@ -41,6 +41,18 @@ import VolleyTestSupport
         #expect(zero.contains("-m/--streams must be between 1 and 1000, got 0"), "\(zero)")
     }
 
+    @Test func http1FallbackNeedsHTTP2OverTLS() throws {
+        let alone = try refused(["run", "https://127.0.0.1:1/", "-n", "1", "--http1-fallback"])
+        #expect(alone.contains("--http1-fallback applies to HTTP/2 over TLS (--http2)"), "\(alone)")
+        #expect(alone.contains("hint: add --http2 (with an https:// URL), or drop --http1-fallback"), "\(alone)")
+        let h2c = try refused(["run", nowhere, "-n", "1", "--h2c", "--http1-fallback"])
+        #expect(h2c.contains("--http1-fallback applies to HTTP/2 over TLS"), "\(h2c)")
+        #expect(h2c.contains("hint: h2c has no negotiation to fall back from"), "\(h2c)")
+        // --http2 with a plain URL is refused for the URL, whatever the fallback says.
+        let plain = try refused(["run", nowhere, "-n", "1", "--http2", "--http1-fallback"])
+        #expect(plain.contains("--http2/--h2c negotiates HTTP/2 with TLS (ALPN)"), "\(plain)")
+    }
+
     @Test func runRefusesASegmentThatDoesNotExist() throws {
         let missing = try refused(["run", nowhere, "-n", "1", "--segment", "3/3"])
         #expect(missing.contains("--segment: segment 3 does not exist in a run of 3 segments"), "\(missing)")

@@ -126,6 +126,21 @@ import VolleyTestSupport
         }
     }
 
+    @Test func serverWithoutALPNServesHTTP1AndChoosesNothing() async throws {
+        let curl = try ExternalTool.require("curl", feature: "HTTP2")
+        let files = try Self.tlsFiles()
+        let mode = H2TestServer.Mode.tlsWithoutALPN(certificatePath: files.certificate, keyPath: files.key)
+        try await Self.withServer(.init(mode: mode)) { server in
+            let negotiated = try await ALPNProbe.negotiate(port: server.port, offering: ["h2", "http/1.1"])
+            #expect(negotiated == nil)
+            let reply = try curl.run(["--http2", "-k", "-sS", "-i", "--max-time", "5", server.url("/")])
+            try #require(reply.status == 0, "curl: \(reply.stderr)")
+            #expect(reply.stdout.hasPrefix("HTTP/1.1 200"), "\(reply.stdout)")
+            let counts = server.counts
+            #expect(counts.http2Connections == 0 && counts.http1Requests == 1)
+        }
+    }
+
     @Test func tlsServerChoosesH2WhenOffered() async throws {
         try await Self.withServer(.init(mode: try Self.tlsMode())) { server in
             let both = try await ALPNProbe.negotiate(port: server.port, offering: ["h2", "http/1.1"])

@@ -43,6 +43,12 @@ final class H2Session<Owner: ConnectionOwner>: ChannelInboundHandler, RemovableC
     var closesWhenEmpty = true
     /// Whether a lane has counted the connection's opening (``HTTPConnection/opensTransport``).
     private var transportClaimed = false
+    /// `--http1-fallback`: a server that answers ALPN with HTTP/1.1 (or nothing) is spoken to
+    /// in HTTP/1.1 instead of failing the connection.
+    let allowsHTTP1: Bool
+    /// After a fallback, the lanes other than the one that took the channel: each needs a
+    /// connection of its own, since HTTP/1.1 carries one request at a time.
+    var onFallBack: (([HTTPConnection<Owner>]) -> Void)?
 
     // Connection set-up, claimed by the lane that made the session connect.
     let awaitsHandshake: Bool
@@ -53,8 +59,15 @@ final class H2Session<Owner: ConnectionOwner>: ChannelInboundHandler, RemovableC
     private var tcpConnectedAt: UInt64 = 0
     private var handshakeTimer: Scheduled<Void>?
 
-    init(template: H2RequestTemplate?, capacity: Int, tls: Bool, settings: H2LocalSettings = H2LocalSettings()) {
+    init(
+        template: H2RequestTemplate?,
+        capacity: Int,
+        tls: Bool,
+        allowsHTTP1: Bool = false,
+        settings: H2LocalSettings = H2LocalSettings()
+    ) {
         self.template = template
+        self.allowsHTTP1 = allowsHTTP1
         self.capacity = max(1, capacity)
         self.awaitsHandshake = tls
         self.h2 = H2Connection(settings: settings)
@@ -86,6 +99,8 @@ final class H2Session<Owner: ConnectionOwner>: ChannelInboundHandler, RemovableC
         lane.setupUnclaimed = claimsSetup
         if lane.state == .connecting { lane.state = .idle }
         lane.owner?.connectionReady(lane)
+        // Released while connecting: ready is reported (the owner's connects settle), then it leaves.
+        if lane.state == .closing { detach(lane, closingWhenEmpty: true) }
     }
 
     /// Sends `lane`'s request (`request`, else the session's template; request id
@@ -127,10 +142,17 @@ final class H2Session<Owner: ConnectionOwner>: ChannelInboundHandler, RemovableC
     }
 
     /// The owner has no more work for an idle lane: it leaves; the connection closes with
-    /// its last lane.
+    /// its last lane. A lane still connecting is marked closing and stays until the
+    /// connection's set-up ends, then reports it (ready and closed, or failed) as an HTTP/1.1
+    /// connection told to close while connecting does: leaving silently, it was never counted
+    /// out of its owner's connects in progress, and an open-model run against a server
+    /// refusing h2 never ended (299 of 300 requests counted, then nothing, for minutes).
     func release(lane: HTTPConnection<Owner>) {
-        guard lane.state == .idle || lane.state == .connecting else { return }
-        detach(lane, closingWhenEmpty: true)
+        switch lane.state {
+        case .idle: detach(lane, closingWhenEmpty: true)
+        case .connecting: lane.state = .closing
+        default: break
+        }
     }
 
     /// Closes a connection that no lane uses (a VU's, kept after its lane failed).
@@ -193,6 +215,7 @@ final class H2Session<Owner: ConnectionOwner>: ChannelInboundHandler, RemovableC
             handshakeTimer?.cancel()
             handshakeTimer = nil
             guard proto == "h2" else {
+                if allowsHTTP1, fallBack(context: context, event: event) { return }
                 pendingError = ALPNRefused(offered: proto)
                 context.close(promise: nil)
                 return
@@ -200,6 +223,36 @@ final class H2Session<Owner: ConnectionOwner>: ChannelInboundHandler, RemovableC
             becameReady(at: HTTPConnection<Owner>.now())
         }
         context.fireUserInboundEventTriggered(event)
+    }
+
+    /// `--http1-fallback`, and the server chose HTTP/1.1 (or no protocol) in ALPN: the first
+    /// lane takes the channel as an HTTP/1.1 connection — put in the pipeline in this
+    /// session's place, it hears the handshake's end and becomes ready with this connection's
+    /// set-up (TCP and TLS phases, `connections opened`) — and every other lane connects on
+    /// its own (`onFallBack`). Per connection, not per run: behind a load balancer some
+    /// servers may speak h2 and some not. False when no lane is left to take the channel.
+    private func fallBack(context: ChannelHandlerContext, event: Any) -> Bool {
+        guard let first = lanes.first(where: { $0.state == .connecting }),
+            (try? context.pipeline.syncOperations.addHandler(first, position: .after(self))) != nil
+        else { return false }
+        let others = lanes.filter { $0 !== first && $0.state == .connecting }
+        let released = lanes.filter { $0.state == .closing }
+        lanes.removeAll()
+        // Told to close while connecting (the run is ending): their connect ends here.
+        for lane in released { lane.connectAttemptFailed(ChannelError.ioOnClosedChannel) }
+        isDraining = true
+        isClosed = true
+        first.session = nil
+        first.opensTransport = true
+        first.connectStartedAt = connectStartedAt
+        first.connectDeadline = connectDeadline
+        first.tcpConnectedAt = tcpConnectedAt
+        first.dnsNanos = dnsNanos
+        onGone?(self)
+        onFallBack?(others)
+        context.fireUserInboundEventTriggered(event)
+        context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
+        return true
     }
 
     private func becameReady(at t: UInt64) {
@@ -391,13 +444,18 @@ final class H2Pool<Owner: ConnectionOwner> {
     let factory: ConnectionFactory
     private(set) var sessions: [H2Session<Owner>] = []
 
-    init(template: H2RequestTemplate, capacity: Int, factory: ConnectionFactory) {
+    /// `--http1-fallback`: sessions fall back to HTTP/1.1 when the server's ALPN says so.
+    let allowsHTTP1: Bool
+
+    init(template: H2RequestTemplate, capacity: Int, factory: ConnectionFactory, allowsHTTP1: Bool = false) {
         self.template = template
         self.capacity = capacity
         self.factory = factory
+        self.allowsHTTP1 = allowsHTTP1
     }
 
-    /// TCP connections open or opening.
+    /// HTTP/2 connections open or opening (not those that fell back to HTTP/1.1: their lanes
+    /// are connections of their own).
     var connectionCount: Int { sessions.count }
 
     func open(_ lane: HTTPConnection<Owner>, to address: SocketAddress, tls: TLSSetup?) {
@@ -405,8 +463,25 @@ final class H2Pool<Owner: ConnectionOwner> {
             session.attach(lane)
             return
         }
-        let session = H2Session<Owner>(template: template, capacity: capacity, tls: tls != nil)
+        connect(lane, capacity: capacity, to: address, tls: tls)
+    }
+
+    /// A new session for `lane`, carrying at most `capacity` lanes.
+    private func connect(_ lane: HTTPConnection<Owner>, capacity: Int, to address: SocketAddress, tls: TLSSetup?) {
+        let session = H2Session<Owner>(
+            template: template,
+            capacity: capacity,
+            tls: tls != nil,
+            allowsHTTP1: allowsHTTP1
+        )
         session.onGone = { [weak self] gone in self?.sessions.removeAll { $0 === gone } }
+        // A lane left over by a fallback gets a connection of its own: were it to share one
+        // with the others, each refusal would hand on all but one lane, one handshake after
+        // another. Should that connection speak h2 after all (a mixed fleet), it carries the
+        // lane alone.
+        session.onFallBack = { [weak self] others in
+            for other in others { self?.connect(other, capacity: 1, to: address, tls: tls) }
+        }
         sessions.append(session)
         session.attach(lane)
         factory.open(session, to: address, tls: tls)

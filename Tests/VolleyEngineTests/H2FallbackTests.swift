@@ -1,0 +1,157 @@
+import Foundation
+import Testing
+import VolleyCore
+import VolleyTestSupport
+
+@testable import VolleyEngine
+
+/// `--http2 --http1-fallback`: a connection whose server does not agree to h2 in ALPN speaks
+/// HTTP/1.1 (each lane of its session a connection of its own), one that agrees speaks h2, and
+/// the summary counts both; without the flag the refusal still fails every request clearly.
+@Suite(.serialized) struct H2FallbackTests {
+    private func tlsFiles() throws -> (cert: String, key: String) {
+        let fixtures = try #require(Bundle.module.resourceURL?.appendingPathComponent("Fixtures"))
+        return (fixtures.appendingPathComponent("cert.pem").path, fixtures.appendingPathComponent("key.pem").path)
+    }
+
+    private func run(
+        _ url: String,
+        fallback: Bool,
+        streams: Int,
+        model: LoadModel,
+        threads: Int = 1
+    ) async throws -> RunSummary {
+        var config = RunConfiguration(
+            request: RequestSpec(url: try TargetURL(parsing: url)),
+            model: model,
+            threads: threads,
+            requestTimeout: .seconds(10),
+            insecure: true
+        )
+        config.http = .http2
+        config.streams = streams
+        config.http1Fallback = fallback
+        return try await LoadEngine(configuration: config).run()
+    }
+
+    private func closed(_ connections: Int, requests: Int) -> LoadModel {
+        .closed(connections: connections, limit: .requests(requests))
+    }
+
+    @Test func aServerRefusingH2IsSpokenToInHTTP1LaneByLane() async throws {
+        let files = try tlsFiles()
+        let server = try await H2TestServer.start(
+            .init(mode: .tlsRefusingH2(certificatePath: files.cert, keyPath: files.key))
+        )
+        // -c 2 -m 4: eight requests in flight, so eight HTTP/1.1 connections.
+        let summary = try await run(server.url("/json"), fallback: true, streams: 4, model: closed(2, requests: 200))
+        let counts = server.counts
+        try await server.shutdown()
+        #expect(summary.scheduled == 200)
+        #expect(summary.completed == 200, "\(summary.transportErrors) \(summary.transportErrorSamples)")
+        #expect(summary.status == ["200": 200])
+        #expect(summary.failed == 0)
+        #expect(counts.http1Requests == 200)
+        #expect(counts.responsesSent == 200)
+        #expect(counts.http2Connections == 0)
+        #expect(summary.connectionsOpened == 8)
+        #expect(counts.connectionsAccepted == 8)
+        #expect(summary.protocols == ["h2": 0, "http/1.1": 8])
+        // Each connection's set-up is counted once: TLS phases for the eight new connections.
+        #expect(summary.phases?.newConnections == 8)
+        #expect(summary.phases?[.tls] != nil)
+    }
+
+    @Test func aServerWithoutALPNIsSpokenToInHTTP1() async throws {
+        let files = try tlsFiles()
+        let server = try await H2TestServer.start(
+            .init(mode: .tlsWithoutALPN(certificatePath: files.cert, keyPath: files.key))
+        )
+        let summary = try await run(server.url("/"), fallback: true, streams: 2, model: closed(1, requests: 50))
+        let strict = try await run(server.url("/"), fallback: false, streams: 2, model: closed(1, requests: 5))
+        let counts = server.counts
+        try await server.shutdown()
+        #expect(summary.completed == 50, "\(summary.transportErrorSamples)")
+        #expect(summary.protocols == ["h2": 0, "http/1.1": 2])
+        #expect(counts.http1Requests == 50)
+        // Without the flag, the silence is a refusal: every request fails, saying so.
+        #expect(strict.completed == 0 && strict.failed == 5)
+        #expect(strict.transportErrorSamples.values.contains { $0.contains("(ALPN: none)") })
+        #expect(strict.protocols == nil)
+    }
+
+    @Test func theFallbackFlagStillSpeaksH2WhereTheServerAgrees() async throws {
+        let files = try tlsFiles()
+        let server = try await H2TestServer.start(.init(mode: .tls(certificatePath: files.cert, keyPath: files.key)))
+        let summary = try await run(server.url("/"), fallback: true, streams: 4, model: closed(2, requests: 200))
+        let counts = server.counts
+        try await server.shutdown()
+        #expect(summary.completed == 200)
+        #expect(summary.connectionsOpened == 2)
+        #expect(summary.protocols == ["h2": 2, "http/1.1": 0])
+        #expect(counts.http2Connections == 2)
+        #expect(counts.streamsOpened == 200)
+        #expect(counts.http1Requests == 0)
+    }
+
+    @Test func openModelArrivalsOnFallenBackConnectionsAreCountedExactly() async throws {
+        let files = try tlsFiles()
+        let server = try await H2TestServer.start(
+            .init(mode: .tlsRefusingH2(certificatePath: files.cert, keyPath: files.key))
+        )
+        let schedule = ArrivalSchedule(rate: 300, duration: .seconds(1))
+        let summary = try await run(
+            server.url("/"),
+            fallback: true,
+            streams: 4,
+            model: .open(schedule: schedule, maxConnections: 4, preconnect: 1),
+            threads: 2
+        )
+        let counts = server.counts
+        try await server.shutdown()
+        #expect(summary.scheduled == 300)
+        #expect(summary.completed == 300, "\(summary.transportErrors) \(summary.transportErrorSamples)")
+        #expect(counts.http1Requests == 300)
+        #expect(summary.connectionsOpened == counts.connectionsAccepted)
+        #expect(summary.protocols?["http/1.1"] == summary.connectionsOpened)
+        #expect(summary.protocols?["h2"] == 0)
+    }
+
+    /// Lanes told to close while their connection was still being refused used to leave
+    /// without reporting: the run counted 299 of 300 arrivals and never ended.
+    @Test(.timeLimit(.minutes(1))) func anOpenModelRunAgainstARefusalEnds() async throws {
+        let files = try tlsFiles()
+        let server = try await H2TestServer.start(
+            .init(mode: .tlsRefusingH2(certificatePath: files.cert, keyPath: files.key))
+        )
+        let schedule = ArrivalSchedule(rate: 300, duration: .seconds(1))
+        let summary = try await run(
+            server.url("/"),
+            fallback: false,
+            streams: 4,
+            model: .open(schedule: schedule, maxConnections: 4, preconnect: 1),
+            threads: 2
+        )
+        try await server.shutdown()
+        #expect(summary.scheduled == 300)
+        #expect(summary.completed == 0)
+        #expect(summary.failed + summary.unsent == 300)
+        #expect(summary.transportErrors.keys.sorted() == ["tls"])
+    }
+
+    @Test func withoutTheFlagARefusalStillFailsClearly() async throws {
+        let files = try tlsFiles()
+        let server = try await H2TestServer.start(
+            .init(mode: .tlsRefusingH2(certificatePath: files.cert, keyPath: files.key))
+        )
+        let summary = try await run(server.url("/"), fallback: false, streams: 4, model: closed(1, requests: 6))
+        let counts = server.counts
+        try await server.shutdown()
+        #expect(summary.completed == 0)
+        #expect(summary.failed == 6)
+        #expect(summary.transportErrors == ["tls": 6])
+        #expect(summary.connectionsOpened == 0)
+        #expect(counts.http1Requests == 0)
+        #expect(summary.transportErrorSamples.values.contains { $0.contains("did not agree to HTTP/2") })
+    }
+}
