@@ -49,7 +49,9 @@ final class H2Session<Owner: ConnectionOwner>: ChannelInboundHandler, RemovableC
         self.template = template
         self.capacity = max(1, capacity)
         self.awaitsHandshake = tls
-        self.h2 = H2Connection(settings: settings)
+        // One stream before the server's SETTINGS: its SETTINGS_MAX_CONCURRENT_STREAMS then
+        // holds from the first burst (docs/http2.md); the other lanes wait one round trip.
+        self.h2 = H2Connection(settings: settings, streamsBeforeSettings: 1)
         self.out = ByteBufferAllocator().buffer(capacity: 4096)
     }
 
