@@ -10,8 +10,9 @@ import VolleyCore
 /// finish rule) works unchanged; the session multiplexes up to `capacity` lanes on one TCP
 /// connection (`-m`). Lanes beyond what the server allows at once
 /// (SETTINGS_MAX_CONCURRENT_STREAMS) wait in order for a stream, and that wait is part of
-/// their latency. Frames are written straight into one buffer and flushed once per read (a
-/// read that completes ten streams sends their ten successors in one write).
+/// their latency. Frames are written straight into one buffer and written once per read (a
+/// read that completes ten streams sends their ten successors in one write), and the buffer
+/// is reused.
 final class H2Session<Owner: ConnectionOwner>: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
@@ -142,7 +143,7 @@ final class H2Session<Owner: ConnectionOwner>: ChannelInboundHandler, RemovableC
         if lanes.isEmpty && !isClosed {
             isDraining = true
             h2.close(into: &out)
-            writeOut()
+            flush()
             context?.close(promise: nil)
         }
     }
@@ -266,7 +267,7 @@ final class H2Session<Owner: ConnectionOwner>: ChannelInboundHandler, RemovableC
                 lane.streamID = 0
                 laneFailed(lane, .malformed, "HTTP/2 connection error: \(error)", retry: false)
             }
-            writeOut()
+            flush()
             context?.close(promise: nil)
         }
     }
@@ -342,16 +343,18 @@ final class H2Session<Owner: ConnectionOwner>: ChannelInboundHandler, RemovableC
 
     // MARK: - Writing
 
+    /// Frames appended during a read wait for its end (`channelReadComplete`), so the streams
+    /// a read completes and their successors leave in one write; otherwise they leave now.
     private func writeOut() {
-        guard out.readableBytes > 0, let context else { return }
-        context.write(wrapOutboundOut(out), promise: nil)
-        out = context.channel.allocator.buffer(capacity: 4096)
-        if !inRead { context.flush() }
+        if !inRead { flush() }
     }
 
+    /// Writes and flushes what `out` holds. `out` then keeps its storage (the socket has
+    /// taken the bytes, so it is unique again) instead of a new buffer per write.
     private func flush() {
-        writeOut()
-        context?.flush()
+        guard out.readableBytes > 0, let context else { return }
+        context.writeAndFlush(wrapOutboundOut(out), promise: nil)
+        out.clear()
     }
 }
 
