@@ -89,6 +89,22 @@ struct H2ConnectionTests {
         #expect(peer.client.canOpenStream)
     }
 
+    @Test("streamsBeforeSettings 1: one stream until the server's SETTINGS, then its limit (or 100)")
+    func oneStreamBeforeSettings() {
+        var peer = H2TestPeer()
+        peer.client = H2Connection(streamsBeforeSettings: 1)
+        #expect(peer.request() == 1)
+        #expect(!peer.client.canOpenStream)
+        peer.send(H2TestPeer.settings([H2Setting(H2.Setting.maxConcurrentStreams, 3)]))
+        #expect([peer.request(), peer.request()] == [3, 5])
+        #expect(!peer.client.canOpenStream)
+        // SETTINGS without a stream limit: what nghttp2 assumes, not the 1 held before it.
+        var open = H2TestPeer()
+        open.client = H2Connection(streamsBeforeSettings: 1)
+        open.send(H2TestPeer.settings([]))
+        #expect(open.client.peerMaxConcurrentStreams == 100)
+    }
+
     @Test("GOAWAY: our streams above its last-stream-id are reported refused, those below complete")
     func goAway() {
         var peer = H2TestPeer()

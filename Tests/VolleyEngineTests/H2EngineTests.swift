@@ -60,6 +60,21 @@ import VolleyTestSupport
         #expect(counts.maxConcurrentStreamsObserved <= 3)
     }
 
+    @Test func theFirstBurstWaitsForTheServersSettings() async throws {
+        // -m 10 against a 3-stream server: before its SETTINGS arrives only the first stream
+        // goes out, so the limit holds from the first request, not only once acknowledged.
+        let server = try await H2TestServer.start(.init(maxConcurrentStreams: 3))
+        let summary = try await run(server.url("/delay/5"), streams: 10, model: closed(1, requests: 30))
+        let counts = server.counts
+        try await server.shutdown()
+        #expect(summary.completed == 30)
+        #expect(summary.failed == 0)
+        #expect(counts.streamsOpenedBeforeSettingsAck == 1)
+        #expect(counts.maxConcurrentStreamsBeforeSettingsAck == 1)
+        #expect(counts.maxConcurrentStreamsObserved <= 3)
+        #expect(counts.streamLimitViolations == 0)
+    }
+
     @Test func goAwayLosesNoRequest() async throws {
         let server = try await H2TestServer.start(.init(goAwayAfter: 10))
         let summary = try await run(server.url("/"), streams: 4, model: closed(2, requests: 100))

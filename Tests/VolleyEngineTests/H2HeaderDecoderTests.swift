@@ -84,6 +84,43 @@ import VolleyCore
         }
     }
 
+    @Test func repeatedCodedValuesComeBackExactlyFromTheMemos() throws {
+        // Values repeat (memo hits), differ in one character at equal length (memo misses
+        // that must not be taken for hits), and share hashed memo slots (8 for 40 values).
+        var encoder = HPACKEncoder(allocator: ByteBufferAllocator(), useHuffmanEncoding: true)
+        var reference = HPACKDecoder(allocator: ByteBufferAllocator())
+        var mine = H2HeaderDecoder()
+        var rng = SplitMix64(seed: 5)
+        for n in 0..<400 {
+            let k = Int(rng.next() % 40)
+            var headers = HPACKHeaders()
+            headers.add(name: ":status", value: "200")
+            headers.add(name: "server", value: "nginx/1.22.\(k % 4)", indexing: .nonIndexable)
+            headers.add(name: "x-shard", value: "shard-\(k)-of-40", indexing: .nonIndexable)
+            headers.add(name: "content-type", value: k % 2 == 0 ? "text/plain" : "text/plaim")
+            var block = ByteBuffer()
+            try encoder.encode(headers: headers, to: &block)
+            var copy = block
+            let expected = try reference.decodeHeaders(from: &copy).filter { !$0.name.hasPrefix(":") }
+            let head = try mine.decode(block, keepAll: true)
+            #expect(head.fields.map { "\($0.name)=\($0.value)" } == expected.map { "\($0.name)=\($0.value)" }, "\(n)")
+        }
+    }
+
+    @Test func aCopiedDecoderKeepsItsOwnTable() throws {
+        var encoder = HPACKEncoder(allocator: ByteBufferAllocator(), useHuffmanEncoding: false)
+        var first = ByteBuffer()
+        try encoder.encode(headers: [":status": "200", "x-a": "one"], to: &first)
+        var second = ByteBuffer()
+        try encoder.encode(headers: [":status": "200", "x-a": "one"], to: &second)  // refers to the table
+        var original = H2HeaderDecoder()
+        _ = try original.decode(first, keepAll: true)
+        var copy = original
+        _ = try copy.decode(ByteBuffer(bytes: [0x20]), keepAll: true)  // size update to 0
+        #expect(try original.decode(second, keepAll: true).fields.map(\.value) == ["one"])
+        #expect(throws: H2HeaderDecoder.DecodingError.self) { try copy.decode(second, keepAll: true) }
+    }
+
     @Test func withoutKeepAllOnlyTheFieldsVolleyReadsAreStrings() throws {
         var encoder = HPACKEncoder(allocator: ByteBufferAllocator(), useHuffmanEncoding: true)
         var block = ByteBuffer()

@@ -70,6 +70,9 @@ extension H2Connection {
             }
         case .settings(let ack, let settings):
             if !ack {
+                // The first SETTINGS replaces what was assumed before it, even when it names
+                // no stream limit.
+                if !receivedPeerSettings { peerMaxConcurrentStreams = Self.assumedMaxConcurrentStreams }
                 try apply(settings)
                 receivedPeerSettings = true
                 H2FrameEncoder.writeSettingsAck(into: &out)

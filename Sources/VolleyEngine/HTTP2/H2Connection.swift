@@ -24,11 +24,12 @@ public struct H2Connection {
     var nextStreamID: UInt32 = 1
 
     // MARK: The peer's settings
-    /// SETTINGS_MAX_CONCURRENT_STREAMS. Until the server's first SETTINGS arrives, 100: the
-    /// least the RFC recommends a server allow (§6.5.2) and what nghttp2 (h2load) assumes; a
-    /// server with a lower limit refuses the streams above it (REFUSED_STREAM, safe to retry)
-    /// unless the owner waits for `receivedPeerSettings` before opening more than one.
-    public internal(set) var peerMaxConcurrentStreams = 100
+    /// SETTINGS_MAX_CONCURRENT_STREAMS. Until the server's first SETTINGS arrives, the
+    /// `streamsBeforeSettings` given at init (by default 100: the least the RFC recommends a
+    /// server allow, §6.5.2, and what nghttp2 assumes); once it arrives, its value, or 100
+    /// when it names none. A server with a lower limit may refuse the streams of a first
+    /// burst above it (REFUSED_STREAM, safe to retry).
+    public internal(set) var peerMaxConcurrentStreams: Int
     /// The server's first SETTINGS has arrived (its limits are known, not assumed).
     public internal(set) var receivedPeerSettings = false
     var peerInitialWindow = H2.defaultWindow
@@ -59,8 +60,20 @@ public struct H2Connection {
     /// many cookies exceed it, and a head we refuse is a lost response, not a saved byte).
     static let maxResponseHeaderListSize = 256 * 1024
 
+    /// What is assumed of SETTINGS_MAX_CONCURRENT_STREAMS when the server's SETTINGS leaves
+    /// it out (or before they arrive, by default).
+    public static let assumedMaxConcurrentStreams = 100
+
     /// A connection before its first byte; call ``start(into:)`` once the socket is up.
-    public init(settings: H2LocalSettings = H2LocalSettings(), allocator: ByteBufferAllocator = ByteBufferAllocator()) {
+    /// `streamsBeforeSettings`: how many streams may open before the server's first SETTINGS
+    /// says how many it allows (``H2Session`` passes 1, so a lower limit holds from the first
+    /// request at the cost of one round trip for the streams after the first).
+    public init(
+        settings: H2LocalSettings = H2LocalSettings(),
+        allocator: ByteBufferAllocator = ByteBufferAllocator(),
+        streamsBeforeSettings: Int = H2Connection.assumedMaxConcurrentStreams
+    ) {
+        peerMaxConcurrentStreams = streamsBeforeSettings
         local = settings
         frames = H2FrameDecoder(maxFrameSize: settings.maxFrameSize)
         hpack = H2HeaderDecoder(maxTableSize: settings.headerTableSize)

@@ -22,27 +22,44 @@ struct H2HeaderDecoder {
         var description: String
     }
 
-    private struct Entry {
-        var name: [UInt8]
-        var value: [UInt8]
-        var size: Int { name.count + value.count + 32 }
+    /// A Huffman-coded string seen recently and what it decoded to: servers send the same
+    /// coded values response after response (`nginx/1.22.1`, `text/plain`, the date for a
+    /// second), and comparing a few bytes is cheaper than decoding them again.
+    private struct Memo {
+        var encoded: [UInt8] = []
+        var decoded: [UInt8] = []
     }
 
-    /// Newest last: dynamic index 1 is `entries[entries.count - 1]`.
-    private var entries: [Entry] = []
-    private var size = 0
+    /// The dynamic table; copied before a write when this decoder was copied.
+    private var table: HPACKDynamicTable
     /// The table's size limit now (the server may lower it, up to what we announced).
-    private(set) var maxSize: Int
+    var maxSize: Int { table.maxSize }
     /// SETTINGS_HEADER_TABLE_SIZE as we announced it.
-    let announcedMaxSize: Int
+    var announcedMaxSize: Int { table.capacity }
     private var name: [UInt8] = []
     private var value: [UInt8] = []
+    /// One memo per static-table name a value comes with (index 1…61), where nginx's values
+    /// sit, and a few more shared by hash for values of other names.
+    private var memos: [Memo]
+    /// The static table, held here so the hot path does not go through a global's lazy
+    /// initialisation check for every field.
+    private let statics = HPACKStaticTable.entries
+
+    /// Huffman strings longer than this are decoded every time (cookies, tokens: unique).
+    private static let memoLimit = 64
+    private static let hashedMemos = 8
 
     init(maxTableSize: Int = 4096) {
-        maxSize = maxTableSize
-        announcedMaxSize = maxTableSize
+        table = HPACKDynamicTable(capacity: maxTableSize)
+        memos = [Memo](repeating: Memo(), count: HPACKStaticTable.count + 1 + Self.hashedMemos)
         name.reserveCapacity(64)
         value.reserveCapacity(256)
+    }
+
+    /// The table, for writing: this decoder's own (a copy of the decoder shares it until then).
+    private mutating func writableTable() -> HPACKDynamicTable {
+        if !isKnownUniquelyReferenced(&table) { table = table.copy() }
+        return table
     }
 
     /// Decodes one complete header block.
@@ -64,8 +81,9 @@ struct H2HeaderDecoder {
                             description: "HPACK: table size update to \(newSize) above our \(announcedMaxSize)"
                         )
                     }
-                    maxSize = newSize
-                    evict(toFit: 0)
+                    let table = writableTable()
+                    table.maxSize = newSize
+                    table.evict(toFit: 0)
                 } else {
                     try literal(bytes, &i, prefix: 4, into: &head, keepAll: keepAll, indexing: false)
                 }
@@ -77,18 +95,25 @@ struct H2HeaderDecoder {
     // MARK: - Fields
 
     private mutating func field(at index: Int, into head: inout Head, keepAll: Bool) throws(DecodingError) {
-        if index >= 1 && index <= HPACKStaticTable.count {
-            let entry = HPACKStaticTable.entries[index - 1]
-            Self.take(entry.name, entry.value, into: &head, keepAll: keepAll)
-        } else {
-            let d = index - HPACKStaticTable.count
-            guard d >= 1 && d <= entries.count else {
-                throw DecodingError(description: "HPACK: index \(index) is not in the table")
+        if index >= 8 && index <= 14 {
+            // `:status 200` … `:status 500`: most responses' whole first byte.
+            head.status = Self.staticStatus[index - 8]
+        } else if index >= 1 && index <= HPACKStaticTable.count {
+            let entry = statics[index - 1]
+            entry.name.withUnsafeBytes { name in
+                entry.value.withUnsafeBytes { value in
+                    Self.take(name, value, staticIndex: index, into: &head, keepAll: keepAll)
+                }
             }
-            let entry = entries[entries.count - d]
-            Self.take(entry.name, entry.value, into: &head, keepAll: keepAll)
+        } else {
+            let found: Void? = table.withEntry(index - HPACKStaticTable.count) { name, value in
+                Self.take(name, value, staticIndex: 0, into: &head, keepAll: keepAll)
+            }
+            guard found != nil else { throw DecodingError(description: "HPACK: index \(index) is not in the table") }
         }
     }
+
+    private static let staticStatus = [200, 204, 206, 304, 400, 404, 500]
 
     private mutating func literal(
         _ bytes: UnsafeRawBufferPointer,
@@ -99,54 +124,58 @@ struct H2HeaderDecoder {
         indexing: Bool
     ) throws(DecodingError) {
         let nameIndex = try Self.integer(bytes, &i, prefix: prefix)
+        // The scratch buffers are taken out of `self` while written (no copy, no overlap).
+        var name = self.name
+        var value = self.value
+        self.name = []
+        self.value = []
+        defer {
+            self.name = name
+            self.value = value
+        }
         name.removeAll(keepingCapacity: true)
+        var staticIndex = 0
         if nameIndex == 0 {
-            try Self.string(bytes, &i, into: &name)
+            try string(bytes, &i, into: &name, memo: nil)
         } else if nameIndex <= HPACKStaticTable.count {
-            name.append(contentsOf: HPACKStaticTable.entries[nameIndex - 1].name)
+            name.append(contentsOf: statics[nameIndex - 1].name)
+            staticIndex = nameIndex
         } else {
-            let d = nameIndex - HPACKStaticTable.count
-            guard d <= entries.count else {
+            let found: Void? = table.withEntry(nameIndex - HPACKStaticTable.count) { n, _ in
+                name.append(contentsOf: n)
+            }
+            guard found != nil else {
                 throw DecodingError(description: "HPACK: name index \(nameIndex) is not in the table")
             }
-            name.append(contentsOf: entries[entries.count - d].name)
         }
         value.removeAll(keepingCapacity: true)
-        try Self.string(bytes, &i, into: &value)
-        Self.take(name, value, into: &head, keepAll: keepAll)
-        if indexing { insert(Entry(name: name, value: value)) }
-    }
-
-    private mutating func insert(_ entry: Entry) {
-        guard entry.size <= maxSize else {
-            // An entry larger than the table empties it and is not added (§4.4).
-            entries.removeAll()
-            size = 0
-            return
+        try string(bytes, &i, into: &value, memo: staticIndex > 0 ? staticIndex : nil)
+        name.withUnsafeBytes { name in
+            value.withUnsafeBytes { value in
+                Self.take(name, value, staticIndex: staticIndex, into: &head, keepAll: keepAll)
+                if indexing { writableTable().insert(name: name, value: value) }
+            }
         }
-        evict(toFit: entry.size)
-        entries.append(entry)
-        size += entry.size
     }
 
-    private mutating func evict(toFit incoming: Int) {
-        var drop = 0
-        while size + incoming > maxSize && drop < entries.count {
-            size -= entries[drop].size
-            drop += 1
-        }
-        if drop > 0 { entries.removeFirst(drop) }
-    }
-
-    /// Keeps what Volley reads of a field.
-    private static func take(_ name: [UInt8], _ value: [UInt8], into head: inout Head, keepAll: Bool) {
-        switch name.count {
-        case 7 where name == Names.status:
+    /// Keeps what Volley reads of a field. `staticIndex`: the name's index in the static
+    /// table (0: the name came otherwise and is compared byte by byte).
+    private static func take(
+        _ name: UnsafeRawBufferPointer,
+        _ value: UnsafeRawBufferPointer,
+        staticIndex: Int,
+        into head: inout Head,
+        keepAll: Bool
+    ) {
+        switch staticIndex == 0 ? Names.kind(of: name) : Names.kind(ofStatic: staticIndex) {
+        case .status:
             if value.count == 3, let d0 = digit(value[0]), let d1 = digit(value[1]), let d2 = digit(value[2]) {
                 head.status = d0 * 100 + d1 * 10 + d2
             }
             return
-        case 14 where name == Names.contentLength:
+        case .pseudo:
+            return
+        case .contentLength:
             var n = 0
             var valid = !value.isEmpty && value.count <= 18
             for b in value {
@@ -157,28 +186,50 @@ struct H2HeaderDecoder {
                 n = n * 10 + d
             }
             if valid { head.contentLength = n }
-        case 16 where name == Names.contentEncoding:
+        case .contentEncoding:
             head.contentEncoding = String(decoding: value, as: UTF8.self)
-        case 8 where name == Names.location:
+        case .location:
             head.location = String(decoding: value, as: UTF8.self)
-        default:
+        case .other:
             break
         }
-        if keepAll && name.first != UInt8(ascii: ":") {
+        if keepAll {
             head.fields.append((String(decoding: name, as: UTF8.self), String(decoding: value, as: UTF8.self)))
         }
     }
-
     @inline(__always)
     private static func digit(_ b: UInt8) -> Int? {
         b >= 0x30 && b <= 0x39 ? Int(b - 0x30) : nil
     }
 
+    /// The fields Volley tells apart.
     private enum Names {
-        static let status = Array(":status".utf8)
-        static let contentLength = Array("content-length".utf8)
-        static let contentEncoding = Array("content-encoding".utf8)
-        static let location = Array("location".utf8)
+        case status, pseudo, contentLength, contentEncoding, location, other
+
+        /// By the static table's index of the name (RFC 7541 Appendix A).
+        @inline(__always)
+        static func kind(ofStatic index: Int) -> Names {
+            switch index {
+            case 8...14: .status
+            case 1...7: .pseudo
+            case 28: .contentLength
+            case 26: .contentEncoding
+            case 46: .location
+            default: .other
+            }
+        }
+
+        /// By the name's bytes (a literal name, or one from the dynamic table).
+        static func kind(of name: UnsafeRawBufferPointer) -> Names {
+            guard let first = name.first else { return .other }
+            if first == UInt8(ascii: ":") { return name.elementsEqual(":status".utf8) ? .status : .pseudo }
+            switch name.count {
+            case 14 where name.elementsEqual("content-length".utf8): return .contentLength
+            case 16 where name.elementsEqual("content-encoding".utf8): return .contentEncoding
+            case 8 where name.elementsEqual("location".utf8): return .location
+            default: return .other
+            }
+        }
     }
 
     // MARK: - Primitives (§5)
@@ -201,41 +252,43 @@ struct H2HeaderDecoder {
         }
     }
 
-    static func string(_ bytes: UnsafeRawBufferPointer, _ i: inout Int, into out: inout [UInt8]) throws(DecodingError) {
+    /// Appends a string literal's bytes to `out`: as sent, or Huffman-decoded (from a memo
+    /// when the same coded bytes came recently). `memo`: the static-table index of the
+    /// value's name (its own memo); nil: a memo shared by hash.
+    mutating func string(
+        _ bytes: UnsafeRawBufferPointer,
+        _ i: inout Int,
+        into out: inout [UInt8],
+        memo: Int?
+    ) throws(DecodingError) {
         guard i < bytes.count else { throw DecodingError(description: "HPACK: truncated string") }
         let huffman = bytes[i] & 0x80 != 0
-        let length = try integer(bytes, &i, prefix: 7)
+        let length = try Self.integer(bytes, &i, prefix: 7)
         guard length <= bytes.count - i else { throw DecodingError(description: "HPACK: string past the block's end") }
         let slice = UnsafeRawBufferPointer(rebasing: bytes[i..<(i + length)])
         i += length
-        if huffman {
-            do {
-                try HPACKHuffman.decode(slice, into: &out)
-            } catch {
-                throw DecodingError(description: error.description)
-            }
-        } else {
-            out.append(contentsOf: slice)
+        guard huffman else { return out.append(contentsOf: slice) }
+        guard length > 0, length <= Self.memoLimit else { return try Self.huffman(slice, into: &out) }
+        let m =
+            memo
+            ?? HPACKStaticTable.count + 1 + (length &* 31 &+ Int(slice[0]) &* 7 &+ Int(slice[length - 1]))
+            % Self.hashedMemos
+        if memos[m].encoded.withUnsafeBytes({ $0.elementsEqual(slice) }) {
+            return out.append(contentsOf: memos[m].decoded)
+        }
+        let start = out.count
+        try Self.huffman(slice, into: &out)
+        memos[m].encoded.removeAll(keepingCapacity: true)
+        memos[m].encoded.append(contentsOf: slice)
+        memos[m].decoded.removeAll(keepingCapacity: true)
+        memos[m].decoded.append(contentsOf: out[start...])
+    }
+
+    private static func huffman(_ slice: UnsafeRawBufferPointer, into out: inout [UInt8]) throws(DecodingError) {
+        do {
+            try HPACKHuffman.decode(slice, into: &out)
+        } catch {
+            throw DecodingError(description: error.description)
         }
     }
-}
-
-/// HPACK's static table (RFC 7541 Appendix A).
-enum HPACKStaticTable {
-    static let count = 61
-    static let entries: [(name: [UInt8], value: [UInt8])] = [
-        (":authority", ""), (":method", "GET"), (":method", "POST"), (":path", "/"), (":path", "/index.html"),
-        (":scheme", "http"), (":scheme", "https"), (":status", "200"), (":status", "204"), (":status", "206"),
-        (":status", "304"), (":status", "400"), (":status", "404"), (":status", "500"), ("accept-charset", ""),
-        ("accept-encoding", "gzip, deflate"), ("accept-language", ""), ("accept-ranges", ""), ("accept", ""),
-        ("access-control-allow-origin", ""), ("age", ""), ("allow", ""), ("authorization", ""),
-        ("cache-control", ""), ("content-disposition", ""), ("content-encoding", ""), ("content-language", ""),
-        ("content-length", ""), ("content-location", ""), ("content-range", ""), ("content-type", ""),
-        ("cookie", ""), ("date", ""), ("etag", ""), ("expect", ""), ("expires", ""), ("from", ""), ("host", ""),
-        ("if-match", ""), ("if-modified-since", ""), ("if-none-match", ""), ("if-range", ""),
-        ("if-unmodified-since", ""), ("last-modified", ""), ("link", ""), ("location", ""), ("max-forwards", ""),
-        ("proxy-authenticate", ""), ("proxy-authorization", ""), ("range", ""), ("referer", ""), ("refresh", ""),
-        ("retry-after", ""), ("server", ""), ("set-cookie", ""), ("strict-transport-security", ""),
-        ("transfer-encoding", ""), ("user-agent", ""), ("vary", ""), ("via", ""), ("www-authenticate", ""),
-    ].map { (Array($0.0.utf8), Array($0.1.utf8)) }
 }
