@@ -77,13 +77,32 @@ final class ConnectionFactory {
         connect(connection, to: address, tls: tls) { $0.connectAttemptFailed($1) }
     }
 
-    /// Connects an HTTP/2 session (through NIO: its frames are batched per read, not sent
-    /// per request). The outcome reaches its lanes as ready or failed.
+    /// Connects an HTTP/2 session; the outcome reaches its lanes as ready or failed. h2c on
+    /// Linux connects its socket itself and writes each read's frames with one `send(2)`, as
+    /// HTTP/1.1 does: NIO's write path (pipeline, pending-write queue, flush) cost more than
+    /// the frames' encoding at `-m 1`.
     func open<Owner: ConnectionOwner>(_ session: H2Session<Owner>, to address: SocketAddress, tls: TLSSetup?) {
         let start = NIODeadline.now().uptimeNanoseconds
         session.connectStartedAt = start
         session.connectDeadline = start &+ UInt64(max(0, connectTimeout.nanoseconds))
         session.connectTimeoutSeconds = Double(connectTimeout.nanoseconds) / 1e9
+        if tls == nil, let connector {
+            let loop = self.loop
+            let limit = directSendLimit
+            let abandoned = { session.isClosed }
+            connector.connect(to: address, timeout: connectTimeout, isAbandoned: abandoned) { result in
+                switch result {
+                case .success(let fd):
+                    session.direct = DirectWriter(fd: fd, limit: limit)
+                    DirectConnector.adopt(fd, on: loop, handler: session).assumeIsolated().whenFailure { error in
+                        session.connectAttemptFailed(error)
+                    }
+                case .failure(let error):
+                    session.connectAttemptFailed(error)
+                }
+            }
+            return
+        }
         connect(session, to: address, tls: tls) { $0.connectAttemptFailed($1) }
     }
 

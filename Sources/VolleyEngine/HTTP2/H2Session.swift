@@ -39,6 +39,9 @@ final class H2Session<Owner: ConnectionOwner>: ChannelInboundHandler, RemovableC
     private(set) var isDraining = false
     private(set) var isClosed = false
     private var pendingError: (any Error)?
+    /// Set when Volley connected the socket itself (h2c on Linux): frames are written with
+    /// `send(2)` rather than through NIO's channel (``DirectWriter``).
+    var direct: DirectWriter?
     /// Called once the session has no lane left and is closed, for its pool to forget it.
     var onGone: ((H2Session<Owner>) -> Void)?
     /// Whether the connection closes when its last lane fails (a timeout, a reset stream).
@@ -458,7 +461,12 @@ final class H2Session<Owner: ConnectionOwner>: ChannelInboundHandler, RemovableC
     /// taken the bytes, so it is unique again) instead of a new buffer per write.
     private func flush() {
         guard out.readableBytes > 0, let context else { return }
-        context.writeAndFlush(wrapOutboundOut(out), promise: nil)
+        if let direct {
+            // A failed send closes the channel on the next turn; its streams fail then.
+            if let error = direct.write(out, context: context), pendingError == nil { pendingError = error }
+        } else {
+            context.writeAndFlush(wrapOutboundOut(out), promise: nil)
+        }
         out.clear()
     }
 }
