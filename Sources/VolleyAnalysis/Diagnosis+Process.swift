@@ -14,6 +14,10 @@ extension Diagnosis {
             else { continue }
             // The machine itself full: then it is the machine's CPU, not one process's ceiling.
             if let idle = v.idleCores(p.cores), idle < 0.4 { continue }
+            // Two workers or more (a pre-fork master and its children): one of them at one core
+            // is not the service's ceiling. The others idle means its keep-alive connections
+            // were pinned to it by the accept race — "run more workers" would be wrong advice.
+            if let n = p.processes, n >= 3 { continue }
             let width = v.servedWidth
             guard width?.queued ?? v.throughputFlat else { continue }
             let who = p.python ? "one Python process" : "one process"

@@ -138,6 +138,11 @@ import VolleyCore
         var twin = queued(rps: 360, p50: 42, fastestMs: 5, inFlight: 16)
         twin.probes = [process(cpu: 160, busiest: 85 - 10, processes: 3, threads: 11)]
         #expect(!ids(twin).contains("single-core-process"))
+        // Two workers, one of them at one core and the other idle (16 keep-alive connections
+        // mostly accepted by one worker, seen on the twin): pinned, not the GIL's ceiling.
+        var pinned = run
+        pinned.probes = [process(cpu: 104, busiest: 97, processes: 3, threads: 11, states: ["lock_wait": 8])]
+        #expect(!ids(pinned).contains("single-core-process"))
     }
 
     // Measured on `blocking-log`: 174 req/s, p50 90 ms, the worker at 18 % of a core, 7 threads
