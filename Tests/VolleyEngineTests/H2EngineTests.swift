@@ -17,22 +17,18 @@ import VolleyTestSupport
         timeout: Duration = .seconds(10),
         follow: Int = 0
     ) async throws -> RunSummary {
-        var config = RunConfiguration(
-            request: RequestSpec(url: try TargetURL(parsing: url)),
+        try await runH2(
+            url,
+            http: http,
+            streams: streams,
             model: model,
-            threads: 1,
-            requestTimeout: timeout,
-            insecure: insecure
+            insecure: insecure,
+            timeout: timeout,
+            follow: follow
         )
-        config.http = http
-        config.streams = streams
-        config.followRedirects = follow
-        return try await LoadEngine(configuration: config).run()
     }
 
-    private func closed(_ connections: Int, requests: Int) -> LoadModel {
-        .closed(connections: connections, limit: .requests(requests))
-    }
+    private func closed(_ connections: Int, requests: Int) -> LoadModel { closedH2(connections, requests: requests) }
 
     @Test func closedModelStreamsAreCountedExactly() async throws {
         let server = try await H2TestServer.start()

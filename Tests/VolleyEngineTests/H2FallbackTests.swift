@@ -21,22 +21,18 @@ import VolleyTestSupport
         model: LoadModel,
         threads: Int = 1
     ) async throws -> RunSummary {
-        var config = RunConfiguration(
-            request: RequestSpec(url: try TargetURL(parsing: url)),
+        try await runH2(
+            url,
+            http: .http2,
+            streams: streams,
             model: model,
             threads: threads,
-            requestTimeout: .seconds(10),
-            insecure: true
+            insecure: true,
+            fallback: fallback
         )
-        config.http = .http2
-        config.streams = streams
-        config.http1Fallback = fallback
-        return try await LoadEngine(configuration: config).run()
     }
 
-    private func closed(_ connections: Int, requests: Int) -> LoadModel {
-        .closed(connections: connections, limit: .requests(requests))
-    }
+    private func closed(_ connections: Int, requests: Int) -> LoadModel { closedH2(connections, requests: requests) }
 
     @Test func aServerRefusingH2IsSpokenToInHTTP1LaneByLane() async throws {
         let files = try tlsFiles()
