@@ -71,7 +71,14 @@ final class ConnectionFactory {
         connection.connectDeadline = start &+ UInt64(max(0, connectTimeout.nanoseconds))
         connection.connectTimeoutSeconds = Double(connectTimeout.nanoseconds) / 1e9
         if tls == nil, let connector {
-            openDirect(connection, to: address, connector)
+            openDirect(
+                connection,
+                to: address,
+                connector,
+                abandoned: { connection.state != .connecting },
+                adopted: { connection.direct = $0 },
+                failed: { connection.connectAttemptFailed($0) }
+            )
             return
         }
         connect(connection, to: address, tls: tls) { $0.connectAttemptFailed($1) }
@@ -87,20 +94,14 @@ final class ConnectionFactory {
         session.connectDeadline = start &+ UInt64(max(0, connectTimeout.nanoseconds))
         session.connectTimeoutSeconds = Double(connectTimeout.nanoseconds) / 1e9
         if tls == nil, let connector {
-            let loop = self.loop
-            let limit = directSendLimit
-            let abandoned = { session.isClosed }
-            connector.connect(to: address, timeout: connectTimeout, isAbandoned: abandoned) { result in
-                switch result {
-                case .success(let fd):
-                    session.direct = DirectWriter(fd: fd, limit: limit)
-                    DirectConnector.adopt(fd, on: loop, handler: session).assumeIsolated().whenFailure { error in
-                        session.connectAttemptFailed(error)
-                    }
-                case .failure(let error):
-                    session.connectAttemptFailed(error)
-                }
-            }
+            openDirect(
+                session,
+                to: address,
+                connector,
+                abandoned: { session.isClosed },
+                adopted: { session.direct = $0 },
+                failed: { session.connectAttemptFailed($0) }
+            )
             return
         }
         connect(session, to: address, tls: tls) { $0.connectAttemptFailed($1) }
@@ -136,24 +137,26 @@ final class ConnectionFactory {
             .whenFailure { error in onFailure.value(bound.value, error) }
     }
 
-    private func openDirect<Owner: ConnectionOwner>(
-        _ connection: HTTPConnection<Owner>,
+    /// Connects a socket itself, then hands it to NIO with `handler` on it; `adopted` gets
+    /// the writer that sends on it directly.
+    private func openDirect(
+        _ handler: any ChannelHandler,
         to address: SocketAddress,
-        _ connector: DirectConnector
+        _ connector: DirectConnector,
+        abandoned: @escaping () -> Bool,
+        adopted: @escaping (DirectWriter) -> Void,
+        failed: @escaping (any Error) -> Void
     ) {
-        let abandoned = { connection.state != .connecting }
         let loop = self.loop
         let limit = directSendLimit
         connector.connect(to: address, timeout: connectTimeout, isAbandoned: abandoned) { result in
             switch result {
             case .success(let fd):
-                connection.direct = DirectWriter(fd: fd, limit: limit)
-                DirectConnector.adopt(fd, on: loop, handler: connection).assumeIsolated().whenFailure { error in
-                    // Reached only if NIO cannot register the socket; it then owns the fd.
-                    connection.connectAttemptFailed(error)
-                }
+                adopted(DirectWriter(fd: fd, limit: limit))
+                // Fails only if NIO cannot register the socket; it then owns the fd.
+                DirectConnector.adopt(fd, on: loop, handler: handler).assumeIsolated().whenFailure(failed)
             case .failure(let error):
-                connection.connectAttemptFailed(error)
+                failed(error)
             }
         }
     }
