@@ -22,6 +22,7 @@ public enum ExamplePlan {
           max_redirects: 5
           cookies: true                     # one cookie jar per VU, as a browser keeps
           compression: true                 # Accept-Encoding: gzip, deflate, br; checks read bodies decoded
+          http: ${HTTP:-1.1}                # or 2 (HTTP/2 over TLS, https://), h2c (HTTP/2 cleartext, http://)
 
         variables:                          # ${title} in any step, set when each VU starts
           title: Write report ${randomInt(1, 1000)}   # also ${uuid()}, ${randomString(8)}, ${now()}
