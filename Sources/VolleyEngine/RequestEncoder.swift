@@ -101,16 +101,9 @@ public struct RequestEncoder: Sendable {
     /// not copy (and retain) the encoder's arrays for every request.
     @inlinable
     public static func stamp(_ buffer: inout ByteBuffer, at sequenceOffset: Int, loop: Int, sequence: UInt64) {
-        var value = RequestID.value(loop: loop, sequence: sequence)
+        let value = RequestID.value(loop: loop, sequence: sequence)
         let offset = buffer.readerIndex + sequenceOffset
-        buffer.withUnsafeMutableReadableBytes { out in
-            var i = offset + 15
-            while i >= offset {
-                out[i] = Self.hexDigit(UInt8(truncatingIfNeeded: value & 0xF))
-                value >>= 4
-                i -= 1
-            }
-        }
+        buffer.withUnsafeMutableReadableBytes { RequestID.writeHex(value, into: $0, at: offset) }
     }
 
     /// The ASCII hex digit for `v` (0–15): lowercase for request ids, uppercase for

@@ -12,6 +12,19 @@ public enum RequestID {
         UInt64(loop & 0xFF) << 56 | (sequence & 0x00FF_FFFF_FFFF_FFFF)
     }
 
+    /// Writes `value` as 16 lowercase hex digits at `offset` of `bytes`: the one digit writer
+    /// of the HTTP/1.1 template, the plan's request bytes and the HTTP/2 HPACK block.
+    @inlinable
+    public static func writeHex(_ value: UInt64, into bytes: UnsafeMutableRawBufferPointer, at offset: Int) {
+        var value = value
+        var i = offset + 15
+        while i >= offset {
+            bytes[i] = RequestEncoder.hexDigit(UInt8(truncatingIfNeeded: value & 0xF))
+            value >>= 4
+            i -= 1
+        }
+    }
+
     /// The id as sent: `prefix-` and the value's 16 hex digits.
     static func text(prefix: some Collection<UInt8>, loop: Int, sequence: UInt64) -> String {
         var bytes: [UInt8] = []

@@ -122,32 +122,26 @@ public struct H2RequestTemplate: Sendable {
     ) {
         let prefix: [UInt8] = tableSizeUpdate ? [0x20] : []
         let endStream = body == nil
-        if block.count + prefix.count <= maxFrameSize {
-            let at = block.withUnsafeBytes {
-                H2FrameEncoder.writeHeaders(
-                    stream: stream,
-                    block: $0,
-                    prefix: prefix,
-                    endStream: endStream,
-                    maxFrameSize: maxFrameSize,
-                    into: &out
-                )
-            }
-            if let sequenceOffset, let at { Self.stamp(&out, at: at + sequenceOffset, requestID: requestID) }
-            return
-        }
-        var stamped = ByteBuffer(bytes: block)
-        if let sequenceOffset { Self.stamp(&stamped, at: sequenceOffset, requestID: requestID) }
-        stamped.withUnsafeReadableBytes {
-            _ = H2FrameEncoder.writeHeaders(
+        func headers(_ block: UnsafeRawBufferPointer) -> Int? {
+            H2FrameEncoder.writeHeaders(
                 stream: stream,
-                block: $0,
+                block: block,
                 prefix: prefix,
                 endStream: endStream,
                 maxFrameSize: maxFrameSize,
                 into: &out
             )
         }
+        if block.count + prefix.count <= maxFrameSize {
+            // One frame: the id's digits are patched where the block landed in `out`.
+            let at = block.withUnsafeBytes(headers)
+            if let sequenceOffset, let at { Self.stamp(&out, at: at + sequenceOffset, requestID: requestID) }
+            return
+        }
+        // Cut into CONTINUATION frames: the digits are patched into a copy first.
+        var stamped = ByteBuffer(bytes: block)
+        if let sequenceOffset { Self.stamp(&stamped, at: sequenceOffset, requestID: requestID) }
+        _ = stamped.withUnsafeReadableBytes(headers)
     }
 
     /// The block as written for `requestID`, for tests and for a server log's comparison.
@@ -161,16 +155,8 @@ public struct H2RequestTemplate: Sendable {
     /// Writes `requestID` as 16 lowercase hex digits at absolute index `index` of `out`.
     @inline(__always)
     static func stamp(_ out: inout ByteBuffer, at index: Int, requestID: UInt64) {
-        var value = requestID
         let offset = index - out.readerIndex
-        out.withUnsafeMutableReadableBytes { bytes in
-            var i = offset + 15
-            while i >= offset {
-                bytes[i] = RequestEncoder.hexDigit(UInt8(truncatingIfNeeded: value & 0xF))
-                value >>= 4
-                i -= 1
-            }
-        }
+        out.withUnsafeMutableReadableBytes { RequestID.writeHex(requestID, into: $0, at: offset) }
     }
 
     // MARK: - HPACK primitives (RFC 7541 §5, §6.2.2)

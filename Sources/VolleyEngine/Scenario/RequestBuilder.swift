@@ -259,12 +259,10 @@ final class RequestBuilder: Sendable {
             out.append(UInt8(ascii: " "))
             out.append(contentsOf: runPrefix)
             out.append(UInt8(ascii: "-"))
-            var value = RequestID.value(loop: loop, sequence: sequence)
             let digitsAt = out.count
             out.append(contentsOf: Self.sixteenZeros)
-            for i in stride(from: digitsAt + 15, through: digitsAt, by: -1) {
-                out[i] = RequestEncoder.hexDigit(UInt8(truncatingIfNeeded: value & 0xF))
-                value >>= 4
+            out.withUnsafeMutableBytes {
+                RequestID.writeHex(RequestID.value(loop: loop, sequence: sequence), into: $0, at: digitsAt)
             }
             out.append(UInt8(ascii: "\r"))
             out.append(UInt8(ascii: "\n"))
