@@ -499,7 +499,7 @@ final class LoopWorker: HostedLoad, @unchecked Sendable {
         }
         let bytes: Int
         if let h2, h.session != nil {
-            bytes = h2.template.block.count + 9 + (h2.template.body?.readableBytes ?? 0)
+            bytes = h2.template.wireBytes
         } else {
             bytes = h.data.template.readableBytes + (largeBody?.readableBytes ?? 0)
         }
