@@ -112,8 +112,13 @@ public struct PhaseRecorder: Sendable {
 
     @inlinable
     mutating func record(_ nanos: UInt64, at index: Int) {
-        if histograms[index] == nil { histograms[index] = LatencyHistogram.make() }
-        _ = histograms[index]!.record(LatencyHistogram.micros(nanos))
+        // Recorded in place: testing `histograms[index] == nil` first read the element out,
+        // a copy of the histogram (a retain and a release of its counts) per phase per request.
+        if histograms[index]?.record(LatencyHistogram.micros(nanos)) == nil {
+            var h = LatencyHistogram.make()
+            _ = h.record(LatencyHistogram.micros(nanos))
+            histograms[index] = h
+        }
     }
 
     /// Adds another recorder's histograms and counts (histograms merged, never averaged); a

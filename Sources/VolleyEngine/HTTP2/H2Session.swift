@@ -275,7 +275,12 @@ final class H2Session<Owner: ConnectionOwner>: ChannelInboundHandler, RemovableC
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let buffer = unwrapInboundIn(data)
+        Owner.sessionRead(self, unwrapInboundIn(data))
+    }
+
+    /// What `channelRead` does, reached through ``ConnectionOwner/sessionRead(_:_:)`` so that
+    /// it runs specialized for the owner.
+    func read(_ buffer: ByteBuffer) {
         let t = HTTPConnection<Owner>.now()
         inRead = true
         defer { inRead = false }
@@ -289,8 +294,7 @@ final class H2Session<Owner: ConnectionOwner>: ChannelInboundHandler, RemovableC
         flush()
     }
 
-    // Inlined into `channelRead`, which the compiler specializes for the owner: as a
-    // function of its own it ran unspecialized (generic metadata looked up per event).
+    // Inlined into `read`, which runs specialized for the owner (``ConnectionOwner/sessionRead``).
     @inline(__always)
     private func handle(_ event: H2Event, at t: UInt64) {
         switch event {
