@@ -107,6 +107,31 @@ import VolleyCore
         }
     }
 
+    @Test func aRepeatedBlockIsReplayedWithItsInsertionsAndOneThatReadsTheTableIsNot() throws {
+        // A: `:status 200`, `server: a` with incremental indexing (as nginx sends every head).
+        let a = ByteBuffer(bytes: [0x88, 0x76, 0x01, UInt8(ascii: "a")])
+        // B: a new name, indexed: `x: b`.
+        let b = ByteBuffer(bytes: [0x88, 0x40, 0x01, UInt8(ascii: "x"), 0x01, UInt8(ascii: "b")])
+        // E: the newest dynamic entry: its meaning changes with the table.
+        let e = ByteBuffer(bytes: [0x88, 0xBE])
+        var d = H2HeaderDecoder()
+        for _ in 0..<3 {
+            let head = try d.decode(a, keepAll: true)
+            #expect(head.status == 200 && head.fields.map { "\($0.name)=\($0.value)" } == ["server=a"])
+        }
+        #expect(try d.decode(a, keepAll: false).fields.isEmpty)  // the replay is per keepAll
+        _ = try d.decode(b, keepAll: true)
+        #expect(try d.decode(e, keepAll: true).fields.map(\.value) == ["b"])
+        _ = try d.decode(a, keepAll: true)
+        #expect(try d.decode(e, keepAll: true).fields.map(\.value) == ["a"])
+        // Every replay inserted its entry: newest first, the last a, b, then a's four before.
+        let all = ByteBuffer(bytes: [0x88, 0xBE, 0xBF, 0xC0, 0xC1, 0xC2, 0xC3])
+        #expect(try d.decode(all, keepAll: true).fields.map(\.value) == ["a", "b", "a", "a", "a", "a"])
+        #expect(throws: H2HeaderDecoder.DecodingError.self) {
+            try d.decode(ByteBuffer(bytes: [0x88, 0xC4]), keepAll: true)
+        }
+    }
+
     @Test func aCopiedDecoderKeepsItsOwnTable() throws {
         var encoder = HPACKEncoder(allocator: ByteBufferAllocator(), useHuffmanEncoding: false)
         var first = ByteBuffer()

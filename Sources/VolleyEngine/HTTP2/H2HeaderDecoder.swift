@@ -1,5 +1,11 @@
 import NIOCore
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// HPACK decoding of response heads (RFC 7541) that makes no `String` of a field nobody reads.
 ///
 /// A load test reads `:status` of every response and, unless a check or capture asks, three
@@ -45,9 +51,32 @@ struct H2HeaderDecoder {
     /// initialisation check for every field.
     private let statics = HPACKStaticTable.entries
 
+    /// The last header block that named no dynamic-table entry, what it decoded to, and the
+    /// entries it added. Servers send the same block response after response (nginx: the
+    /// same 48 bytes until its `date` changes), and a block that refers to no dynamic entry
+    /// means the same whatever the table holds: when the next block has the same bytes, its
+    /// head is this one and only its insertions are made again (the table must stay in step).
+    private var replay = Replay()
+    /// Whether the block being decoded referred to the dynamic table (or resized it).
+    private var usedTable = false
+    /// Whether the block being decoded is recorded for ``replay``.
+    private var recording = false
+
+    private struct Replay {
+        var valid = false
+        var keepAll = false
+        var block: [UInt8] = []
+        var head = Head()
+        /// The inserted entries' names and values, back to back, and their lengths.
+        var inserted: [UInt8] = []
+        var insertions: [(name: Int, value: Int)] = []
+    }
+
     /// Huffman strings longer than this are decoded every time (cookies, tokens: unique).
     private static let memoLimit = 64
     private static let hashedMemos = 8
+    /// Blocks longer than this are decoded every time (cookies, tokens: unique).
+    private static let replayLimit = 512
 
     init(maxTableSize: Int = 4096) {
         table = HPACKDynamicTable(capacity: maxTableSize)
@@ -64,8 +93,28 @@ struct H2HeaderDecoder {
 
     /// Decodes one complete header block.
     mutating func decode(_ block: ByteBuffer, keepAll: Bool) throws(DecodingError) -> Head {
-        var head = Head()
         try block.withUnsafeReadableBytes { (bytes: UnsafeRawBufferPointer) throws(DecodingError) in
+            try decode(bytes, keepAll: keepAll)
+        }
+    }
+
+    /// Decodes one complete header block.
+    mutating func decode(_ bytes: UnsafeRawBufferPointer, keepAll: Bool) throws(DecodingError) -> Head {
+        if replay.valid, replay.keepAll == keepAll, replay.block.count == bytes.count,
+            replay.block.withUnsafeBytes({ memcmp($0.baseAddress!, bytes.baseAddress!, bytes.count) == 0 })
+        {
+            replayInsertions()
+            return replay.head
+        }
+        replay.valid = false
+        recording = bytes.count > 0 && bytes.count <= Self.replayLimit
+        usedTable = false
+        if recording {
+            replay.inserted.removeAll(keepingCapacity: true)
+            replay.insertions.removeAll(keepingCapacity: true)
+        }
+        var head = Head()
+        do {
             var i = 0
             while i < bytes.count {
                 let first = bytes[i]
@@ -81,6 +130,7 @@ struct H2HeaderDecoder {
                             description: "HPACK: table size update to \(newSize) above our \(announcedMaxSize)"
                         )
                     }
+                    usedTable = true
                     let table = writableTable()
                     table.maxSize = newSize
                     table.evict(toFit: 0)
@@ -89,7 +139,30 @@ struct H2HeaderDecoder {
                 }
             }
         }
+        if recording && !usedTable {
+            replay.block.removeAll(keepingCapacity: true)
+            replay.block.append(contentsOf: bytes)
+            replay.head = head
+            replay.keepAll = keepAll
+            replay.valid = true
+        }
         return head
+    }
+
+    /// Makes the insertions of the block ``replay`` holds again.
+    private mutating func replayInsertions() {
+        guard !replay.insertions.isEmpty else { return }
+        let table = writableTable()
+        replay.inserted.withUnsafeBytes { all in
+            var at = 0
+            for (n, v) in replay.insertions {
+                table.insert(
+                    name: UnsafeRawBufferPointer(rebasing: all[at..<(at + n)]),
+                    value: UnsafeRawBufferPointer(rebasing: all[(at + n)..<(at + n + v)])
+                )
+                at += n + v
+            }
+        }
     }
 
     // MARK: - Fields
@@ -106,6 +179,7 @@ struct H2HeaderDecoder {
                 }
             }
         } else {
+            usedTable = true
             let found: Void? = table.withEntry(index - HPACKStaticTable.count) { name, value in
                 Self.take(name, value, staticIndex: 0, into: &head, keepAll: keepAll)
             }
@@ -141,6 +215,7 @@ struct H2HeaderDecoder {
             name.append(contentsOf: statics[nameIndex - 1].name)
             staticIndex = nameIndex
         } else {
+            usedTable = true
             let found: Void? = table.withEntry(nameIndex - HPACKStaticTable.count) { n, _ in
                 name.append(contentsOf: n)
             }
@@ -153,7 +228,14 @@ struct H2HeaderDecoder {
         name.withUnsafeBytes { name in
             value.withUnsafeBytes { value in
                 Self.take(name, value, staticIndex: staticIndex, into: &head, keepAll: keepAll)
-                if indexing { writableTable().insert(name: name, value: value) }
+                if indexing {
+                    writableTable().insert(name: name, value: value)
+                    if recording {
+                        replay.inserted.append(contentsOf: name)
+                        replay.inserted.append(contentsOf: value)
+                        replay.insertions.append((name.count, value.count))
+                    }
+                }
             }
         }
     }
