@@ -7,28 +7,40 @@ extension H2Connection {
     /// appended to `out`, and what the owner must know is appended to `events`. After a
     /// connection error, nothing more is read.
     public mutating func receive(_ bytes: ByteBuffer, into out: inout ByteBuffer, events: inout [H2Event]) {
+        var collector = H2EventCollector(events: events)
+        events = []
+        receive(bytes, into: &out, sink: &collector)
+        events = collector.events
+    }
+
+    /// What ``receive(_:into:events:)`` does, telling `sink` as it goes: response heads and
+    /// body bytes straight from the read buffer, the rest as events.
+    mutating func receive<Sink: H2ResponseSink>(_ bytes: ByteBuffer, into out: inout ByteBuffer, sink: inout Sink) {
         guard failure == nil else { return }
-        frames.append(bytes)
+        // Out of `self` while it hands frames to `handle` (which changes `self`).
+        var frames = self.frames
+        self.frames = H2FrameDecoder(maxFrameSize: frames.maxFrameSize)
+        defer { self.frames = frames }
         do {
-            while let frame = try frames.nextFrame() {
-                try handle(frame, into: &out, events: &events)
+            try frames.frames(in: bytes) { (frame: H2RawFrame) throws(H2ConnectionError) in
+                try handle(frame, into: &out, sink: &sink)
             }
         } catch {
-            fail(error, into: &out, events: &events)
+            fail(error, into: &out, sink: &sink)
         }
     }
 
-    mutating func fail(_ error: H2ConnectionError, into out: inout ByteBuffer, events: inout [H2Event]) {
+    mutating func fail<Sink: H2ResponseSink>(_ error: H2ConnectionError, into out: inout ByteBuffer, sink: inout Sink) {
         failure = error
         H2FrameEncoder.writeGoAway(code: error.code, debug: error.message, into: &out)
-        events.append(.connectionError(error, open: streams.map(\.id)))
+        sink.event(.connectionError(error, open: streams.map(\.id)))
         streams.removeAll()
     }
 
-    mutating func handle(
-        _ frame: H2Frame,
+    mutating func handle<Sink: H2ResponseSink>(
+        _ frame: H2RawFrame,
         into out: inout ByteBuffer,
-        events: inout [H2Event]
+        sink: inout Sink
     ) throws(H2ConnectionError) {
         if let continuing {
             guard case .continuation(let stream, _, _) = frame, stream == continuing.stream else {
@@ -40,31 +52,30 @@ extension H2Connection {
         }
         switch frame {
         case .data(let stream, let payload, let endStream, let flowLength):
-            try receiveData(stream, payload, endStream: endStream, flowLength: flowLength, into: &out, events: &events)
+            try receiveData(stream, payload, endStream: endStream, flowLength: flowLength, into: &out, sink: &sink)
         case .headers(let stream, let block, let endStream, let endHeaders):
             if endHeaders {
-                try receiveHeaderBlock(stream, block, endStream: endStream, into: &out, events: &events)
+                try receiveHeaderBlock(stream, block, endStream: endStream, into: &out, sink: &sink)
             } else {
-                var copy = ByteBuffer()
-                var block = block
-                copy.writeBuffer(&block)
-                continuing = (stream, copy, endStream)
+                continuing = (stream, ByteBuffer(bytes: block), endStream)
             }
-        case .continuation(let stream, var block, let endHeaders):
+        case .continuation(let stream, let block, let endHeaders):
             guard var c = continuing else {
                 throw H2ConnectionError(.protocolError, "a CONTINUATION frame for stream \(stream) after no HEADERS")
             }
             continuing = nil
-            c.block.writeBuffer(&block)
+            c.block.writeBytes(block)
             if endHeaders {
-                try receiveHeaderBlock(stream, c.block, endStream: c.endStream, into: &out, events: &events)
+                try c.block.withUnsafeReadableBytes { (block: UnsafeRawBufferPointer) throws(H2ConnectionError) in
+                    try receiveHeaderBlock(stream, block, endStream: c.endStream, into: &out, sink: &sink)
+                }
             } else {
                 continuing = c
             }
         case .rstStream(let stream, let code):
             if let i = index(of: stream) {
                 streams.remove(at: i)
-                events.append(.streamReset(stream: stream, code: code))
+                sink.event(.streamReset(stream: stream, code: code))
             } else if isIdle(stream) {
                 throw H2ConnectionError(.protocolError, "RST_STREAM on stream \(stream), which was never opened")
             }
@@ -81,9 +92,9 @@ extension H2Connection {
         case .ping(let ack, let opaque):
             if !ack { H2FrameEncoder.writePing(opaque: opaque, ack: true, into: &out) }
         case .goAway(let last, let code, let debug):
-            receiveGoAway(last, code, debug: debug, events: &events)
+            receiveGoAway(last, code, debug: debug, sink: &sink)
         case .windowUpdate(let stream, let increment):
-            try receiveWindowUpdate(stream, increment, into: &out, events: &events)
+            try receiveWindowUpdate(stream, increment, into: &out, sink: &sink)
         case .pushPromise(let stream, _):
             throw H2ConnectionError(.protocolError, "PUSH_PROMISE on stream \(stream), though push is disabled")
         case .priority, .unknown:
@@ -93,13 +104,13 @@ extension H2Connection {
 
     // MARK: - Streams' frames
 
-    mutating func receiveData(
+    mutating func receiveData<Sink: H2ResponseSink>(
         _ stream: UInt32,
-        _ payload: ByteBuffer,
+        _ payload: UnsafeRawBufferPointer,
         endStream: Bool,
         flowLength: Int,
         into out: inout ByteBuffer,
-        events: inout [H2Event]
+        sink: inout Sink
     ) throws(H2ConnectionError) {
         connectionReceiveWindow -= flowLength
         if connectionReceiveWindow < 0 {
@@ -116,15 +127,17 @@ extension H2Connection {
         }
         guard let i = index(of: stream) else { return try notOpen(stream, "DATA") }
         guard streams[i].gotHead else {
-            return streamError(at: i, .protocolError, "DATA before the response's HEADERS", into: &out, events: &events)
+            return streamError(at: i, .protocolError, "DATA before the response's HEADERS", into: &out, sink: &sink)
         }
         streams[i].receiveWindow -= flowLength
         if streams[i].receiveWindow < 0 {
             throw H2ConnectionError(.flowControlError, "DATA beyond stream \(stream)'s receive window")
         }
-        if payload.readableBytes > 0 { events.append(.data(stream: stream, bytes: payload)) }
+        if payload.count > 0 {
+            sink.responseData(stream: stream, payload, frameBytes: H2.frameHeaderLength + flowLength)
+        }
         if endStream {
-            complete(at: i, into: &out, events: &events)
+            complete(at: i, into: &out, sink: &sink)
         } else if local.initialWindowSize - streams[i].receiveWindow >= local.initialWindowSize / 2 {
             let increment = local.initialWindowSize - streams[i].receiveWindow
             H2FrameEncoder.writeWindowUpdate(stream: stream, increment: UInt32(increment), into: &out)
@@ -134,12 +147,12 @@ extension H2Connection {
 
     /// A complete header block: decoded in every case (the HPACK table must stay in step with
     /// the server's), then a response head, an informational head, or trailers.
-    mutating func receiveHeaderBlock(
+    mutating func receiveHeaderBlock<Sink: H2ResponseSink>(
         _ stream: UInt32,
-        _ block: ByteBuffer,
+        _ block: UnsafeRawBufferPointer,
         endStream: Bool,
         into out: inout ByteBuffer,
-        events: inout [H2Event]
+        sink: inout Sink
     ) throws(H2ConnectionError) {
         let decoded: H2HeaderDecoder.Head
         do {
@@ -150,12 +163,12 @@ extension H2Connection {
         guard let i = index(of: stream) else { return try notOpen(stream, "HEADERS") }
         if streams[i].gotHead {
             guard endStream else {
-                return streamError(at: i, .protocolError, "trailers without END_STREAM", into: &out, events: &events)
+                return streamError(at: i, .protocolError, "trailers without END_STREAM", into: &out, sink: &sink)
             }
-            return complete(at: i, into: &out, events: &events)
+            return complete(at: i, into: &out, sink: &sink)
         }
-        guard let head = H2ResponseHead(decoded, blockBytes: block.readableBytes) else {
-            return streamError(at: i, .protocolError, "a response without a valid :status", into: &out, events: &events)
+        guard let head = H2ResponseHead(decoded, blockBytes: block.count) else {
+            return streamError(at: i, .protocolError, "a response without a valid :status", into: &out, sink: &sink)
         }
         if head.status < 200 {
             // 1xx: informational; the final head follows (§8.1).
@@ -165,14 +178,14 @@ extension H2Connection {
                     .protocolError,
                     "an informational response ending the stream",
                     into: &out,
-                    events: &events
+                    sink: &sink
                 )
             }
             return
         }
         streams[i].gotHead = true
-        events.append(.responseHead(stream: stream, head: head))
-        if endStream { complete(at: i, into: &out, events: &events) }
+        sink.responseHead(stream: stream, head)
+        if endStream { complete(at: i, into: &out, sink: &sink) }
     }
 
     /// A frame for a stream that is not open: ignored when we reset it or it ended; a
@@ -186,26 +199,26 @@ extension H2Connection {
         }
     }
 
-    mutating func complete(at i: Int, into out: inout ByteBuffer, events: inout [H2Event]) {
+    mutating func complete<Sink: H2ResponseSink>(at i: Int, into out: inout ByteBuffer, sink: inout Sink) {
         let stream = streams[i]
         // The server answered before our body was all sent: stop sending it (§8.1).
         if stream.pendingBody != nil { H2FrameEncoder.writeRSTStream(stream: stream.id, code: .noError, into: &out) }
         streams.remove(at: i)
-        events.append(.responseComplete(stream: stream.id))
+        sink.event(.responseComplete(stream: stream.id))
     }
 
     /// A stream error (§5.4.2): RST_STREAM, the stream forgotten, the owner told.
-    mutating func streamError(
+    mutating func streamError<Sink: H2ResponseSink>(
         at i: Int,
         _ code: H2ErrorCode,
         _ message: String,
         into out: inout ByteBuffer,
-        events: inout [H2Event]
+        sink: inout Sink
     ) {
         let id = streams[i].id
         H2FrameEncoder.writeRSTStream(stream: id, code: code, into: &out)
         forget(at: i)
-        events.append(.streamError(stream: id, code: code, message: message))
+        sink.event(.streamError(stream: id, code: code, message: message))
     }
 
     // MARK: - Connection frames
@@ -247,7 +260,7 @@ extension H2Connection {
         }
     }
 
-    mutating func receiveGoAway(_ last: UInt32, _ code: H2ErrorCode, debug: ByteBuffer, events: inout [H2Event]) {
+    mutating func receiveGoAway<Sink: H2ResponseSink>(_ last: UInt32, _ code: H2ErrorCode, debug: UnsafeRawBufferPointer, sink: inout Sink) {
         goAwayLastStreamID = min(goAwayLastStreamID ?? .max, last)
         var refused: [UInt32] = []
         var i = 0
@@ -259,14 +272,14 @@ extension H2Connection {
                 i += 1
             }
         }
-        events.append(.goAway(lastStreamID: last, code: code, refused: refused, debug: String(buffer: debug)))
+        sink.event(.goAway(lastStreamID: last, code: code, refused: refused, debug: String(decoding: debug, as: UTF8.self)))
     }
 
-    mutating func receiveWindowUpdate(
+    mutating func receiveWindowUpdate<Sink: H2ResponseSink>(
         _ stream: UInt32,
         _ increment: UInt32,
         into out: inout ByteBuffer,
-        events: inout [H2Event]
+        sink: inout Sink
     ) throws(H2ConnectionError) {
         if stream == 0 {
             guard increment > 0 else { throw H2ConnectionError(.protocolError, "a connection WINDOW_UPDATE of 0") }
@@ -283,11 +296,11 @@ extension H2Connection {
             return
         }
         guard increment > 0 else {
-            return streamError(at: i, .protocolError, "a WINDOW_UPDATE of 0", into: &out, events: &events)
+            return streamError(at: i, .protocolError, "a WINDOW_UPDATE of 0", into: &out, sink: &sink)
         }
         streams[i].sendWindow += Int(increment)
         guard streams[i].sendWindow <= H2.maxWindow else {
-            return streamError(at: i, .flowControlError, "a send window above 2^31-1", into: &out, events: &events)
+            return streamError(at: i, .flowControlError, "a send window above 2^31-1", into: &out, sink: &sink)
         }
         sendBody(at: i, into: &out)
     }

@@ -103,8 +103,9 @@ public enum H2 {
     }
 }
 
-/// One decoded frame. Payloads (`data`, header blocks, GOAWAY debug data) are slices of the
-/// bytes read, not copies; padding and the priority fields are already removed.
+/// One decoded frame, as ``H2FrameDecoder/nextFrame()`` returns it to tests and tools: payloads
+/// (`data`, header blocks, GOAWAY debug data) are copies; padding and the priority fields are
+/// already removed.
 public enum H2Frame: Equatable, Sendable {
     /// `flowLength` is the frame's whole payload length, padding included: what flow control
     /// counts (§6.9.1), which may be more than `payload`'s bytes.
@@ -120,6 +121,45 @@ public enum H2Frame: Equatable, Sendable {
     case continuation(stream: UInt32, block: ByteBuffer, endHeaders: Bool)
     /// A frame type this codec does not know: ignored by the connection (§5.5).
     case unknown(type: UInt8, stream: UInt32)
+}
+
+/// A frame as it lies in the bytes read: what ``H2Frame`` says, with payloads that point into
+/// the read buffer and are valid only while the frame is handled (``H2FrameDecoder``).
+enum H2RawFrame {
+    case data(stream: UInt32, payload: UnsafeRawBufferPointer, endStream: Bool, flowLength: Int)
+    case headers(stream: UInt32, block: UnsafeRawBufferPointer, endStream: Bool, endHeaders: Bool)
+    case priority(stream: UInt32)
+    case rstStream(stream: UInt32, code: H2ErrorCode)
+    case settings(ack: Bool, [H2Setting])
+    case pushPromise(stream: UInt32, promised: UInt32)
+    case ping(ack: Bool, opaque: UInt64)
+    case goAway(lastStreamID: UInt32, code: H2ErrorCode, debug: UnsafeRawBufferPointer)
+    case windowUpdate(stream: UInt32, increment: UInt32)
+    case continuation(stream: UInt32, block: UnsafeRawBufferPointer, endHeaders: Bool)
+    case unknown(type: UInt8, stream: UInt32)
+}
+
+extension H2Frame {
+    /// The frame with its payloads copied out of the read buffer.
+    init(_ raw: H2RawFrame) {
+        switch raw {
+        case .data(let stream, let payload, let endStream, let flowLength):
+            self = .data(stream: stream, payload: ByteBuffer(bytes: payload), endStream: endStream, flowLength: flowLength)
+        case .headers(let stream, let block, let endStream, let endHeaders):
+            self = .headers(stream: stream, block: ByteBuffer(bytes: block), endStream: endStream, endHeaders: endHeaders)
+        case .priority(let stream): self = .priority(stream: stream)
+        case .rstStream(let stream, let code): self = .rstStream(stream: stream, code: code)
+        case .settings(let ack, let settings): self = .settings(ack: ack, settings)
+        case .pushPromise(let stream, let promised): self = .pushPromise(stream: stream, promised: promised)
+        case .ping(let ack, let opaque): self = .ping(ack: ack, opaque: opaque)
+        case .goAway(let last, let code, let debug):
+            self = .goAway(lastStreamID: last, code: code, debug: ByteBuffer(bytes: debug))
+        case .windowUpdate(let stream, let increment): self = .windowUpdate(stream: stream, increment: increment)
+        case .continuation(let stream, let block, let endHeaders):
+            self = .continuation(stream: stream, block: ByteBuffer(bytes: block), endHeaders: endHeaders)
+        case .unknown(let type, let stream): self = .unknown(type: type, stream: stream)
+        }
+    }
 }
 
 /// One SETTINGS parameter (§6.5.1).

@@ -77,11 +77,41 @@ public struct H2ResponseHead: Sendable {
     }
 }
 
+/// Who hears what a connection's bytes say while ``H2Connection/receive(_:into:sink:)`` runs.
+/// A response's head and body go straight to their stream's reader (no event value holding
+/// a copy of the head or a slice of the read buffer); everything else comes as an event.
+protocol H2ResponseSink {
+    /// A stream's final response head (1xx heads are skipped).
+    mutating func responseHead(stream: UInt32, _ head: H2ResponseHead)
+    /// Body bytes of a stream, valid only during the call; `frameBytes` is the DATA frame's
+    /// size on the wire (its header and any padding included).
+    mutating func responseData(stream: UInt32, _ bytes: UnsafeRawBufferPointer, frameBytes: Int)
+    /// Anything else, in the order it happened.
+    mutating func event(_ event: H2Event)
+}
+
+/// Collects everything as events (``H2Connection/receive(_:into:events:)``).
+struct H2EventCollector: H2ResponseSink {
+    var events: [H2Event]
+
+    mutating func responseHead(stream: UInt32, _ head: H2ResponseHead) {
+        events.append(.responseHead(stream: stream, head: head))
+    }
+
+    mutating func responseData(stream: UInt32, _ bytes: UnsafeRawBufferPointer, frameBytes: Int) {
+        events.append(.data(stream: stream, bytes: ByteBuffer(bytes: bytes)))
+    }
+
+    mutating func event(_ event: H2Event) {
+        events.append(event)
+    }
+}
+
 /// What the state machine tells its owner, in the order it happened.
 public enum H2Event: Sendable {
     /// A stream's final response head (1xx heads are skipped).
     case responseHead(stream: UInt32, head: H2ResponseHead)
-    /// Body bytes of a stream (a slice of the read buffer).
+    /// Body bytes of a stream (a copy).
     case data(stream: UInt32, bytes: ByteBuffer)
     /// The stream's response is complete (END_STREAM, after the head, body and any trailers).
     case responseComplete(stream: UInt32)

@@ -34,6 +34,8 @@ final class H2Session<Owner: ConnectionOwner>: ChannelInboundHandler, RemovableC
     private var out: ByteBuffer
     private var events: [H2Event] = []
     private var inRead = false
+    /// When the bytes being handled were read.
+    private var readAt: UInt64 = 0
     private(set) var isReady = false
     /// Takes no more lanes: GOAWAY received or sent, broken, or closed.
     private(set) var isDraining = false
@@ -282,10 +284,14 @@ final class H2Session<Owner: ConnectionOwner>: ChannelInboundHandler, RemovableC
     /// it runs specialized for the owner.
     func read(_ buffer: ByteBuffer) {
         let t = HTTPConnection<Owner>.now()
+        readAt = t
         inRead = true
         defer { inRead = false }
         events.removeAll(keepingCapacity: true)
-        h2.receive(buffer, into: &out, events: &events)
+        // Heads and body bytes reach their lanes during `receive` (``H2ResponseSink``); the
+        // rest waits for its end, since it may open streams (`h2` is busy until then).
+        var sink = self
+        h2.receive(buffer, into: &out, sink: &sink)
         for event in events { handle(event, at: t) }
         serveWaiting()
     }
@@ -299,17 +305,9 @@ final class H2Session<Owner: ConnectionOwner>: ChannelInboundHandler, RemovableC
     private func handle(_ event: H2Event, at t: UInt64) {
         switch event {
         case .responseHead(let stream, let head):
-            guard let lane = lane(of: stream) else { return }
-            if lane.firstByteAt == 0 { lane.firstByteAt = t }
-            lane.parser.h2Head(
-                status: head.status,
-                headers: head.headers.lazy.map { ($0.name, $0.value) },
-                headBytes: 9 + head.blockBytes
-            )
+            responseHead(stream: stream, head)
         case .data(let stream, let bytes):
-            guard let lane = lane(of: stream) else { return }
-            if lane.firstByteAt == 0 { lane.firstByteAt = t }
-            bytes.withUnsafeReadableBytes { lane.parser.h2Body($0, frameBytes: $0.count + 9) }
+            bytes.withUnsafeReadableBytes { responseData(stream: stream, $0, frameBytes: $0.count + 9) }
         case .responseComplete(let stream):
             guard let lane = removeLane(of: stream) else { return }
             lane.streamID = 0
@@ -363,7 +361,7 @@ final class H2Session<Owner: ConnectionOwner>: ChannelInboundHandler, RemovableC
     }
 
     @inline(__always)
-    private func lane(of stream: UInt32) -> HTTPConnection<Owner>? {
+    fileprivate func lane(of stream: UInt32) -> HTTPConnection<Owner>? {
         guard let i = openIDs.firstIndex(of: stream) else { return nil }
         return openLanes[i]
     }
@@ -472,6 +470,30 @@ final class H2Session<Owner: ConnectionOwner>: ChannelInboundHandler, RemovableC
             context.writeAndFlush(wrapOutboundOut(out), promise: nil)
         }
         out.clear()
+    }
+}
+
+extension H2Session: H2ResponseSink {
+    @inline(__always)
+    func responseHead(stream: UInt32, _ head: H2ResponseHead) {
+        guard let lane = lane(of: stream) else { return }
+        if lane.firstByteAt == 0 { lane.firstByteAt = readAt }
+        lane.parser.h2Head(
+            status: head.status,
+            headers: head.headers.lazy.map { ($0.name, $0.value) },
+            headBytes: H2.frameHeaderLength + head.blockBytes
+        )
+    }
+
+    @inline(__always)
+    func responseData(stream: UInt32, _ bytes: UnsafeRawBufferPointer, frameBytes: Int) {
+        guard let lane = lane(of: stream) else { return }
+        if lane.firstByteAt == 0 { lane.firstByteAt = readAt }
+        lane.parser.h2Body(bytes, frameBytes: frameBytes)
+    }
+
+    func event(_ event: H2Event) {
+        events.append(event)
     }
 }
 
