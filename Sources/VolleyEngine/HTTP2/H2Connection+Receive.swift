@@ -260,7 +260,12 @@ extension H2Connection {
         }
     }
 
-    mutating func receiveGoAway<Sink: H2ResponseSink>(_ last: UInt32, _ code: H2ErrorCode, debug: UnsafeRawBufferPointer, sink: inout Sink) {
+    mutating func receiveGoAway<Sink: H2ResponseSink>(
+        _ last: UInt32,
+        _ code: H2ErrorCode,
+        debug: UnsafeRawBufferPointer,
+        sink: inout Sink
+    ) {
         goAwayLastStreamID = min(goAwayLastStreamID ?? .max, last)
         var refused: [UInt32] = []
         var i = 0
@@ -272,7 +277,9 @@ extension H2Connection {
                 i += 1
             }
         }
-        sink.event(.goAway(lastStreamID: last, code: code, refused: refused, debug: String(decoding: debug, as: UTF8.self)))
+        sink.event(
+            .goAway(lastStreamID: last, code: code, refused: refused, debug: String(decoding: debug, as: UTF8.self))
+        )
     }
 
     mutating func receiveWindowUpdate<Sink: H2ResponseSink>(

@@ -144,9 +144,19 @@ extension H2Frame {
     init(_ raw: H2RawFrame) {
         switch raw {
         case .data(let stream, let payload, let endStream, let flowLength):
-            self = .data(stream: stream, payload: ByteBuffer(bytes: payload), endStream: endStream, flowLength: flowLength)
+            self = .data(
+                stream: stream,
+                payload: ByteBuffer(bytes: payload),
+                endStream: endStream,
+                flowLength: flowLength
+            )
         case .headers(let stream, let block, let endStream, let endHeaders):
-            self = .headers(stream: stream, block: ByteBuffer(bytes: block), endStream: endStream, endHeaders: endHeaders)
+            self = .headers(
+                stream: stream,
+                block: ByteBuffer(bytes: block),
+                endStream: endStream,
+                endHeaders: endHeaders
+            )
         case .priority(let stream): self = .priority(stream: stream)
         case .rstStream(let stream, let code): self = .rstStream(stream: stream, code: code)
         case .settings(let ack, let settings): self = .settings(ack: ack, settings)
