@@ -499,7 +499,7 @@ final class LoopWorker: HostedLoad, @unchecked Sendable {
         }
         let bytes: Int
         if let h2, h.session != nil {
-            bytes = h2.template.wireBytes
+            bytes = h2.requestWireBytes
         } else {
             bytes = h.data.template.readableBytes + (largeBody?.readableBytes ?? 0)
         }

@@ -4,6 +4,9 @@ import NIOCore
 /// session connects for it. `-c 50 -m 10` is 500 lanes in 50 sessions.
 final class H2Pool<Owner: ConnectionOwner> {
     let template: H2RequestTemplate
+    /// `template.wireBytes`, counted once: reading the template out of the pool per request
+    /// copied it (a retain and a release).
+    let requestWireBytes: Int
     let capacity: Int
     let factory: ConnectionFactory
     private(set) var sessions: [H2Session<Owner>] = []
@@ -13,6 +16,7 @@ final class H2Pool<Owner: ConnectionOwner> {
 
     init(template: H2RequestTemplate, capacity: Int, factory: ConnectionFactory, allowsHTTP1: Bool = false) {
         self.template = template
+        self.requestWireBytes = template.wireBytes
         self.capacity = capacity
         self.factory = factory
         self.allowsHTTP1 = allowsHTTP1

@@ -121,9 +121,18 @@ final class H2Session<Owner: ConnectionOwner>: ChannelInboundHandler, RemovableC
         guard !isDraining, !isClosed else {
             return laneFailed(lane, .goAway, "the connection is ending (GOAWAY)", retry: true)
         }
-        guard let request = request ?? template else {
+        // Passed on, not unwrapped into a new value: `request ?? template` copied the
+        // template (a retain and a release of its block and body) per request.
+        if let request {
+            send(lane, request, requestID: requestID)
+        } else if let template {
+            send(lane, template, requestID: requestID)
+        } else {
             preconditionFailure("Invalid state: an HTTP/2 request without a template")
         }
+    }
+
+    private func send(_ lane: HTTPConnection<Owner>, _ request: H2RequestTemplate, requestID: UInt64) {
         guard h2.canOpenStream else {
             waiting.append((lane, request, requestID))
             return
