@@ -137,15 +137,17 @@ final class H2Session<Owner: ConnectionOwner>: ChannelInboundHandler, RemovableC
             waiting.append((lane, request, requestID))
             return
         }
-        open(lane, request, requestID: requestID)
+        open(lane, request, requestID: requestID, waited: false)
     }
 
-    private func open(_ lane: HTTPConnection<Owner>, _ request: H2RequestTemplate, requestID: UInt64) {
+    /// `waited`: the request waited for a stream, so it leaves now, not when its lane sent it
+    /// (``HTTPConnection/send`` set `writtenAt` to that time, as HTTP/1.1 does).
+    private func open(_ lane: HTTPConnection<Owner>, _ request: H2RequestTemplate, requestID: UInt64, waited: Bool) {
         let id = h2.sendRequest(request, requestID: requestID, into: &out)
         openIDs.append(id)
         openLanes.append(lane)
         lane.streamID = id
-        lane.writtenAt = HTTPConnection<Owner>.now()
+        if waited { lane.writtenAt = HTTPConnection<Owner>.now() }
         writeOut()
     }
 
@@ -394,7 +396,7 @@ final class H2Session<Owner: ConnectionOwner>: ChannelInboundHandler, RemovableC
     private func serveWaiting() {
         while !waiting.isEmpty, h2.canOpenStream, !isDraining {
             let (lane, request, id) = waiting.removeFirst()
-            open(lane, request, requestID: id)
+            open(lane, request, requestID: id, waited: true)
         }
     }
 
