@@ -34,7 +34,9 @@ public final class HealthWatcher: @unchecked Sendable {
         self.successThreshold = successThreshold
         let configuration = URLSessionConfiguration.ephemeral
         configuration.timeoutIntervalForRequest = timeout.seconds + 2
-        configuration.httpMaximumConnectionsPerHost = 1
+        // A timed-out probe's request is left to end on its own (not cancelled, see
+        // ``URLSession/uncancelledData(for:)``): the next probes must not queue behind it.
+        configuration.httpMaximumConnectionsPerHost = 8
         session = URLSession(configuration: configuration)
     }
 
@@ -50,9 +52,9 @@ public final class HealthWatcher: @unchecked Sendable {
         let timeout = self.timeout
         let outcome: Outcome = await withCheckedContinuation { continuation in
             let once = ResumeOnce(continuation)
-            let fetch = Task {
+            Task {
                 do {
-                    let (_, response) = try await session.data(for: prepared)
+                    let (_, response) = try await session.uncancelledData(for: prepared)
                     once.resume(.answered((response as? HTTPURLResponse)?.statusCode ?? 0))
                 } catch {
                     once.resume(.failed(Self.describe(error)))
@@ -60,8 +62,9 @@ public final class HealthWatcher: @unchecked Sendable {
             }
             Task {
                 try? await Task.sleep(for: timeout)
+                // The request is not cancelled (``URLSession/uncancelledData(for:)``): the
+                // session's own timeout ends it, and its answer is ignored.
                 once.resume(.timedOut)
-                fetch.cancel()
             }
         }
         let ms = (ContinuousClock.now - started).seconds * 1000
@@ -100,7 +103,7 @@ public final class HealthWatcher: @unchecked Sendable {
     /// wrong. Returns the poll, failed or not.
     @discardableResult
     public func check() async -> HealthPoll {
-        _ = try? await session.data(from: url)
+        _ = try? await session.uncancelledData(for: URLRequest(url: url))
         return await poll(at: 0)
     }
 

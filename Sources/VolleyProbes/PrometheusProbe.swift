@@ -71,7 +71,7 @@ public final class PrometheusProbe: ProbeSource, @unchecked Sendable {
         let data: Data
         let response: URLResponse
         do {
-            (data, response) = try await session.data(from: url)
+            (data, response) = try await session.uncancelledData(for: URLRequest(url: url))
         } catch {
             throw ProbeError("\(displayName) cannot be reached: \(error.localizedDescription)")
         }

@@ -100,4 +100,21 @@ import VolleyProbes
         #expect(result.failedScrapes == 0)
         #expect(result.kind == "prometheus")
     }
+
+    /// Stopping a sampler cancels its task; on Linux, cancelling an async URLSession request
+    /// while its answer arrives deadlocked (a full test run hung in `ProbeSampler.stop`, seen
+    /// with a debugger). Many stops in the middle of scrapes, each bounded.
+    @Test(.timeLimit(.minutes(1))) func stoppingDuringScrapesNeverHangs() async throws {
+        let lab = try await LabServer.start(smallLab { _ in })
+        var rng = SystemRandomNumberGenerator()
+        var samples = 0
+        for _ in 0..<60 {
+            let sampler = ProbeSampler(PrometheusProbe(url: URL(string: "\(lab.baseURL)/metrics")!))
+            sampler.start(at: .now, interval: .milliseconds(2))
+            try await Task.sleep(for: .microseconds(Int.random(in: 500...8_000, using: &rng)))
+            samples += await sampler.stop().series["lab_db_pool_checked_out"]?.count ?? 0
+        }
+        await lab.stop()
+        #expect(samples > 0)
+    }
 }
