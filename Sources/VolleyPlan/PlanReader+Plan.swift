@@ -91,7 +91,9 @@ extension PlanReader {
         return variables
     }
 
-    private static let defaultsKeys = ["headers", "timeout", "max_redirects", "cookies", "compression", "http"]
+    private static let defaultsKeys = [
+        "headers", "timeout", "max_redirects", "cookies", "compression", "http", "http1_fallback",
+    ]
 
     private func readDefaults(_ node: PlanNode) -> PlanDefaults? {
         guard let pairs = map(node, "\"defaults\"") else { return nil }
@@ -108,13 +110,15 @@ extension PlanReader {
         let compression = optional(pairs, "compression", default: base.compression) { bool($0, "compression") }
         let http = optional(pairs, "http", default: base.http, readHTTP) ?? base.http
         defaultHTTP = http
+        let fallback = optional(pairs, "http1_fallback", default: base.http1Fallback) { bool($0, "http1_fallback") }
         return PlanDefaults(
             headers: headers,
             timeout: timeout ?? base.timeout,
             maxRedirects: redirects ?? base.maxRedirects,
             cookies: cookies ?? base.cookies,
             compression: compression ?? base.compression,
-            http: http
+            http: http,
+            http1Fallback: fallback ?? base.http1Fallback
         )
     }
 

@@ -30,11 +30,13 @@ extension RunCommand {
             ("-m/--streams", streams != nil), ("--http1-fallback", http1Fallback),
         ].filter(\.1).map(\.0)
         guard given.isEmpty else {
-            let protocolOnly = given.allSatisfy { ["--http2", "--h2c", "-m/--streams"].contains($0) }
+            let protocolOnly = given.allSatisfy {
+                ["--http2", "--h2c", "-m/--streams", "--http1-fallback"].contains($0)
+            }
             throw InputError(
                 "\(given.joined(separator: ", ")) do\(given.count == 1 ? "es" : "") not apply to a plan file",
                 hint: protocolOnly
-                    ? "a plan says its HTTP itself: http: 2 (TLS) or http: h2c under defaults: or on a request; make it overridable with http: ${HTTP:-1.1} and -e HTTP=h2c"
+                    ? "a plan says its HTTP itself: http: 2 (TLS) or http: h2c under defaults: or on a request (and http1_fallback: true under defaults:); make it overridable with http: ${HTTP:-1.1} and -e HTTP=h2c"
                     : "set VUs, durations, headers and defaults.max_redirects in the plan; make them overridable with ${VUS:-50} and -e VUS=100"
             )
         }

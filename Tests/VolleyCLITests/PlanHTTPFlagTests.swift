@@ -14,6 +14,9 @@ import Testing
         #expect(result.status == 2)
         #expect(result.stderr.contains("--h2c, -m/--streams do not apply to a plan file"), "\(result.stderr)")
         #expect(result.stderr.contains("http: h2c under defaults:"), "\(result.stderr)")
+        let fallback = try runVolley(["run", plan.path, "--http1-fallback"])
+        #expect(fallback.status == 2)
+        #expect(fallback.stderr.contains("http1_fallback: true under defaults:"), "\(fallback.stderr)")
     }
 
     @Test func aSchemeThatCannotCarryThePlansHTTPIsAnInputErrorAtItsLine() throws {

@@ -221,6 +221,55 @@ import VolleyTestSupport
         #expect(s.transportErrorSamples.values.contains { $0.contains("did not agree to HTTP/2") })
     }
 
+    /// `http1_fallback: true`: the same refusing server, every request answered over HTTP/1.1
+    /// on the VU's one connection (counted as fallen back); an h2 server still gets h2.
+    @Test(arguments: [false, true])
+    func withHTTP1FallbackAPlanSpeaksWhatTheServerAgreesTo(refusing: Bool) async throws {
+        let (cert, key) = Self.fixtures
+        let server = try await H2TestServer.start(
+            .init(
+                mode: refusing
+                    ? .tlsRefusingH2(certificatePath: cert, keyPath: key) : .tls(certificatePath: cert, keyPath: key)
+            )
+        )
+        let s = try await run(
+            """
+            base_url: \(server.baseURL)
+            defaults: { http: 2, http1_fallback: true }
+            scenarios:
+              s:
+                executor: per-vu-iterations
+                vus: 2
+                iterations: 5
+                steps:
+                  - request: GET /json
+                    name: first
+                    check: { json: { "$.id": 42 } }
+                    capture: { id: { json: "$.id" } }
+                  - request: GET /json?id=${id}
+                    name: second
+                    check: { status: 200 }
+            """,
+            insecure: true
+        )
+        let counts = server.counts
+        try await server.shutdown()
+        #expect(s.completed == 20 && s.failed == 0, "\(s.transportErrorSamples)")
+        #expect((s.checks ?? []).count == 2)
+        #expect((s.checks ?? []).allSatisfy { $0.passes == 10 && $0.fails == 0 })
+        // One connection per VU, kept for all its requests.
+        #expect(s.connectionsOpened == 2)
+        if refusing {
+            #expect(counts.http1Requests == 20)
+            #expect(counts.streamsOpened == 0)
+            #expect(s.protocols == [RunSummary.h2Key: 0, RunSummary.http1Key: 2])
+        } else {
+            #expect(counts.http1Requests == 0)
+            #expect(counts.streamsOpened == 20)
+            #expect(s.protocols == [RunSummary.h2Key: 2, RunSummary.http1Key: 0])
+        }
+    }
+
     @Test func aRenderedURLThatCannotCarryTheHTTPIsNotSent() async throws {
         let server = try await H2TestServer.start()
         let s = try await run(
@@ -311,5 +360,51 @@ import VolleyTestSupport
         #expect(s.failed == 0)
         #expect(s.connectionsOpened == 4)
         #expect((s.bytesDecoded ?? 0) > 0)
+    }
+
+    /// nginx over TLS, software nobody here wrote: one listener agrees to h2 in ALPN, one
+    /// (without `http2`) answers HTTP/1.1. A plan with `http: 2` and `http1_fallback: true`
+    /// speaks what each agreed to, and nginx's log says so, request for request.
+    @Test(arguments: ["VOLLEY_TEST_NGINX_TLS_H2", "VOLLEY_TEST_NGINX_TLS_HTTP1"])
+    func aPlanWithFallbackSpeaksWhatNginxAgreedTo(target: String) async throws {
+        guard let base = fieldTarget(target), let log = ProcessInfo.processInfo.environment["VOLLEY_TEST_NGINX_TLS_LOG"]
+        else {
+            try Test.cancel("\(target) and VOLLEY_TEST_NGINX_TLS_LOG not set (eval \"$(scripts/start-nginx)\")")
+        }
+        let port = try #require(URL(string: base)?.port)
+        let before = (try? String(contentsOfFile: log, encoding: .utf8))?.split(separator: "\n").count ?? 0
+        let s = try await run(
+            """
+            base_url: \(base)
+            defaults: { http: 2, http1_fallback: true }
+            scenarios:
+              s:
+                executor: per-vu-iterations
+                vus: 3
+                iterations: 10
+                steps:
+                  - request: GET /json
+                    name: json
+                    check: { json: { "$.id": 42 } }
+                    capture: { id: { json: "$.name" } }
+                  - request: GET /?from=${id}
+                    name: hello
+                    check: { body_contains: hello }
+            """,
+            insecure: true
+        )
+        let lines = try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n").dropFirst(before)
+        var seen: [String: Int] = [:]
+        for line in lines { seen[String(line), default: 0] += 1 }
+        let proto = target.hasSuffix("H2") ? "HTTP/2.0" : "HTTP/1.1"
+        #expect(seen == ["\(port) \(proto) 200 /json": 30, "\(port) \(proto) 200 /?from=volley": 30], "\(seen)")
+        #expect(s.completed == 60 && s.failed == 0, "\(s.transportErrorSamples)")
+        #expect((s.checks ?? []).allSatisfy { $0.passes == 30 && $0.fails == 0 }, "\(s.checks ?? [])")
+        #expect(s.connectionsOpened == 3)
+        #expect(
+            s.protocols
+                == (target.hasSuffix("H2")
+                    ? [RunSummary.h2Key: 3, RunSummary.http1Key: 0] : [RunSummary.h2Key: 0, RunSummary.http1Key: 3])
+        )
     }
 }

@@ -37,6 +37,39 @@ import VolleyPlan
         #expect(try load(planWithSteps("      - request: GET /")).plan.defaults.http == .http1)
     }
 
+    @Test func http1FallbackIsADefaultThatIsOffUnlessSaid() throws {
+        let on = try load(
+            """
+            base_url: https://127.0.0.1:8443
+            defaults:
+              http: 2
+              http1_fallback: true
+            scenarios:
+              s:
+                executor: constant-vus
+                duration: 1s
+                steps:
+                  - request: GET /
+            """
+        )
+        #expect(on.plan.defaults.http1Fallback)
+        #expect(try !load(planWithSteps("      - request: GET /")).plan.defaults.http1Fallback)
+        let wrong = diagnostics(
+            """
+            base_url: https://127.0.0.1:8443
+            defaults:
+              http1_fallback: sometimes
+            scenarios:
+              s:
+                executor: constant-vus
+                duration: 1s
+                steps:
+                  - request: GET /
+            """
+        )
+        #expect(wrong.map(short).first?.hasPrefix("3:19: error:") == true, "\(wrong.map(short))")
+    }
+
     @Test func anUnknownValueIsRefusedWithTheChoices() {
         let found = diagnostics(planWithSteps("      - request: GET /\n        http: 3"))
         #expect(found.map(short) == ["8:15: error: invalid http \"3\""])

@@ -118,6 +118,10 @@ public struct PlanDefaults: Equatable, Sendable {
     /// Which HTTP requests speak unless a step says otherwise (`http: 1.1 | 2 | h2c`): a
     /// service reached over HTTP/2 behind its load balancer is measured over HTTP/2.
     public var http: HTTPProtocolChoice
+    /// `http1_fallback: true`: requests with `http: 2` offer h2 then http/1.1 in ALPN, and a
+    /// connection whose server answers HTTP/1.1 speaks it (counted) instead of failing, as
+    /// `volley run --http1-fallback` and as k6 (whose HTTP/2 is whatever ALPN gives).
+    public var http1Fallback: Bool
 
     public init(
         headers: [TemplatedHeader] = [],
@@ -125,7 +129,8 @@ public struct PlanDefaults: Equatable, Sendable {
         maxRedirects: Int = 10,
         cookies: Bool = true,
         compression: Bool = true,
-        http: HTTPProtocolChoice = .http1
+        http: HTTPProtocolChoice = .http1,
+        http1Fallback: Bool = false
     ) {
         self.headers = headers
         self.timeout = timeout
@@ -133,6 +138,7 @@ public struct PlanDefaults: Equatable, Sendable {
         self.cookies = cookies
         self.compression = compression
         self.http = http
+        self.http1Fallback = http1Fallback
     }
 }
 

@@ -206,7 +206,10 @@ public final class PlanEngine: Sendable {
             feeds: feeds,
             feedOrders: orders,
             tls: TLSContextSource(insecure: insecure),
-            tlsH2: TLSContextSource(insecure: insecure, protocols: ["h2"]),
+            tlsH2: TLSContextSource(
+                insecure: insecure,
+                protocols: plan.defaults.http1Fallback ? ["h2", "http/1.1"] : ["h2"]
+            ),
             bodyLimit: 1 << 20,
             runPrefix: prefix,
             slowestCount: slowestCount,

@@ -136,7 +136,8 @@ final class RequestBuilder: Sendable {
         loop: Int,
         sequence: UInt64,
         cookies: String? = nil,
-        scratch: inout [UInt8]
+        scratch: inout [UInt8],
+        forceHTTP1: Bool = false
     ) -> Result<BuiltRequest, RequestBuildFailure> {
         do {
             return .success(
@@ -146,7 +147,8 @@ final class RequestBuilder: Sendable {
                     loop: loop,
                     sequence: sequence,
                     cookies: cookies,
-                    scratch: &scratch
+                    scratch: &scratch,
+                    forceHTTP1: forceHTTP1
                 )
             )
         } catch let missing as MissingVariable {
@@ -164,7 +166,8 @@ final class RequestBuilder: Sendable {
         loop: Int,
         sequence: UInt64,
         cookies: String?,
-        scratch: inout [UInt8]
+        scratch: inout [UInt8],
+        forceHTTP1: Bool
     ) throws -> BuiltRequest {
         let step = request.step
         let prepared = request.prepared
@@ -219,7 +222,9 @@ final class RequestBuilder: Sendable {
             body = files[path] ?? []
             contentType = type
         }
-        if authority.http.isHTTP2 {
+        // `forceHTTP1`: the connection to this authority fell back to HTTP/1.1 (its server
+        // did not agree to h2); the request keeps the authority its connection is kept under.
+        if authority.http.isHTTP2 && !forceHTTP1 {
             try Self.checkScheme(authority)
             var head = H2Head()
             try writeHeaders(prepared, context, hostHeader, contentType, body, cookies, into: &head)

@@ -160,35 +160,46 @@ final class VirtualUser: Slotted {
     // MARK: - Requests
 
     private func perform(_ compiled: CompiledRequest, hops: Int = 0) {
-        let built: BuiltRequest
+        guard let built = build(compiled, sequence: runner.nextSequence()) else { return next() }
+        reachedNetwork = true
+        if let c = connections[built.authority], c.isReady {
+            // `http1_fallback`: the kept connection to this HTTP/2 authority speaks HTTP/1.1.
+            guard built.h2 == nil || c.session != nil else {
+                guard let again = build(compiled, sequence: built.sequence, forceHTTP1: true) else { return next() }
+                return send(compiled, again, on: c, hops: hops)
+            }
+            send(compiled, built, on: c, hops: hops)
+            return
+        }
+        sendOnNewConnection(compiled, built, hops: hops)
+    }
+
+    /// Renders `compiled` with request number `sequence`; nil when it cannot be sent (a
+    /// variable without a value skips the step; a value that cannot go on the wire fails it),
+    /// recorded here; the caller goes on to the next step.
+    private func build(_ compiled: CompiledRequest, sequence: UInt64, forceHTTP1: Bool = false) -> BuiltRequest? {
         switch runner.builder.build(
             compiled,
             context: context,
             loop: runner.index,
-            sequence: runner.nextSequence(),
+            sequence: sequence,
             cookies: cookieHeader,
-            scratch: &scratch
+            scratch: &scratch,
+            forceHTTP1: forceHTTP1
         ) {
-        case .success(let b): built = b
+        case .success(let b):
+            return b
         case .failure(.missing(let missing)):
             runner.recorder.skippedSteps[compiled.nameID] += 1
             if runner.recorder.skipReasons[compiled.nameID] == nil {
                 runner.recorder.skipReasons[compiled.nameID] = "${\(missing.name)} has no value"
             }
-            next()
-            return
+            return nil
         case .failure(.invalid(let message)):
             // Never written: a rendered line break or control byte would have added to the request.
             record(compiled, failure: .invalidRequest, message: message, bytesIn: 0)
-            next()
-            return
+            return nil
         }
-        reachedNetwork = true
-        if let c = connections[built.authority], c.isReady {
-            send(compiled, built, on: c, hops: hops)
-            return
-        }
-        sendOnNewConnection(compiled, built, hops: hops)
     }
 
     /// Opens the VU's connection to the request's authority; the request goes out when it is
@@ -244,7 +255,12 @@ final class VirtualUser: Slotted {
 
     private func newSession(for authority: Authority) -> H2Session<VirtualUser> {
         sessions[authority]?.closeIfUnused()
-        let session = H2Session<VirtualUser>(template: nil, capacity: 1, tls: authority.isTLS)
+        let session = H2Session<VirtualUser>(
+            template: nil,
+            capacity: 1,
+            tls: authority.isTLS,
+            allowsHTTP1: authority.isTLS && runner.defaults.http1Fallback
+        )
         session.closesWhenEmpty = false
         session.onGone = { [weak self] gone in
             guard let self, self.sessions[authority] === gone else { return }
@@ -531,7 +547,23 @@ final class VirtualUser: Slotted {
         connectFailures = 0
         // Counted once established (TCP, and TLS's handshake): an attempt is not a connection,
         // nor is a new stream's lane on a kept HTTP/2 connection.
-        if c.opensTransport { runner.recorder.overall.connectionsOpened += 1 }
+        if c.opensTransport {
+            runner.recorder.overall.connectionsOpened += 1
+            // Connections to HTTP/2 authorities, by the protocol their server agreed to.
+            if o.built.h2 != nil {
+                if c.session != nil {
+                    runner.recorder.overall.h2Connections += 1
+                } else {
+                    runner.recorder.overall.http1FallbackConnections += 1
+                }
+            }
+        }
+        // `http1_fallback`: the server answered ALPN with HTTP/1.1; the request built for
+        // HTTP/2 goes as HTTP/1.1 (the same request number: it is the same request).
+        guard o.built.h2 == nil || c.session != nil else {
+            guard let again = build(o.request, sequence: o.built.sequence, forceHTTP1: true) else { return next() }
+            return send(o.request, again, on: c, hops: o.hops, retryOf: o.latencyStart)
+        }
         send(o.request, o.built, on: c, hops: o.hops, retryOf: o.latencyStart)
     }
 
