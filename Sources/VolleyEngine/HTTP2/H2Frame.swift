@@ -103,74 +103,56 @@ public enum H2 {
     }
 }
 
-/// One decoded frame, as ``H2FrameDecoder/nextFrame()`` returns it to tests and tools: payloads
-/// (`data`, header blocks, GOAWAY debug data) are copies; padding and the priority fields are
-/// already removed.
-public enum H2Frame: Equatable, Sendable {
+/// One decoded frame; padding and the priority fields are already removed. `Payload` is what
+/// holds its bytes (`data`, header blocks, GOAWAY debug data): a pointer into the read buffer
+/// while the connection handles it (``H2RawFrame``), or a copy (``H2Frame``).
+public enum H2FrameOf<Payload> {
     /// `flowLength` is the frame's whole payload length, padding included: what flow control
     /// counts (§6.9.1), which may be more than `payload`'s bytes.
-    case data(stream: UInt32, payload: ByteBuffer, endStream: Bool, flowLength: Int)
-    case headers(stream: UInt32, block: ByteBuffer, endStream: Bool, endHeaders: Bool)
+    case data(stream: UInt32, payload: Payload, endStream: Bool, flowLength: Int)
+    case headers(stream: UInt32, block: Payload, endStream: Bool, endHeaders: Bool)
     case priority(stream: UInt32)
     case rstStream(stream: UInt32, code: H2ErrorCode)
     case settings(ack: Bool, [H2Setting])
     case pushPromise(stream: UInt32, promised: UInt32)
     case ping(ack: Bool, opaque: UInt64)
-    case goAway(lastStreamID: UInt32, code: H2ErrorCode, debug: ByteBuffer)
+    case goAway(lastStreamID: UInt32, code: H2ErrorCode, debug: Payload)
     case windowUpdate(stream: UInt32, increment: UInt32)
-    case continuation(stream: UInt32, block: ByteBuffer, endHeaders: Bool)
+    case continuation(stream: UInt32, block: Payload, endHeaders: Bool)
     /// A frame type this codec does not know: ignored by the connection (§5.5).
     case unknown(type: UInt8, stream: UInt32)
-}
 
-/// A frame as it lies in the bytes read: what ``H2Frame`` says, with payloads that point into
-/// the read buffer and are valid only while the frame is handled (``H2FrameDecoder``).
-enum H2RawFrame {
-    case data(stream: UInt32, payload: UnsafeRawBufferPointer, endStream: Bool, flowLength: Int)
-    case headers(stream: UInt32, block: UnsafeRawBufferPointer, endStream: Bool, endHeaders: Bool)
-    case priority(stream: UInt32)
-    case rstStream(stream: UInt32, code: H2ErrorCode)
-    case settings(ack: Bool, [H2Setting])
-    case pushPromise(stream: UInt32, promised: UInt32)
-    case ping(ack: Bool, opaque: UInt64)
-    case goAway(lastStreamID: UInt32, code: H2ErrorCode, debug: UnsafeRawBufferPointer)
-    case windowUpdate(stream: UInt32, increment: UInt32)
-    case continuation(stream: UInt32, block: UnsafeRawBufferPointer, endHeaders: Bool)
-    case unknown(type: UInt8, stream: UInt32)
-}
-
-extension H2Frame {
-    /// The frame with its payloads copied out of the read buffer.
-    init(_ raw: H2RawFrame) {
-        switch raw {
+    /// The same frame with its payload made by `transform`.
+    func map<Other>(_ transform: (Payload) -> Other) -> H2FrameOf<Other> {
+        switch self {
         case .data(let stream, let payload, let endStream, let flowLength):
-            self = .data(
-                stream: stream,
-                payload: ByteBuffer(bytes: payload),
-                endStream: endStream,
-                flowLength: flowLength
-            )
+            .data(stream: stream, payload: transform(payload), endStream: endStream, flowLength: flowLength)
         case .headers(let stream, let block, let endStream, let endHeaders):
-            self = .headers(
-                stream: stream,
-                block: ByteBuffer(bytes: block),
-                endStream: endStream,
-                endHeaders: endHeaders
-            )
-        case .priority(let stream): self = .priority(stream: stream)
-        case .rstStream(let stream, let code): self = .rstStream(stream: stream, code: code)
-        case .settings(let ack, let settings): self = .settings(ack: ack, settings)
-        case .pushPromise(let stream, let promised): self = .pushPromise(stream: stream, promised: promised)
-        case .ping(let ack, let opaque): self = .ping(ack: ack, opaque: opaque)
-        case .goAway(let last, let code, let debug):
-            self = .goAway(lastStreamID: last, code: code, debug: ByteBuffer(bytes: debug))
-        case .windowUpdate(let stream, let increment): self = .windowUpdate(stream: stream, increment: increment)
+            .headers(stream: stream, block: transform(block), endStream: endStream, endHeaders: endHeaders)
+        case .priority(let stream): .priority(stream: stream)
+        case .rstStream(let stream, let code): .rstStream(stream: stream, code: code)
+        case .settings(let ack, let settings): .settings(ack: ack, settings)
+        case .pushPromise(let stream, let promised): .pushPromise(stream: stream, promised: promised)
+        case .ping(let ack, let opaque): .ping(ack: ack, opaque: opaque)
+        case .goAway(let last, let code, let debug): .goAway(lastStreamID: last, code: code, debug: transform(debug))
+        case .windowUpdate(let stream, let increment): .windowUpdate(stream: stream, increment: increment)
         case .continuation(let stream, let block, let endHeaders):
-            self = .continuation(stream: stream, block: ByteBuffer(bytes: block), endHeaders: endHeaders)
-        case .unknown(let type, let stream): self = .unknown(type: type, stream: stream)
+            .continuation(stream: stream, block: transform(block), endHeaders: endHeaders)
+        case .unknown(let type, let stream): .unknown(type: type, stream: stream)
         }
     }
 }
+
+extension H2FrameOf: Equatable where Payload: Equatable {}
+extension H2FrameOf: Sendable where Payload: Sendable {}
+
+/// A frame as ``H2FrameDecoder/nextFrame()`` returns it to tests and tools: payloads copied.
+public typealias H2Frame = H2FrameOf<ByteBuffer>
+
+/// A frame as it lies in the bytes read: payloads point into the read buffer and are valid
+/// only while the frame is handled (``H2FrameDecoder/frames(in:_:)``): no slice, no
+/// reference count per frame.
+typealias H2RawFrame = H2FrameOf<UnsafeRawBufferPointer>
 
 /// One SETTINGS parameter (§6.5.1).
 public struct H2Setting: Equatable, Sendable {

@@ -42,7 +42,9 @@ public struct H2FrameDecoder: Sendable {
         defer { pending = buffer.readableBytes > 0 ? buffer : nil }
         var frame: H2Frame?
         let used = try buffer.withUnsafeReadableBytes { (raw: UnsafeRawBufferPointer) throws(H2ConnectionError) in
-            try walk(raw, limit: 1) { (f: H2RawFrame) throws(H2ConnectionError) in frame = H2Frame(f) }
+            try walk(raw, limit: 1) { (f: H2RawFrame) throws(H2ConnectionError) in
+                frame = f.map { ByteBuffer(bytes: $0) }
+            }
         }
         buffer.moveReaderIndex(forwardBy: used)
         return frame
