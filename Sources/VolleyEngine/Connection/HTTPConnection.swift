@@ -114,7 +114,7 @@ final class HTTPConnection<Owner: ConnectionOwner>: ChannelInboundHandler, Remov
     /// handshake is bounded by the connect deadline (a server that accepts TCP and never
     /// answers the ClientHello must not hold a connection, or the run, for ever).
     let awaitsHandshake: Bool
-    private var handshakeTimer: Scheduled<Void>?
+    private var handshake = HandshakeDeadline()
     /// When the connect began, and by when TCP and TLS together must be done.
     var connectStartedAt: UInt64 = 0
     var connectDeadline: UInt64 = .max
@@ -160,18 +160,21 @@ final class HTTPConnection<Owner: ConnectionOwner>: ChannelInboundHandler, Remov
         tcpConnectedAt = Self.now()
         guard awaitsHandshake else { return becameReady(at: tcpConnectedAt) }
         // TCP is up; the TLS handshake has the rest of the connect timeout.
-        let deadline = NIODeadline.uptimeNanoseconds(connectDeadline)
-        handshakeTimer = context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { [self] in
-            guard !activated, let context = self.context else { return }
-            if pendingError == nil { pendingError = HandshakeTimeout(seconds: connectTimeoutSeconds) }
-            context.close(promise: nil)
-        }
+        handshake.arm(
+            at: connectDeadline,
+            seconds: connectTimeoutSeconds,
+            on: context,
+            isDone: { [self] in activated },
+            fail: { [self] error in
+                if pendingError == nil { pendingError = error }
+                self.context?.close(promise: nil)
+            }
+        )
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if let tlsEvent = event as? TLSUserEvent, case .handshakeCompleted = tlsEvent, !activated {
-            handshakeTimer?.cancel()
-            handshakeTimer = nil
+            handshake.disarm()
             becameReady(at: Self.now())
         }
         context.fireUserInboundEventTriggered(event)
@@ -225,8 +228,7 @@ final class HTTPConnection<Owner: ConnectionOwner>: ChannelInboundHandler, Remov
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        handshakeTimer?.cancel()
-        handshakeTimer = nil
+        handshake.disarm()
         guard activated else {
             // TCP came up but the TLS handshake did not complete: a failed connect, with the
             // handshake's error (or its timeout).

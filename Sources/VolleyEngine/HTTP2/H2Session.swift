@@ -67,7 +67,7 @@ final class H2Session<Owner: ConnectionOwner>: ChannelInboundHandler, RemovableC
     var connectTimeoutSeconds: Double = 10
     var dnsNanos: UInt64?
     private var tcpConnectedAt: UInt64 = 0
-    private var handshakeTimer: Scheduled<Void>?
+    private var handshake = HandshakeDeadline()
 
     init(
         template: H2RequestTemplate?,
@@ -226,18 +226,21 @@ final class H2Session<Owner: ConnectionOwner>: ChannelInboundHandler, RemovableC
     func channelActive(context: ChannelHandlerContext) {
         tcpConnectedAt = HTTPConnection<Owner>.now()
         guard awaitsHandshake else { return becameReady(at: tcpConnectedAt) }
-        let deadline = NIODeadline.uptimeNanoseconds(connectDeadline)
-        handshakeTimer = context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { [self] in
-            guard !isReady, let context = self.context else { return }
-            if pendingError == nil { pendingError = HandshakeTimeout(seconds: connectTimeoutSeconds) }
-            context.close(promise: nil)
-        }
+        handshake.arm(
+            at: connectDeadline,
+            seconds: connectTimeoutSeconds,
+            on: context,
+            isDone: { [self] in isReady },
+            fail: { [self] error in
+                if pendingError == nil { pendingError = error }
+                self.context?.close(promise: nil)
+            }
+        )
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if let tlsEvent = event as? TLSUserEvent, case .handshakeCompleted(let proto) = tlsEvent, !isReady {
-            handshakeTimer?.cancel()
-            handshakeTimer = nil
+            handshake.disarm()
             guard proto == "h2" else {
                 if allowsHTTP1, fallBack(context: context, event: event) { return }
                 pendingError = ALPNRefused(offered: proto)
@@ -406,8 +409,7 @@ final class H2Session<Owner: ConnectionOwner>: ChannelInboundHandler, RemovableC
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        handshakeTimer?.cancel()
-        handshakeTimer = nil
+        handshake.disarm()
         isClosed = true
         isDraining = true
         guard isReady else {
