@@ -137,7 +137,7 @@ final class RequestBuilder: Sendable {
         sequence: UInt64,
         cookies: String? = nil,
         scratch: inout [UInt8],
-        forceHTTP1: Bool = false
+        speaksHTTP1: (Authority) -> Bool = { _ in false }
     ) -> Result<BuiltRequest, RequestBuildFailure> {
         do {
             return .success(
@@ -148,7 +148,7 @@ final class RequestBuilder: Sendable {
                     sequence: sequence,
                     cookies: cookies,
                     scratch: &scratch,
-                    forceHTTP1: forceHTTP1
+                    speaksHTTP1: speaksHTTP1
                 )
             )
         } catch let missing as MissingVariable {
@@ -167,7 +167,7 @@ final class RequestBuilder: Sendable {
         sequence: UInt64,
         cookies: String?,
         scratch: inout [UInt8],
-        forceHTTP1: Bool
+        speaksHTTP1: (Authority) -> Bool
     ) throws -> BuiltRequest {
         let step = request.step
         let prepared = request.prepared
@@ -222,9 +222,10 @@ final class RequestBuilder: Sendable {
             body = files[path] ?? []
             contentType = type
         }
-        // `forceHTTP1`: the connection to this authority fell back to HTTP/1.1 (its server
-        // did not agree to h2); the request keeps the authority its connection is kept under.
-        if authority.http.isHTTP2 && !forceHTTP1 {
+        // `speaksHTTP1`: the connection to this HTTP/2 authority fell back to HTTP/1.1 (its
+        // server did not agree to h2); the request keeps the authority its connection is
+        // kept under. Asked only of HTTP/2 authorities, once per request.
+        if authority.http.isHTTP2 && !speaksHTTP1(authority) {
             try Self.checkScheme(authority)
             var head = H2Head()
             try writeHeaders(prepared, context, hostHeader, contentType, body, cookies, into: &head)

@@ -163,11 +163,6 @@ final class VirtualUser: Slotted {
         guard let built = build(compiled, sequence: runner.nextSequence()) else { return next() }
         reachedNetwork = true
         if let c = connections[built.authority], c.isReady {
-            // `http1_fallback`: the kept connection to this HTTP/2 authority speaks HTTP/1.1.
-            guard built.h2 == nil || c.session != nil else {
-                guard let again = build(compiled, sequence: built.sequence, forceHTTP1: true) else { return next() }
-                return send(compiled, again, on: c, hops: hops)
-            }
             send(compiled, built, on: c, hops: hops)
             return
         }
@@ -176,7 +171,9 @@ final class VirtualUser: Slotted {
 
     /// Renders `compiled` with request number `sequence`; nil when it cannot be sent (a
     /// variable without a value skips the step; a value that cannot go on the wire fails it),
-    /// recorded here; the caller goes on to the next step.
+    /// recorded here; the caller goes on to the next step. HTTP/2 requests are built for
+    /// HTTP/1.1 when their authority's ready connection fell back (`http1_fallback`), or when
+    /// `forceHTTP1` (the connection just fell back, the request was built before it knew).
     private func build(_ compiled: CompiledRequest, sequence: UInt64, forceHTTP1: Bool = false) -> BuiltRequest? {
         switch runner.builder.build(
             compiled,
@@ -185,7 +182,11 @@ final class VirtualUser: Slotted {
             sequence: sequence,
             cookies: cookieHeader,
             scratch: &scratch,
-            forceHTTP1: forceHTTP1
+            speaksHTTP1: { authority in
+                if forceHTTP1 { return true }
+                guard let c = self.connections[authority] else { return false }
+                return c.isReady && c.session == nil
+            }
         ) {
         case .success(let b):
             return b
