@@ -124,7 +124,9 @@ final class LoopWorker: HostedLoad, @unchecked Sendable {
                 template: H2RequestTemplate(spec: configuration.request, runPrefix: encoder.runPrefixValue),
                 capacity: lanesPerConnection,
                 factory: factory,
-                allowsHTTP1: configuration.http1Fallback
+                allowsHTTP1: configuration.http1Fallback,
+                // Open model: each request leaves at its time, never held for others.
+                coalescesWrites: { if case .closed = configuration.model { true } else { false } }()
             ) : nil
         switch configuration.model {
         case .closed(let connections, let limit):

@@ -45,6 +45,31 @@ import VolleyTestSupport
         #expect(counts.maxConcurrentStreamsObserved <= 4)
     }
 
+    /// Software nobody here wrote: nginx over h2c (scripts/start-nginx), 4 connections × 10
+    /// streams in the closed model, where a read's new requests may wait for the rest of
+    /// their write (``H2WriteHold``). Every request nginx logged is counted once, and the
+    /// hold stays within its bound: half of the requests left within 50 µs of their start.
+    @Test func closedModelStreamsAgainstNginxAreCountedAsNginxLogsThem() async throws {
+        guard let base = fieldTarget("VOLLEY_TEST_NGINX_H2C"),
+            let log = ProcessInfo.processInfo.environment["VOLLEY_TEST_NGINX_H2C_LOG"]
+        else {
+            try Test.cancel("VOLLEY_TEST_NGINX_H2C(_LOG) not set (eval \"$(scripts/start-nginx)\")")
+        }
+        // A path of this run's own: other suites may use the same nginx meanwhile.
+        let path = "?write-hold=\(UInt32.random(in: 0...UInt32.max))"
+        let s = try await run((base.hasSuffix("/") ? base : base + "/") + path, streams: 10, model: closed(4, requests: 3_000))
+        let logged = try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n")
+            .filter { $0.hasSuffix("/" + path) }
+        #expect(logged.count == 3_000)
+        #expect(logged.allSatisfy { $0 == "HTTP/2.0 200 /\(path)" })
+        #expect(s.completed == 3_000)
+        #expect(s.failed == 0)
+        #expect(s.connectionsOpened == 4)
+        let send = try #require(s.phases?.send)
+        #expect(send.count == 3_000)
+        #expect(send.p50Ms <= 0.05, "\(send)")
+    }
+
     @Test func theServersStreamLimitIsHonoured() async throws {
         let server = try await H2TestServer.start(.init(maxConcurrentStreams: 3))
         let summary = try await run(server.url("/delay/5"), streams: 10, model: closed(1, requests: 60))

@@ -13,8 +13,17 @@ final class H2Pool<Owner: ConnectionOwner> {
 
     /// `--http1-fallback`: sessions fall back to HTTP/1.1 when the server's ALPN says so.
     let allowsHTTP1: Bool
+    /// Closed model: a connection's new requests leave together (``H2Session/coalescesWrites``).
+    let coalescesWrites: Bool
 
-    init(template: H2RequestTemplate, capacity: Int, factory: ConnectionFactory, allowsHTTP1: Bool = false) {
+    init(
+        template: H2RequestTemplate,
+        capacity: Int,
+        factory: ConnectionFactory,
+        allowsHTTP1: Bool = false,
+        coalescesWrites: Bool = false
+    ) {
+        self.coalescesWrites = coalescesWrites
         self.template = template
         self.requestWireBytes = template.wireBytes
         self.capacity = capacity
@@ -40,7 +49,8 @@ final class H2Pool<Owner: ConnectionOwner> {
             template: template,
             capacity: capacity,
             tls: tls != nil,
-            allowsHTTP1: allowsHTTP1
+            allowsHTTP1: allowsHTTP1,
+            coalescesWrites: coalescesWrites
         )
         session.onGone = { [weak self] gone in self?.sessions.removeAll { $0 === gone } }
         // A lane left over by a fallback gets a connection of its own: were it to share one

@@ -11,8 +11,9 @@ import VolleyCore
 /// connection (`-m`). Lanes beyond what the server allows at once
 /// (SETTINGS_MAX_CONCURRENT_STREAMS) wait in order for a stream, and that wait is part of
 /// their latency. Frames are written straight into one buffer and written once per read (a
-/// read that completes ten streams sends their ten successors in one write), and the buffer
-/// is reused.
+/// read that completes ten streams sends their ten successors in one write) — in the closed
+/// model, or briefly later with the successors of the rest of their write (``H2WriteHold``)
+/// — and the buffer is reused.
 final class H2Session<Owner: ConnectionOwner>: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
@@ -28,6 +29,13 @@ final class H2Session<Owner: ConnectionOwner>: ChannelInboundHandler, RemovableC
     /// and the end of every stream cost 2.8 % of the run's CPU).
     private var openIDs: [UInt32] = []
     private var openLanes: [HTTPConnection<Owner>] = []
+    /// The write each open stream's request left in (`hold.write` until it has left), at the
+    /// same positions as `openIDs`.
+    private var openWrites: [UInt32] = []
+    /// Closed model: a read's new requests may wait for the successors of the rest of their
+    /// write (``H2WriteHold``). The open model's requests leave at their time.
+    let coalescesWrites: Bool
+    private var hold = H2WriteHold()
     /// Lanes with a request waiting for the server to allow another stream.
     private var waiting: [(lane: HTTPConnection<Owner>, request: H2RequestTemplate, requestID: UInt64)] = []
     private var context: ChannelHandlerContext?
@@ -74,9 +82,11 @@ final class H2Session<Owner: ConnectionOwner>: ChannelInboundHandler, RemovableC
         capacity: Int,
         tls: Bool,
         allowsHTTP1: Bool = false,
+        coalescesWrites: Bool = false,
         settings: H2LocalSettings = H2LocalSettings()
     ) {
         self.template = template
+        self.coalescesWrites = coalescesWrites
         self.allowsHTTP1 = allowsHTTP1
         self.capacity = max(1, capacity)
         self.awaitsHandshake = tls
@@ -146,6 +156,7 @@ final class H2Session<Owner: ConnectionOwner>: ChannelInboundHandler, RemovableC
         let id = h2.sendRequest(request, requestID: requestID, into: &out)
         openIDs.append(id)
         openLanes.append(lane)
+        openWrites.append(hold.write)
         lane.streamID = id
         if waited { lane.writtenAt = HTTPConnection<Owner>.now() }
         writeOut()
@@ -311,7 +322,26 @@ final class H2Session<Owner: ConnectionOwner>: ChannelInboundHandler, RemovableC
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
+        if coalescesWrites, out.readableBytes > 0, holds(context) { return }
         flush()
+    }
+
+    /// Whether the requests this read opened wait (``H2WriteHold``); the first hold sets the
+    /// timer that sends them at its bound.
+    private func holds(_ context: ChannelHandlerContext) -> Bool {
+        switch hold.readEnded(at: readAt, openWrites: openWrites) {
+        case .send:
+            return false
+        case .keepHolding:
+            return true
+        case .startHold(let until):
+            let write = hold.write
+            context.eventLoop.assumeIsolated().scheduleTask(deadline: .uptimeNanoseconds(until)) { [self] in
+                // Unless they have left already (the rest of their write completed).
+                if hold.write == write { flush() }
+            }
+            return true
+        }
     }
 
     // Inlined into `read`, which runs specialized for the owner (``ConnectionOwner/sessionRead``).
@@ -323,7 +353,9 @@ final class H2Session<Owner: ConnectionOwner>: ChannelInboundHandler, RemovableC
         case .data(let stream, let bytes):
             bytes.withUnsafeReadableBytes { responseData(stream: stream, $0, frameBytes: $0.count + 9) }
         case .responseComplete(let stream):
-            guard let lane = removeLane(of: stream) else { return }
+            guard let i = openIDs.firstIndex(of: stream) else { return }
+            if coalescesWrites { hold.completed(write: openWrites[i], latency: t &- openLanes[i].writtenAt) }
+            let lane = removeLane(at: i)
             lane.streamID = 0
             lane.served += 1
             lane.state = .idle
@@ -384,14 +416,21 @@ final class H2Session<Owner: ConnectionOwner>: ChannelInboundHandler, RemovableC
     @inline(__always)
     private func removeLane(of stream: UInt32) -> HTTPConnection<Owner>? {
         guard let i = openIDs.firstIndex(of: stream) else { return nil }
+        return removeLane(at: i)
+    }
+
+    @inline(__always)
+    private func removeLane(at i: Int) -> HTTPConnection<Owner> {
         let lane = openLanes[i]
         let last = openIDs.count - 1
         if i != last {
             openIDs[i] = openIDs[last]
             openLanes[i] = openLanes[last]
+            openWrites[i] = openWrites[last]
         }
         openIDs.removeLast()
         openLanes.removeLast()
+        openWrites.removeLast()
         return lane
     }
 
@@ -451,6 +490,7 @@ final class H2Session<Owner: ConnectionOwner>: ChannelInboundHandler, RemovableC
         lanes.removeAll()
         openIDs.removeAll()
         openLanes.removeAll()
+        openWrites.removeAll()
         waiting.removeAll()
         onGone?(self)
     }
@@ -476,6 +516,12 @@ final class H2Session<Owner: ConnectionOwner>: ChannelInboundHandler, RemovableC
     /// taken the bytes, so it is unique again) instead of a new buffer per write.
     private func flush() {
         guard out.readableBytes > 0, let context else { return }
+        let write = hold.write
+        if hold.wrote() {
+            // Held: they leave now, and their send phase says how long they waited.
+            let t = HTTPConnection<Owner>.now()
+            for (i, w) in openWrites.enumerated() where w == write { openLanes[i].writtenAt = t }
+        }
         if let direct {
             // A failed send closes the channel on the next turn; its streams fail then.
             if let error = direct.write(out, context: context), pendingError == nil { pendingError = error }
