@@ -57,7 +57,11 @@ import VolleyTestSupport
         }
         // A path of this run's own: other suites may use the same nginx meanwhile.
         let path = "?write-hold=\(UInt32.random(in: 0...UInt32.max))"
-        let s = try await run((base.hasSuffix("/") ? base : base + "/") + path, streams: 10, model: closed(4, requests: 3_000))
+        let s = try await run(
+            (base.hasSuffix("/") ? base : base + "/") + path,
+            streams: 10,
+            model: closed(4, requests: 3_000)
+        )
         let logged = try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n")
             .filter { $0.hasSuffix("/" + path) }
         #expect(logged.count == 3_000)
