@@ -144,4 +144,35 @@ import VolleyTestSupport
         #expect(counts.http1Requests == 0)
         #expect(summary.transportErrorSamples.values.contains { $0.contains("did not agree to HTTP/2") })
     }
+
+    /// Software nobody here wrote, a mixed fleet: nginx's stream module balancing connections
+    /// round robin (TLS passed through) over two nginx servers, one agreeing to h2 in ALPN and
+    /// one without `http2` on its listener — one address, as during a rollout. Each connection
+    /// speaks what its own server agreed to; every request is logged once, by one of them.
+    @Test func aMixedFleetBehindOneAddressIsSpokenToConnectionByConnection() async throws {
+        let env = ProcessInfo.processInfo.environment
+        guard let mixed = fieldTarget("VOLLEY_TEST_NGINX_TLS_MIXED"), let log = env["VOLLEY_TEST_NGINX_TLS_LOG"],
+            let h2 = env["VOLLEY_TEST_NGINX_TLS_H2"].flatMap(URL.init(string:))?.port,
+            let http1 = env["VOLLEY_TEST_NGINX_TLS_HTTP1"].flatMap(URL.init(string:))?.port
+        else {
+            try Test.cancel("VOLLEY_TEST_NGINX_TLS_MIXED (_H2, _HTTP1, _LOG) not set (eval \"$(scripts/start-nginx)\")")
+        }
+        // A query of this run's own: other suites may use the same servers meanwhile.
+        let query = "?fleet=\(UInt32.random(in: 0...UInt32.max))"
+        let summary = try await run(mixed + query, fallback: true, streams: 5, model: closed(4, requests: 400))
+        let logged = try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n")
+            .filter { $0.hasSuffix("/" + query) }
+        let overH2 = logged.filter { $0 == "\(h2) HTTP/2.0 200 /\(query)" }.count
+        let overHTTP1 = logged.filter { $0 == "\(http1) HTTP/1.1 200 /\(query)" }.count
+        #expect(logged.count == 400, "\(logged.prefix(3))")
+        #expect(overH2 + overHTTP1 == 400, "each request in the protocol its server speaks")
+        #expect(overH2 > 0 && overHTTP1 > 0, "both servers served: \(overH2) over h2, \(overHTTP1) over HTTP/1.1")
+        #expect(summary.completed == 400, "\(summary.transportErrors) \(summary.transportErrorSamples)")
+        #expect(summary.failed == 0)
+        #expect(summary.status == ["200": 400])
+        let h2Connections = try #require(summary.protocols?["h2"])
+        let http1Connections = try #require(summary.protocols?["http/1.1"])
+        #expect(h2Connections > 0 && http1Connections > 0)
+        #expect(h2Connections + http1Connections == summary.connectionsOpened)
+    }
 }
