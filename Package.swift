@@ -210,6 +210,8 @@ let package = Package(
             name: "VolleyProbesTests",
             dependencies: [
                 "VolleyProbes", "VolleyCore", "VolleyLab", "VolleyEngine",
+                // A server whose first connection hangs, for the health watch's probes.
+                "VolleyTestSupport",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),

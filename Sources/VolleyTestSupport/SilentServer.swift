@@ -6,6 +6,10 @@ import Synchronization
 /// writes a byte: a hung server, or — to an `https://` client — a TLS server that never
 /// answers the ClientHello. Tests use it to check that Volley bounds what it cannot control
 /// (connect and handshake timeouts, the end of a run).
+///
+/// `start(silentConnections:)` makes it hang only its first connections and answer each later
+/// one's first request with `200 ok` and a close: a server whose one stuck request must not
+/// hold up a client's next ones.
 public final class SilentServer: Sendable {
     public let port: Int
     private let group: MultiThreadedEventLoopGroup
@@ -24,15 +28,17 @@ public final class SilentServer: Sendable {
         self.counters = counters
     }
 
-    public static func start() async throws -> SilentServer {
+    public static func start(silentConnections: Int = .max) async throws -> SilentServer {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let counters = Counters()
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
-                counters.accepted.add(1, ordering: .relaxed)
+                let n = counters.accepted.add(1, ordering: .relaxed).newValue
                 return channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(Sink(counters: counters))
+                    try channel.pipeline.syncOperations.addHandler(
+                        Sink(counters: counters, answers: n > silentConnections)
+                    )
                 }
             }
         do {
@@ -58,12 +64,26 @@ public final class SilentServer: Sendable {
 
     private final class Sink: ChannelInboundHandler {
         typealias InboundIn = ByteBuffer
+        typealias OutboundOut = ByteBuffer
         let counters: Counters
+        let answers: Bool
+        private var head: [UInt8] = []
 
-        init(counters: Counters) { self.counters = counters }
+        init(counters: Counters, answers: Bool) {
+            self.counters = counters
+            self.answers = answers
+        }
 
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-            counters.bytesReceived.add(unwrapInboundIn(data).readableBytes, ordering: .relaxed)
+            let bytes = unwrapInboundIn(data)
+            counters.bytesReceived.add(bytes.readableBytes, ordering: .relaxed)
+            guard answers, !head.isEmpty || bytes.readableBytes > 0 else { return }
+            head += bytes.readableBytesView
+            // The request's head is complete: answer it and close.
+            guard head.count >= 4, head.suffix(4).elementsEqual(Array("\r\n\r\n".utf8)) else { return }
+            let reply = "HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok"
+            context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(string: reply)))
+                .whenComplete { _ in context.close(promise: nil) }
         }
 
         func errorCaught(context: ChannelHandlerContext, error: any Error) {
