@@ -63,48 +63,28 @@ final class ConnectionFactory {
         self.directSendLimit = directSendLimit
     }
 
-    /// Connects `connection` to `address`. The outcome reaches its owner as
-    /// `connectionReady` or `connectFailed`, never both, on this loop.
-    func open<Owner: ConnectionOwner>(_ connection: HTTPConnection<Owner>, to address: SocketAddress, tls: TLSSetup?) {
+    /// Connects `target` (an HTTP/1.1 connection, or an HTTP/2 session and its lanes) to
+    /// `address`; the outcome reaches its owner as ready or failed, never both, on this loop.
+    /// Plain TCP on Linux connects its socket itself and writes with `send(2)`: NIO's write
+    /// path (pipeline, pending-write queue, flush) cost more than HTTP/1.1's request and than
+    /// HTTP/2's frames at `-m 1`.
+    func open<Target: ConnectTarget>(_ target: Target, to address: SocketAddress, tls: TLSSetup?) {
         let start = NIODeadline.now().uptimeNanoseconds
-        connection.connectStartedAt = start
-        connection.connectDeadline = start &+ UInt64(max(0, connectTimeout.nanoseconds))
-        connection.connectTimeoutSeconds = Double(connectTimeout.nanoseconds) / 1e9
+        target.connectStartedAt = start
+        target.connectDeadline = start &+ UInt64(max(0, connectTimeout.nanoseconds))
+        target.connectTimeoutSeconds = Double(connectTimeout.nanoseconds) / 1e9
         if tls == nil, let connector {
             openDirect(
-                connection,
+                target,
                 to: address,
                 connector,
-                abandoned: { connection.state != .connecting },
-                adopted: { connection.direct = $0 },
-                failed: { connection.connectAttemptFailed($0) }
+                abandoned: { target.abandonsConnect },
+                adopted: { target.direct = $0 },
+                failed: { target.connectAttemptFailed($0) }
             )
             return
         }
-        connect(connection, to: address, tls: tls) { $0.connectAttemptFailed($1) }
-    }
-
-    /// Connects an HTTP/2 session; the outcome reaches its lanes as ready or failed. h2c on
-    /// Linux connects its socket itself and writes each read's frames with one `send(2)`, as
-    /// HTTP/1.1 does: NIO's write path (pipeline, pending-write queue, flush) cost more than
-    /// the frames' encoding at `-m 1`.
-    func open<Owner: ConnectionOwner>(_ session: H2Session<Owner>, to address: SocketAddress, tls: TLSSetup?) {
-        let start = NIODeadline.now().uptimeNanoseconds
-        session.connectStartedAt = start
-        session.connectDeadline = start &+ UInt64(max(0, connectTimeout.nanoseconds))
-        session.connectTimeoutSeconds = Double(connectTimeout.nanoseconds) / 1e9
-        if tls == nil, let connector {
-            openDirect(
-                session,
-                to: address,
-                connector,
-                abandoned: { session.isClosed },
-                adopted: { session.direct = $0 },
-                failed: { session.connectAttemptFailed($0) }
-            )
-            return
-        }
-        connect(session, to: address, tls: tls) { $0.connectAttemptFailed($1) }
+        connect(target, to: address, tls: tls) { $0.connectAttemptFailed($1) }
     }
 
     /// NIO's bootstrap for either handler (an HTTP/1.1 connection, an HTTP/2 session): TLS
@@ -160,6 +140,21 @@ final class ConnectionFactory {
             }
         }
     }
+}
+
+/// What ``ConnectionFactory/open(_:to:tls:)`` connects: an HTTP/1.1 connection or an HTTP/2
+/// session. Both time their connect (their TCP phase, their TLS handshake's deadline), may
+/// be handed a socket Volley connected itself, and hear a connect that failed before any
+/// channel existed.
+protocol ConnectTarget: ChannelHandler, SendableMetatype {
+    var connectStartedAt: UInt64 { get set }
+    var connectDeadline: UInt64 { get set }
+    var connectTimeoutSeconds: Double { get set }
+    /// Set when Volley connected the socket itself: writes go out with `send(2)`.
+    var direct: DirectWriter? { get set }
+    /// Given up while connecting (told to close): a socket connected now is closed unused.
+    var abandonsConnect: Bool { get }
+    func connectAttemptFailed(_ error: any Error)
 }
 
 /// A host name that did not resolve.

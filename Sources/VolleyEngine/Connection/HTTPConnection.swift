@@ -56,7 +56,9 @@ extension ConnectionOwner {
 /// A connection carries one request at a time (HTTP/1.1 without pipelining); a multiplexed
 /// protocol fits the same owner callbacks with a stream in place of the connection, which is
 /// why the owner's accounting lives apart from this type. Lives on one event loop.
-final class HTTPConnection<Owner: ConnectionOwner>: ChannelInboundHandler, RemovableChannelHandler, Slotted {
+final class HTTPConnection<Owner: ConnectionOwner>: ChannelInboundHandler, RemovableChannelHandler, Slotted,
+    ConnectTarget
+{
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
@@ -279,6 +281,9 @@ final class HTTPConnection<Owner: ConnectionOwner>: ChannelInboundHandler, Remov
         state = .closed
         owner?.connectFailed(self, error: error)
     }
+
+    /// Told to close while connecting (or failed already): a socket connected now is closed.
+    var abandonsConnect: Bool { state != .connecting }
 
     // MARK: - Commands from the owner
 

@@ -14,7 +14,7 @@ import VolleyCore
 /// read that completes ten streams sends their ten successors in one write) — in the closed
 /// model, or briefly later with the successors of the rest of their write (``H2WriteHold``)
 /// — and the buffer is reused.
-final class H2Session<Owner: ConnectionOwner>: ChannelInboundHandler, RemovableChannelHandler {
+final class H2Session<Owner: ConnectionOwner>: ChannelInboundHandler, RemovableChannelHandler, ConnectTarget {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
@@ -494,6 +494,9 @@ final class H2Session<Owner: ConnectionOwner>: ChannelInboundHandler, RemovableC
         waiting.removeAll()
         onGone?(self)
     }
+
+    /// Closed (all its lanes gone) while connecting: a socket connected now is closed.
+    var abandonsConnect: Bool { isClosed }
 
     /// The connect failed before the channel existed (refused, timed out).
     func connectAttemptFailed(_ error: any Error) {
