@@ -17,22 +17,19 @@ struct HandshakeClosed: Error, CustomStringConvertible {
 
 /// The TLS handshake's share of the connect timeout, for both channel handlers
 /// (``HTTPConnection`` and ``H2Session``): armed when TCP is up, disarmed when the handshake
-/// completes or the channel goes. If it fires first and the handshake is still not done, the
-/// channel closes and its error is a ``HandshakeTimeout`` (unless an error came before).
+/// completes or the channel goes. If it fires first and the handshake is still not done
+/// (it may have completed in the same turn), the handler gets a ``HandshakeTimeout`` as its
+/// channel's error — which closes the channel, unless an error came before.
 struct HandshakeDeadline {
     private var timer: Scheduled<Void>?
 
-    /// `isDone`: the handshake completed (the timer may fire in the same turn); `fail`: sets
-    /// the channel's error when it has none and closes it.
-    mutating func arm(
-        at deadline: UInt64,
-        seconds: Double,
-        on context: ChannelHandlerContext,
-        isDone: @escaping () -> Bool,
-        fail: @escaping (any Error) -> Void
-    ) {
-        timer = context.eventLoop.assumeIsolated().scheduleTask(deadline: .uptimeNanoseconds(deadline)) {
-            if !isDone() { fail(HandshakeTimeout(seconds: seconds)) }
+    /// At the handler's connect deadline (``ConnectTarget/connectDeadline``).
+    mutating func arm<Handler: ConnectTarget>(for handler: Handler, on context: ChannelHandlerContext) {
+        let seconds = handler.connectTimeoutSeconds
+        timer = context.eventLoop.assumeIsolated().scheduleTask(deadline: .uptimeNanoseconds(handler.connectDeadline)) {
+            if !handler.handshakeDone {
+                handler.errorCaught(context: context, error: HandshakeTimeout(seconds: seconds))
+            }
         }
     }
 

@@ -143,10 +143,11 @@ final class ConnectionFactory {
 }
 
 /// What ``ConnectionFactory/open(_:to:tls:)`` connects: an HTTP/1.1 connection or an HTTP/2
-/// session. Both time their connect (their TCP phase, their TLS handshake's deadline), may
-/// be handed a socket Volley connected itself, and hear a connect that failed before any
-/// channel existed.
-protocol ConnectTarget: ChannelHandler, SendableMetatype {
+/// session. Both time their connect (their TCP phase, their TLS handshake's deadline,
+/// ``HandshakeDeadline``), may be handed a socket Volley connected itself, and hear a
+/// connect that failed before any channel existed. Their `errorCaught` keeps the first
+/// error as the channel's and closes it.
+protocol ConnectTarget: ChannelInboundHandler, SendableMetatype {
     var connectStartedAt: UInt64 { get set }
     var connectDeadline: UInt64 { get set }
     var connectTimeoutSeconds: Double { get set }
@@ -154,6 +155,8 @@ protocol ConnectTarget: ChannelHandler, SendableMetatype {
     var direct: DirectWriter? { get set }
     /// Given up while connecting (told to close): a socket connected now is closed unused.
     var abandonsConnect: Bool { get }
+    /// TCP is up and TLS's handshake (if any) completed: the connection carries requests.
+    var handshakeDone: Bool { get }
     func connectAttemptFailed(_ error: any Error)
 }
 

@@ -162,16 +162,7 @@ final class HTTPConnection<Owner: ConnectionOwner>: ChannelInboundHandler, Remov
         tcpConnectedAt = Self.now()
         guard awaitsHandshake else { return becameReady(at: tcpConnectedAt) }
         // TCP is up; the TLS handshake has the rest of the connect timeout.
-        handshake.arm(
-            at: connectDeadline,
-            seconds: connectTimeoutSeconds,
-            on: context,
-            isDone: { [self] in activated },
-            fail: { [self] error in
-                if pendingError == nil { pendingError = error }
-                self.context?.close(promise: nil)
-            }
-        )
+        handshake.arm(for: self, on: context)
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
@@ -284,6 +275,7 @@ final class HTTPConnection<Owner: ConnectionOwner>: ChannelInboundHandler, Remov
 
     /// Told to close while connecting (or failed already): a socket connected now is closed.
     var abandonsConnect: Bool { state != .connecting }
+    var handshakeDone: Bool { activated }
 
     // MARK: - Commands from the owner
 

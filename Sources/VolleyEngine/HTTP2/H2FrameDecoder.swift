@@ -41,10 +41,8 @@ public struct H2FrameDecoder: Sendable {
         pending = nil
         defer { pending = buffer.readableBytes > 0 ? buffer : nil }
         var frame: H2Frame?
-        let used = try buffer.withUnsafeReadableBytes { (raw: UnsafeRawBufferPointer) throws(H2ConnectionError) in
-            try walk(raw, limit: 1) { (f: H2RawFrame) throws(H2ConnectionError) in
-                frame = f.map { ByteBuffer(bytes: $0) }
-            }
+        let used = try walk(buffer, limit: 1) { (f: H2RawFrame) throws(H2ConnectionError) in
+            frame = f.map { ByteBuffer(bytes: $0) }
         }
         buffer.moveReaderIndex(forwardBy: used)
         return frame
@@ -58,9 +56,7 @@ public struct H2FrameDecoder: Sendable {
         _ body: (H2RawFrame) throws(H2ConnectionError) -> Void
     ) throws(H2ConnectionError) {
         if pending == nil {
-            let used = try bytes.withUnsafeReadableBytes {
-                (raw: UnsafeRawBufferPointer) throws(H2ConnectionError) in try walk(raw, body)
-            }
+            let used = try walk(bytes, body)
             if used < bytes.readableBytes {
                 pending = bytes.getSlice(at: bytes.readerIndex + used, length: bytes.readableBytes - used)
             }
@@ -69,11 +65,20 @@ public struct H2FrameDecoder: Sendable {
         append(bytes)
         var buffer = pending!
         pending = nil
-        let used = try buffer.withUnsafeReadableBytes { (raw: UnsafeRawBufferPointer) throws(H2ConnectionError) in
-            try walk(raw, body)
-        }
+        let used = try walk(buffer, body)
         buffer.moveReaderIndex(forwardBy: used)
         pending = buffer.readableBytes > 0 ? buffer : nil
+    }
+
+    /// The walk below, over `buffer`'s readable bytes.
+    private func walk(
+        _ buffer: ByteBuffer,
+        limit: Int = .max,
+        _ body: (H2RawFrame) throws(H2ConnectionError) -> Void
+    ) throws(H2ConnectionError) -> Int {
+        try buffer.withUnsafeReadableBytes { (raw: UnsafeRawBufferPointer) throws(H2ConnectionError) in
+            try walk(raw, limit: limit, body)
+        }
     }
 
     /// Cuts whole frames off the front of `raw` (at most `limit`) and returns the bytes used.

@@ -237,16 +237,7 @@ final class H2Session<Owner: ConnectionOwner>: ChannelInboundHandler, RemovableC
     func channelActive(context: ChannelHandlerContext) {
         tcpConnectedAt = HTTPConnection<Owner>.now()
         guard awaitsHandshake else { return becameReady(at: tcpConnectedAt) }
-        handshake.arm(
-            at: connectDeadline,
-            seconds: connectTimeoutSeconds,
-            on: context,
-            isDone: { [self] in isReady },
-            fail: { [self] error in
-                if pendingError == nil { pendingError = error }
-                self.context?.close(promise: nil)
-            }
-        )
+        handshake.arm(for: self, on: context)
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
@@ -348,10 +339,10 @@ final class H2Session<Owner: ConnectionOwner>: ChannelInboundHandler, RemovableC
     @inline(__always)
     private func handle(_ event: H2Event, at t: UInt64) {
         switch event {
-        case .responseHead(let stream, let head):
-            responseHead(stream: stream, head)
-        case .data(let stream, let bytes):
-            bytes.withUnsafeReadableBytes { responseData(stream: stream, $0, frameBytes: $0.count + 9) }
+        case .responseHead, .data:
+            // Never among a session's events: heads and bodies reached their lanes during
+            // `receive` (``H2ResponseSink``).
+            assertionFailure("a response head or body delivered as an event")
         case .responseComplete(let stream):
             guard let i = openIDs.firstIndex(of: stream) else { return }
             if coalescesWrites { hold.completed(write: openWrites[i], latency: t &- openLanes[i].writtenAt) }
@@ -497,6 +488,7 @@ final class H2Session<Owner: ConnectionOwner>: ChannelInboundHandler, RemovableC
 
     /// Closed (all its lanes gone) while connecting: a socket connected now is closed.
     var abandonsConnect: Bool { isClosed }
+    var handshakeDone: Bool { isReady }
 
     /// The connect failed before the channel existed (refused, timed out).
     func connectAttemptFailed(_ error: any Error) {
